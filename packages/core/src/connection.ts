@@ -1,0 +1,529 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import {
+  BodyTooLargeError,
+  CancelledError,
+  decodeFrame,
+  encodeFrame,
+  EventTimeoutError,
+  FrameDecoder,
+  FrameTooLargeError,
+  GoawayError,
+  HeartbeatTimeoutError,
+  HelloTimeoutError,
+  PeerDisconnectedError,
+  PeerUnavailableError,
+  ProtocolError,
+  PROTOCOL_VERSION,
+  SlowConsumerError,
+  TooManyInFlightError,
+  type EventFrame,
+  type Frame,
+  type Hello,
+  type HelloAck,
+  type Limits,
+  type ReplyFrame,
+} from '@restpipe/wire';
+import { diagnostics, publish } from './diagnostics.js';
+import type { EventHandler, Peer } from './event-handler.js';
+import { exceptionReply, handleEvent } from './handle-event.js';
+import { Heartbeat } from './heartbeat.js';
+import { Limiter } from './limiter.js';
+import type { Logger } from './logger.js';
+import { maxFrameBytes, type ResolvedPipeOptions } from './options.js';
+import { PendingRequests } from './pending.js';
+import { responseFromReply, toEventFrame, type PipeRequest, type PipeResponse } from './request.js';
+import { CloseReason, ConnectionState } from './state.js';
+import type { Transport } from './transport.js';
+import { SOFTWARE } from './version.js';
+
+export type Role = 'server' | 'client';
+
+export interface ConnectionInit {
+  role: Role;
+  transport: Transport;
+  options: ResolvedPipeOptions;
+  handler: EventHandler;
+  /** Increases with every connection the owner accepts or dials. */
+  generation: number;
+  logger: Logger;
+  /** The PipeServer or PipeClient, named in diagnostics. */
+  owner: object;
+}
+
+export interface ConnectionStats {
+  eventsIn: number;
+  eventsOut: number;
+}
+
+interface InboundEntry {
+  controller: AbortController;
+  /** Cancelled by the peer or the connection: no reply is sent. */
+  silenced: boolean;
+}
+
+interface HandshakeWaiter {
+  resolve(frame: Hello | HelloAck): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One mutual-TLS connection after the TLS handshake: the Hello exchange,
+ * requests in both directions multiplexed by id, heartbeats, and an orderly or
+ * abrupt end. Emits `open` and, exactly once, `close` (reason, error).
+ */
+export class PipeConnection extends EventEmitter {
+  readonly role: Role;
+  readonly generation: number;
+  readonly stats: ConnectionStats = { eventsIn: 0, eventsOut: 0 };
+  connectedAt: Date | undefined;
+  peer: Peer;
+
+  #state: ConnectionState = ConnectionState.HANDSHAKING;
+  #closeReason: CloseReason | undefined;
+  #peerLimits: Limits | undefined;
+  #handshake: HandshakeWaiter | undefined;
+  #heartbeat: Heartbeat | undefined;
+  readonly #transport: Transport;
+  readonly #options: ResolvedPipeOptions;
+  readonly #handler: EventHandler;
+  readonly #logger: Logger;
+  readonly #owner: object;
+  readonly #decoder: FrameDecoder;
+  readonly #pending = new PendingRequests();
+  readonly #inbound = new Map<number, InboundEntry>();
+  readonly #limiter: Limiter;
+
+  constructor(init: ConnectionInit) {
+    super();
+    this.role = init.role;
+    this.generation = init.generation;
+    this.#transport = init.transport;
+    this.#options = init.options;
+    this.#handler = init.handler;
+    this.#logger = init.logger;
+    this.#owner = init.owner;
+    this.peer = { name: init.role === 'client' ? 'server' : '', address: init.transport.remoteAddress };
+    this.#decoder = new FrameDecoder(maxFrameBytes(init.options.maxEventBytes));
+    this.#limiter = new Limiter(init.options.maxConcurrency, init.options.maxInFlight);
+    init.transport.onData((chunk) => this.#onData(chunk));
+    init.transport.onClose((error) => this.#onTransportClosed(error));
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  get isOpen(): boolean {
+    return this.#state === ConnectionState.OPEN;
+  }
+
+  /** Requests sent on this connection and not yet answered. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  /** Events from the peer being handled or queued here. */
+  get handling(): number {
+    return this.#inbound.size;
+  }
+
+  get lateReplies(): number {
+    return this.#pending.lateReplies;
+  }
+
+  get rttMs(): number | undefined {
+    return this.#heartbeat?.rttMs;
+  }
+
+  get closeReason(): CloseReason | undefined {
+    return this.#closeReason;
+  }
+
+  // ---- handshake -------------------------------------------------------
+
+  /** Client: sends Hello and resolves with the server's HelloAck, then the connection is open. */
+  async helloAsClient(): Promise<HelloAck> {
+    const ack = this.#awaitHandshake(new HelloTimeoutError('no HelloAck from the server in time'));
+    this.#send({ kind: 'hello', hello: this.#ownHello() });
+    const helloAck = (await ack) as HelloAck;
+    this.#open(helloAck);
+    return helloAck;
+  }
+
+  /** Server: resolves with the client's Hello; call acceptHello() to open. */
+  awaitHello(): Promise<Hello> {
+    return this.#awaitHandshake(new HelloTimeoutError('no Hello from the client in time')) as Promise<Hello>;
+  }
+
+  /** Server: answers the Hello and opens the connection under the verified name. */
+  acceptHello(hello: Hello, peerName: string): void {
+    this.peer = { name: peerName, address: this.#transport.remoteAddress };
+    this.#send({ kind: 'helloAck', helloAck: { ...this.#ownHello(), peerName } });
+    this.#open(hello);
+  }
+
+  #ownHello(): Hello {
+    const o = this.#options;
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      software: SOFTWARE,
+      heartbeatMs: o.heartbeatMs,
+      maxEventBytes: o.maxEventBytes,
+      maxInFlight: o.maxInFlight,
+      maxConcurrency: o.maxConcurrency,
+    };
+  }
+
+  #awaitHandshake(timeoutError: Error): Promise<Hello | HelloAck> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#handshake = undefined;
+        reject(timeoutError);
+        this.destroy(timeoutError, CloseReason.HELLO_TIMEOUT);
+      }, this.#options.helloTimeoutMs);
+      this.#handshake = { resolve, reject, timer };
+    });
+  }
+
+  #settleHandshake(frame: Hello | HelloAck | Error): void {
+    const waiter = this.#handshake;
+    if (!waiter) return;
+    this.#handshake = undefined;
+    clearTimeout(waiter.timer);
+    if (frame instanceof Error) waiter.reject(frame);
+    else waiter.resolve(frame);
+  }
+
+  #open(peerLimits: Limits): void {
+    if (this.#state !== ConnectionState.HANDSHAKING) return;
+    this.#peerLimits = peerLimits;
+    this.connectedAt = new Date();
+    this.#transitionTo([ConnectionState.HANDSHAKING], ConnectionState.OPEN);
+    this.#heartbeat = new Heartbeat(
+      this.#options.heartbeatMs,
+      Heartbeat.deadline(this.#options.heartbeatMs, peerLimits.heartbeatMs),
+      {
+        sendPing: (seq) => this.#send({ kind: 'ping', ping: { seq } }),
+        onDead: (silentMs) =>
+          this.destroy(
+            new HeartbeatTimeoutError(`peer silent for ${Math.round(silentMs)} ms`),
+            CloseReason.HEARTBEAT_TIMEOUT,
+          ),
+        onRtt: (ms) => publish(diagnostics.heartbeatRtt, { owner: this.#owner, peer: this.peer.name, ms }),
+      },
+    );
+    this.#heartbeat.start();
+    this.emit('open');
+  }
+
+  #transitionTo(allowedFrom: readonly ConnectionState[], to: ConnectionState): boolean {
+    const from = this.#state;
+    if (!allowedFrom.includes(from)) return false;
+    this.#state = to;
+    this.#logger.debug({ peer: this.peer.name, generation: this.generation, from, to }, 'connection state');
+    this.emit('state', to, from);
+    return true;
+  }
+
+  // ---- outbound requests ----------------------------------------------
+
+  /** Sends an event to the peer and resolves with its reply. */
+  async request(request: PipeRequest): Promise<PipeResponse> {
+    if (this.#state !== ConnectionState.OPEN) {
+      throw new PeerUnavailableError(`peer ${this.peer.name || this.peer.address} is not connected`);
+    }
+    const limit = Math.min(this.#options.maxInFlight, this.#peerLimits?.maxInFlight || Infinity);
+    if (this.#pending.size >= limit) {
+      throw new TooManyInFlightError(`${limit} requests already in flight to ${this.peer.name}`);
+    }
+    const timeoutMs = request.timeoutMs ?? this.#options.timeoutMs;
+    const requestId = request.requestId || randomUUID();
+    const event = toEventFrame(request, 0, timeoutMs, requestId);
+    this.#checkEventSize(event);
+    request.signal?.throwIfAborted();
+    return this.#exchange(event, request.signal);
+  }
+
+  #checkEventSize(event: EventFrame): void {
+    const limit = Math.min(this.#options.maxEventBytes, this.#peerLimits?.maxEventBytes || Infinity);
+    if (event.data.length > limit) {
+      throw new BodyTooLargeError(`event body of ${event.data.length} bytes exceeds the limit of ${limit}`);
+    }
+  }
+
+  async #exchange(event: EventFrame, signal: AbortSignal | undefined): Promise<PipeResponse> {
+    const { id, reply } = this.#pending.add(event.timeoutMs, (timedOutId) => {
+      this.#sendCancel(timedOutId);
+      publish(diagnostics.eventTimeout, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
+      return new EventTimeoutError(`no reply from ${this.peer.name} within ${event.timeoutMs} ms`);
+    });
+    event.id = id;
+    const onAbort = (): void => {
+      if (this.#pending.reject(id, new CancelledError('request cancelled by the caller'))) this.#sendCancel(id);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.stats.eventsOut += 1;
+    this.#send({ kind: 'event', event });
+    publish(diagnostics.eventSent, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
+    try {
+      return responseFromReply(await reply);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #sendCancel(id: number): void {
+    if (this.#state === ConnectionState.OPEN || this.#state === ConnectionState.DRAINING) {
+      this.#send({ kind: 'cancel', cancel: { id } });
+    }
+  }
+
+  #onReply(reply: ReplyFrame): void {
+    const settled = this.#pending.resolve(reply);
+    if (!settled) {
+      this.#logger.debug({ peer: this.peer.name, id: reply.id }, 'late reply dropped');
+      publish(diagnostics.lateReply, { owner: this.#owner, peer: this.peer.name, requestId: '' });
+      return;
+    }
+    publish(diagnostics.roundtrip, { owner: this.#owner, peer: this.peer.name, ms: settled.elapsedMs });
+    this.#maybeFinishDrain();
+  }
+
+  // ---- inbound events -------------------------------------------------
+
+  #onEvent(event: EventFrame): void {
+    this.stats.eventsIn += 1;
+    publish(diagnostics.eventReceived, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
+    if (this.#inbound.has(event.id)) {
+      this.#protocolError(new ProtocolError(`event id ${event.id} is already in flight`));
+      return;
+    }
+    const entry: InboundEntry = { controller: new AbortController(), silenced: false };
+    this.#inbound.set(event.id, entry);
+    const accepted = this.#limiter.tryRun(() => this.#runEvent(event, entry));
+    if (!accepted) {
+      this.#inbound.delete(event.id);
+      const error = new TooManyInFlightError('too many events in flight on this connection');
+      this.#sendReply(event.id, { ...exceptionReply(error, false) });
+    }
+  }
+
+  async #runEvent(event: EventFrame, entry: InboundEntry): Promise<void> {
+    const { signal } = entry.controller;
+    if (signal.aborted) return this.#finishEvent(event.id);
+    const deadline = setTimeout(
+      () => entry.controller.abort(new EventTimeoutError(`deadline of ${event.timeoutMs} ms passed`)),
+      event.timeoutMs || this.#options.timeoutMs,
+    );
+    const started = performance.now();
+    const fields = await handleEvent(event, {
+      handler: this.#handler,
+      peer: this.peer,
+      signal,
+      pipe: { request: (request) => this.request(request) },
+      exposeTracebacks: this.#options.exposeTracebacks,
+    });
+    clearTimeout(deadline);
+    const ms = performance.now() - started;
+    const failed = fields.kind !== 0;
+    publish(diagnostics.handled, {
+      owner: this.#owner, peer: this.peer.name, ms, handlerName: fields.handlerName,
+      returnCode: fields.returnCode, requestId: event.requestId, failed,
+    });
+    if (failed) publish(diagnostics.eventError, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
+    if (!entry.silenced) this.#sendReply(event.id, fields);
+    this.#finishEvent(event.id);
+  }
+
+  #finishEvent(id: number): void {
+    this.#inbound.delete(id);
+    this.#maybeFinishDrain();
+  }
+
+  #sendReply(id: number, fields: Omit<ReplyFrame, 'id'>): void {
+    if (this.#state !== ConnectionState.OPEN && this.#state !== ConnectionState.DRAINING) return;
+    const { returnCode, mimeType, data, kind, status } = fields;
+    this.#send({ kind: 'reply', reply: { id, returnCode, mimeType, data, kind, status } });
+  }
+
+  #onCancel(id: number): void {
+    const entry = this.#inbound.get(id);
+    if (!entry) return;
+    entry.silenced = true;
+    entry.controller.abort(new CancelledError('the sender cancelled the event'));
+  }
+
+  // ---- frames in --------------------------------------------------------
+
+  #onData(chunk: Buffer): void {
+    let bodies: Buffer[];
+    try {
+      bodies = this.#decoder.push(chunk);
+    } catch (error) {
+      this.goaway(CloseReason.FRAME_TOO_LARGE, (error as Error).message, error as FrameTooLargeError);
+      return;
+    }
+    for (const body of bodies) {
+      if (this.#state === ConnectionState.CLOSED) return;
+      let frame: Frame;
+      try {
+        frame = decodeFrame(body);
+      } catch (error) {
+        this.#protocolError(error as Error);
+        return;
+      }
+      this.#heartbeat?.noteActivity();
+      this.#onFrame(frame);
+    }
+  }
+
+  #onFrame(frame: Frame): void {
+    if (this.#state === ConnectionState.HANDSHAKING) {
+      this.#onHandshakeFrame(frame);
+      return;
+    }
+    switch (frame.kind) {
+      case 'event':
+        return this.#onEvent(frame.event);
+      case 'reply':
+        return this.#onReply(frame.reply);
+      case 'ping':
+        return this.#send({ kind: 'pong', pong: { seq: frame.ping.seq } });
+      case 'pong':
+        return this.#heartbeat?.onPong(frame.pong.seq);
+      case 'cancel':
+        return this.#onCancel(frame.cancel.id);
+      case 'goaway':
+        return this.#onGoaway(frame.goaway.reason, frame.goaway.message);
+      case 'hello':
+      case 'helloAck':
+        return this.#protocolError(new ProtocolError(`unexpected ${frame.kind} after the handshake`));
+      default: {
+        const unknown: never = frame;
+        return this.#protocolError(new ProtocolError(`unhandled frame ${JSON.stringify(unknown)}`));
+      }
+    }
+  }
+
+  #onHandshakeFrame(frame: Frame): void {
+    const expected = this.role === 'server' ? 'hello' : 'helloAck';
+    if (frame.kind === 'goaway') {
+      this.#onGoaway(frame.goaway.reason, frame.goaway.message);
+      return;
+    }
+    if (frame.kind !== expected) {
+      this.#protocolError(new ProtocolError(`expected ${expected} first, got ${frame.kind}`));
+      return;
+    }
+    const hello = frame.kind === 'hello' ? frame.hello : frame.kind === 'helloAck' ? frame.helloAck : undefined;
+    if (!hello || hello.protocolVersion !== PROTOCOL_VERSION) {
+      this.#protocolError(new ProtocolError(`unsupported protocol version ${hello?.protocolVersion}`));
+      return;
+    }
+    this.#settleHandshake(hello);
+  }
+
+  #onGoaway(reason: string, message: string): void {
+    const error = new GoawayError(reason, message);
+    this.#logger.info({ peer: this.peer.name, reason }, 'peer sent goaway');
+    this.#settleHandshake(error);
+    this.#closeReason ??= `goaway:${reason}`;
+    this.emit('goaway', reason);
+    if (reason === CloseReason.SHUTDOWN && this.#state === ConnectionState.OPEN) {
+      // The peer finishes what is in flight and closes; nothing new goes to it.
+      this.#transitionTo([ConnectionState.OPEN], ConnectionState.DRAINING);
+      return;
+    }
+    if (this.#state !== ConnectionState.DRAINING) this.destroy(error, `goaway:${reason}`);
+  }
+
+  #protocolError(error: Error): void {
+    this.goaway(CloseReason.PROTOCOL_ERROR, error.message, error);
+  }
+
+  // ---- frames out -------------------------------------------------------
+
+  #send(frame: Frame): void {
+    if (this.#transport.destroyed) return;
+    this.#transport.write(encodeFrame(frame));
+    const limit = this.#options.maxPendingWriteBytes + maxFrameBytes(this.#options.maxEventBytes);
+    if (this.#transport.pendingWriteBytes > limit) {
+      this.destroy(new SlowConsumerError(`peer left over ${limit} bytes unread`), CloseReason.SLOW_CONSUMER);
+    }
+  }
+
+  // ---- ending -----------------------------------------------------------
+
+  /** Tells the peer why, then closes once the Goaway is flushed. */
+  goaway(reason: string, message = '', error?: Error): void {
+    if (this.#state === ConnectionState.CLOSED) return;
+    this.#closeReason ??= reason as CloseReason;
+    this.#send({ kind: 'goaway', goaway: { reason, message } });
+    this.#logger.info({ peer: this.peer.name || this.peer.address, reason, err: error?.message }, 'sent goaway');
+    this.#settleHandshake(error ?? new GoawayError(reason, message));
+    this.#transport.end();
+    // A peer that never reads must not hold the socket open.
+    setTimeout(() => this.#transport.destroy(), 1_000).unref();
+  }
+
+  /** Closes at once. In-flight requests fail with PeerDisconnectedError. */
+  destroy(error?: Error, reason: CloseReason = CloseReason.CLOSED): void {
+    this.#closeReason ??= reason;
+    this.#transport.destroy(error);
+  }
+
+  #drainWaiter: (() => void) | undefined;
+
+  /**
+   * Graceful end: Goaway `shutdown`, let in-flight work in both directions
+   * finish (up to `timeoutMs`), then close.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.#state === ConnectionState.CLOSED) return;
+    this.#closeReason ??= CloseReason.SHUTDOWN;
+    if (this.#state === ConnectionState.OPEN) {
+      this.#send({ kind: 'goaway', goaway: { reason: CloseReason.SHUTDOWN, message: 'draining' } });
+      this.#transitionTo([ConnectionState.OPEN], ConnectionState.DRAINING);
+    }
+    const idle = new Promise<void>((resolve) => {
+      this.#drainWaiter = resolve;
+      this.#maybeFinishDrain();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([idle, timeout]);
+    clearTimeout(timer);
+    this.#transport.end();
+  }
+
+  #maybeFinishDrain(): void {
+    if (this.#drainWaiter && this.#pending.size === 0 && this.#inbound.size === 0) {
+      const done = this.#drainWaiter;
+      this.#drainWaiter = undefined;
+      done();
+    }
+  }
+
+  #onTransportClosed(error: Error | undefined): void {
+    const reason = this.#closeReason ?? (error ? CloseReason.SOCKET_ERROR : CloseReason.PEER_CLOSED);
+    this.#closeReason = reason;
+    const wasOpen = this.#state !== ConnectionState.HANDSHAKING;
+    this.#state = ConnectionState.CLOSED;
+    this.#heartbeat?.stop();
+    this.#settleHandshake(error ?? new PeerDisconnectedError(`connection closed during handshake (${reason})`));
+    const lost = new PeerDisconnectedError(`connection to ${this.peer.name || this.peer.address} lost: ${reason}`, {
+      cause: error,
+    });
+    this.#pending.rejectAll(lost);
+    for (const entry of this.#inbound.values()) {
+      entry.silenced = true;
+      entry.controller.abort(lost);
+    }
+    this.#drainWaiter?.();
+    this.emit('close', reason, error, wasOpen);
+  }
+}

@@ -1,0 +1,42 @@
+import { InvalidPathError } from '@restpipe/wire';
+import { HANDLER_BASE, type EventHandler, type Verb } from './event-handler.js';
+
+export const VERBS: readonly Verb[] = ['get', 'post', 'put', 'patch', 'delete'];
+
+/** One noun segment: a letter, then letters, digits or `_`. */
+export const NOUN_SEGMENT = /^[A-Za-z][A-Za-z0-9_]*$/;
+
+export function isVerb(value: string): value is Verb {
+  return (VERBS as readonly string[]).includes(value);
+}
+
+/** Throws InvalidPathError unless every segment is allowed and there is at least one. */
+export function validateNoun(noun: readonly string[]): void {
+  if (noun.length === 0) throw new InvalidPathError('the path names no event');
+  for (const segment of noun) {
+    if (!NOUN_SEGMENT.test(segment)) {
+      throw new InvalidPathError(`invalid path segment ${JSON.stringify(segment)}`);
+    }
+  }
+}
+
+/** `get` + `['time', 'utc']` -> `get_time_utc`. */
+export function handlerMethodName(verb: Verb, noun: readonly string[]): string {
+  return `${verb}_${noun.join('_')}`;
+}
+
+export type HandlerMethod = (...args: unknown[]) => unknown;
+
+/**
+ * Finds a method the user's class itself defines. Never anything from
+ * EventHandler.prototype, Object.prototype, or a `_`-prefixed name.
+ */
+export function findHandlerMethod(handler: EventHandler, name: string): HandlerMethod | undefined {
+  if (name.startsWith('_') || name === 'constructor') return undefined;
+  for (let owner: object | null = handler; owner; owner = Object.getPrototypeOf(owner)) {
+    if (owner === Object.prototype || Object.hasOwn(owner, HANDLER_BASE)) return undefined;
+    const descriptor = Object.getOwnPropertyDescriptor(owner, name);
+    if (descriptor) return typeof descriptor.value === 'function' ? (descriptor.value as HandlerMethod) : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,31 @@
+export * from '@restpipe/wire';
+export { PipeServer, DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT, type PipeServerOptions, type ClientInfo } from './pipe-server.js';
+export { PipeClient, DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT, type PipeClientOptions, type ReconnectingInfo } from './pipe-client.js';
+export { PipeConnection, type Role } from './connection.js';
+export {
+  EventHandler,
+  HandlerReply,
+  reply,
+  type EventBody,
+  type EventContext,
+  type Peer,
+  type PipeLink,
+  type QueryValues,
+  type ReplyOptions,
+  type Verb,
+} from './event-handler.js';
+export { DefaultHandler } from './default-handler.js';
+export { VERBS, NOUN_SEGMENT, isVerb, validateNoun, handlerMethodName, findHandlerMethod } from './dispatch.js';
+export { essence, isJsonMime, isTextMime, parseBody, encodeBody, JSON_MIME } from './body.js';
+export { envelopeOf, envelopeBytes, failFromEnvelope, type ExceptionEnvelope } from './envelope.js';
+export { raiseForException } from './raise-for-exception.js';
+export { type PipeRequest, type PipeResponse } from './request.js';
+export { peerNameFromCertificate, dnsNames } from './identity.js';
+export { diagnostics } from './diagnostics.js';
+export type * from './diagnostics.js';
+export * from './options.js';
+export { ConnectionState, CloseReason } from './state.js';
+export { type Logger, silentLogger } from './logger.js';
+export { type BackoffOptions } from './reconnect.js';
+export { VERSION, SOFTWARE } from './version.js';
+export { AEAD_CIPHERS } from './transport.js';

@@ -1,0 +1,193 @@
+import { EventEmitter } from 'node:events';
+import { ClosedError, PeerUnavailableError } from '@restpipe/wire';
+import { PipeConnection } from './connection.js';
+import { DefaultHandler } from './default-handler.js';
+import { diagnostics, publish } from './diagnostics.js';
+import type { EventHandler } from './event-handler.js';
+import { closeHandler, initHandler, notifyConnect, notifyDisconnect } from './hooks.js';
+import { silentLogger, type Logger } from './logger.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, RECONNECT_MAX_MS, RECONNECT_MIN_MS, resolvePipeOptions, type PipeOptions, type ResolvedPipeOptions } from './options.js';
+import { pause, retryForever, type AttemptInfo, type BackoffOptions } from './reconnect.js';
+import type { PipeRequest, PipeResponse } from './request.js';
+import { CloseReason } from './state.js';
+import { dialTls } from './transport.js';
+import { Waiters } from './waiters.js';
+
+export const DEFAULT_SERVER_HOST = 'localhost';
+export const DEFAULT_SERVER_PORT = 1234;
+
+export interface PipeClientOptions extends PipeOptions {
+  /** @default 'localhost' */
+  host?: string | undefined;
+  /** @default 1234 */
+  port?: number | undefined;
+  /** Name the server certificate must carry. @default host */
+  serverName?: string | undefined;
+  reconnect?: BackoffOptions | undefined;
+}
+
+export interface ReconnectingInfo extends AttemptInfo {
+  error: Error;
+}
+
+/**
+ * Holds one connection to the server and reconnects forever. Emits `connect`,
+ * `disconnect` (peer, reason), `reconnecting` ({attempt, delayMs, error}) and
+ * `error` (only when someone listens).
+ */
+export class PipeClient extends EventEmitter {
+  readonly options: ResolvedPipeOptions;
+  readonly handler: EventHandler;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #serverName: string;
+  readonly #backoff: BackoffOptions;
+  readonly #logger: Logger;
+  readonly #stop = new AbortController();
+  readonly #ready = new Waiters<'server', PipeConnection>();
+  #connection: PipeConnection | undefined;
+  #loop: Promise<void> | undefined;
+  #generation = 0;
+  #session: Buffer | undefined;
+
+  constructor(options: PipeClientOptions) {
+    super();
+    this.options = resolvePipeOptions(options);
+    this.handler = options.handler ?? new DefaultHandler('client');
+    this.#host = options.host ?? DEFAULT_SERVER_HOST;
+    this.#port = options.port ?? DEFAULT_SERVER_PORT;
+    this.#serverName = options.serverName ?? this.#host;
+    this.#backoff = options.reconnect ?? {};
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  get isConnected(): boolean {
+    return this.#connection?.isOpen ?? false;
+  }
+
+  get connection(): PipeConnection | undefined {
+    return this.#connection;
+  }
+
+  /** Starts connecting in the background; returns at once. */
+  start(): this {
+    void initHandler(this.handler, this.#logger).then(() => this.#ensureLoop(0));
+    return this;
+  }
+
+  /** Resolves once connected, or false after `timeoutMs`. */
+  async connected(timeoutMs = this.options.connectWaitMs): Promise<boolean> {
+    if (this.isConnected) return true;
+    return (await this.#ready.wait('server', timeoutMs)) !== undefined;
+  }
+
+  /** Sends an event to the server; waits up to `connectWaitMs` for the pipe. */
+  async request(request: PipeRequest): Promise<PipeResponse> {
+    if (this.#stop.signal.aborted) throw new ClosedError('client is closed');
+    const connection = this.isConnected ? this.#connection : await this.#ready.wait('server', this.options.connectWaitMs);
+    if (!connection?.isOpen) throw new PeerUnavailableError('not connected to the server');
+    return connection.request(request);
+  }
+
+  /** One loop at a time: a second call while one runs does nothing. */
+  #ensureLoop(initialDelayMs: number): void {
+    if (this.#loop || this.#stop.signal.aborted) return;
+    this.#loop = this.#connectLoop(initialDelayMs).finally(() => {
+      this.#loop = undefined;
+    });
+  }
+
+  async #connectLoop(initialDelayMs: number): Promise<void> {
+    await pause(initialDelayMs, this.#stop.signal);
+    let connection: PipeConnection;
+    try {
+      connection = await retryForever({
+        backoff: this.#backoff,
+        signal: this.#stop.signal,
+        attempt: (info) => this.#attempt(info),
+        onFailed: (error, attempt) => this.#onAttemptFailed(error, attempt),
+      });
+    } catch {
+      return; // aborted by close()
+    }
+    this.#adopt(connection);
+  }
+
+  async #attempt(info: AttemptInfo): Promise<PipeConnection> {
+    if (info.attempt > 1) this.emit('reconnecting', info);
+    const transport = await dialTls({
+      host: this.#host, port: this.#port, serverName: this.#serverName, tls: this.options.tls,
+      handshakeTimeoutMs: this.options.handshakeTimeoutMs, session: this.#session,
+      onSession: (session) => { this.#session = session; },
+    });
+    const connection = new PipeConnection({
+      role: 'client', transport, options: this.options, handler: this.handler,
+      generation: ++this.#generation, logger: this.#logger, owner: this,
+    });
+    connection.once('close', (reason: string, error: Error | undefined, wasOpen: boolean) => {
+      if (wasOpen) this.#onClose(connection, reason, error);
+    });
+    try {
+      await connection.helloAsClient();
+    } catch (error) {
+      connection.destroy();
+      throw error;
+    }
+    if (this.#stop.signal.aborted) connection.destroy();
+    return connection;
+  }
+
+  #onAttemptFailed(error: Error, attempt: number): void {
+    const address = `${this.#host}:${this.#port}`;
+    this.#logger.warn({ server: address, attempt, code: (error as { code?: string }).code, err: error.message }, 'connect failed');
+    publish(diagnostics.connectFail, { owner: this, error, address });
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  #adopt(connection: PipeConnection): void {
+    if (!connection.isOpen) {
+      this.#ensureLoop(this.#jitterMs());
+      return;
+    }
+    this.#connection = connection;
+    const peer = connection.peer;
+    this.#logger.info({ server: `${this.#host}:${this.#port}`, generation: connection.generation }, 'connected to server');
+    publish(diagnostics.connect, { owner: this, peer: peer.name, address: peer.address });
+    this.emit('connect', peer);
+    notifyConnect(this.handler, this.#logger, peer);
+    this.#ready.notify('server', connection);
+  }
+
+  #onClose(connection: PipeConnection, reason: string, error: Error | undefined): void {
+    if (this.#connection !== connection) return;
+    this.#connection = undefined;
+    const peer = connection.peer;
+    this.#logger.info({ server: `${this.#host}:${this.#port}`, reason, err: error?.message }, 'disconnected from server');
+    publish(diagnostics.disconnect, { owner: this, peer: peer.name, address: peer.address, reason });
+    this.emit('disconnect', peer, reason);
+    notifyDisconnect(this.handler, this.#logger, peer, reason);
+    // Replaced by a newer connection with our name: back off fully so two copies don't flap.
+    const delay = reason === `goaway:${CloseReason.DUPLICATE_IDENTITY}` ? (this.#backoff.maxMs ?? RECONNECT_MAX_MS) : this.#jitterMs();
+    this.#ensureLoop(delay);
+  }
+
+  /** A short random pause so that clients dropped together do not return together. */
+  #jitterMs(): number {
+    return Math.random() * (this.#backoff.minMs ?? RECONNECT_MIN_MS);
+  }
+
+  /** Goaway to the server, let in-flight events finish (bounded), then close. */
+  async drain(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
+    this.#stop.abort();
+    await this.#connection?.drain(timeoutMs);
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    this.#stop.abort();
+    this.#ready.clear();
+    this.#connection?.destroy(undefined, CloseReason.SHUTDOWN);
+    await this.#loop;
+    await closeHandler(this.handler, this.#logger);
+  }
+}

@@ -1,0 +1,87 @@
+import { InvalidPathError, PipeFailError, ReplyKind, type EventFrame, type QueryParam, type ReplyFrame } from '@restpipe/wire';
+import { encodeBody, parseBody } from './body.js';
+import { failFromEnvelope } from './envelope.js';
+import { isVerb, validateNoun } from './dispatch.js';
+import type { QueryValues, Verb } from './event-handler.js';
+
+/** A request to the far side, as the library API takes it. */
+export interface PipeRequest {
+  /** @default 'get' */
+  verb?: Verb;
+  /** `'time/utc'` or `['time', 'utc']`. */
+  noun: string | readonly string[];
+  args?: readonly string[];
+  query?: QueryValues;
+  /** Buffer (bytes), string (text) or any JSON value. */
+  body?: unknown;
+  /** Overrides the media type inferred from `body`. */
+  mimeType?: string;
+  /** Reply deadline; the connection's `timeoutMs` when absent. */
+  timeoutMs?: number;
+  /** Correlation id carried to the far side and its logs. */
+  requestId?: string;
+  /** Cancels the request: the far side gets Cancel. */
+  signal?: AbortSignal;
+}
+
+export interface PipeResponse {
+  returnCode: number;
+  mimeType: string;
+  raw: Buffer;
+  /** Parsed by media type, as EventBody.data. */
+  data: unknown;
+}
+
+export function nounSegments(noun: string | readonly string[]): string[] {
+  return typeof noun === 'string' ? noun.split('/') : [...noun];
+}
+
+/** Validates a request and turns it into an Event frame (the id is the caller's). */
+export function toEventFrame(request: PipeRequest, id: number, timeoutMs: number, requestId: string): EventFrame {
+  const verb = request.verb ?? 'get';
+  if (!isVerb(verb)) throw new InvalidPathError(`unknown verb ${JSON.stringify(verb)}`);
+  const noun = nounSegments(request.noun);
+  validateNoun(noun);
+  const body = encodeBody(request.body, request.mimeType);
+  return {
+    id,
+    verb,
+    noun,
+    args: request.args ? [...request.args] : [],
+    query: toQueryParams(request.query),
+    mimeType: body.mimeType,
+    data: body.data,
+    timeoutMs,
+    requestId,
+  };
+}
+
+export function toQueryParams(query: QueryValues | undefined): QueryParam[] {
+  if (!query) return [];
+  return Object.entries(query).map(([key, value]) => ({ key, values: Array.isArray(value) ? value : [value] }));
+}
+
+export function fromQueryParams(params: readonly QueryParam[]): QueryValues {
+  const query: QueryValues = Object.create(null) as QueryValues;
+  for (const { key, values } of params) {
+    query[key] = values.length === 1 ? values[0]! : [...values];
+  }
+  return query;
+}
+
+/** Resolves a reply into a response, or throws the far side's failure. */
+export function responseFromReply(reply: ReplyFrame): PipeResponse {
+  const raw = Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.length);
+  if (reply.kind === ReplyKind.EXCEPTION) {
+    throw failFromEnvelope(raw, reply.status || 500, reply.returnCode);
+  }
+  let data: unknown;
+  try {
+    data = parseBody(reply.mimeType, raw);
+  } catch {
+    data = raw;
+  }
+  return { returnCode: reply.returnCode, mimeType: reply.mimeType, raw, data };
+}
+
+export type { PipeFailError };

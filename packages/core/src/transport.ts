@@ -1,0 +1,220 @@
+/**
+ * The only module that touches `node:tls`. Everything above it sees a Transport:
+ * a verified, mutually authenticated byte stream.
+ */
+import tls from 'node:tls';
+import net from 'node:net';
+import { HandshakeTimeoutError, TlsError } from '@restpipe/wire';
+import type { TlsMaterial, TlsMinVersion } from './options.js';
+
+/**
+ * Cipher list for every connection. TLS 1.3 suites are all AEAD; for TLS 1.2 only
+ * ECDHE with AES-GCM or ChaCha20-Poly1305 is offered or accepted.
+ */
+export const AEAD_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+const KEEPALIVE_DELAY_MS = 30_000;
+
+export interface PeerCertificateFacts {
+  subjectAltName: string | undefined;
+  commonName: string | undefined;
+  /** Upper-case hex, as Node reports it. */
+  serialNumber: string | undefined;
+  fingerprint256: string | undefined;
+}
+
+export interface Transport {
+  readonly remoteAddress: string;
+  readonly peerCertificate: PeerCertificateFacts;
+  /** Bytes accepted by write() but not yet handed to the kernel. */
+  readonly pendingWriteBytes: number;
+  readonly destroyed: boolean;
+  /** Writes the chunks as one batch (one syscall where possible). */
+  write(chunks: readonly Buffer[]): void;
+  /** Flushes what is queued, then closes. */
+  end(): void;
+  destroy(error?: Error): void;
+  onData(listener: (chunk: Buffer) => void): void;
+  /** Called once; with the first error seen on the socket, if any. */
+  onClose(listener: (error: Error | undefined) => void): void;
+}
+
+class TlsTransport implements Transport {
+  readonly remoteAddress: string;
+  readonly peerCertificate: PeerCertificateFacts;
+  #firstError: Error | undefined;
+
+  constructor(private readonly socket: tls.TLSSocket) {
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.peerCertificate = peerFacts(socket);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    socket.on('error', (error) => {
+      this.#firstError ??= error;
+    });
+  }
+
+  get pendingWriteBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  write(chunks: readonly Buffer[]): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.socket.cork();
+    for (const chunk of chunks) this.socket.write(chunk);
+    this.socket.uncork();
+  }
+
+  end(): void {
+    this.socket.end();
+  }
+
+  destroy(error?: Error): void {
+    if (error) this.#firstError ??= error;
+    this.socket.destroy();
+  }
+
+  onData(listener: (chunk: Buffer) => void): void {
+    this.socket.on('data', listener);
+  }
+
+  onClose(listener: (error: Error | undefined) => void): void {
+    this.socket.once('close', () => listener(this.#firstError));
+  }
+}
+
+function peerFacts(socket: tls.TLSSocket): PeerCertificateFacts {
+  const cert = socket.getPeerCertificate();
+  const cn = cert?.subject?.CN as string | string[] | undefined;
+  return {
+    subjectAltName: cert?.subjectaltname,
+    commonName: Array.isArray(cn) ? cn[0] : cn,
+    serialNumber: cert?.serialNumber,
+    fingerprint256: cert?.fingerprint256,
+  };
+}
+
+function secureContextOptions(material: TlsMaterial): tls.SecureContextOptions {
+  const minVersion: TlsMinVersion = material.minVersion ?? 'TLSv1.3';
+  return {
+    cert: material.cert,
+    key: material.key,
+    ca: material.ca,
+    ...(material.crl ? { crl: material.crl } : {}),
+    minVersion,
+    ciphers: AEAD_CIPHERS,
+  };
+}
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  tls: TlsMaterial;
+  handshakeTimeoutMs: number;
+}
+
+export interface TlsRefusal {
+  error: Error;
+  remoteAddress: string;
+}
+
+export interface TlsListener {
+  readonly address: { host: string; port: number };
+  /** Swaps certificate, key, CA and CRL for new handshakes; live connections stay. */
+  reload(material: TlsMaterial): void;
+  /** Stops accepting. Live connections are the caller's to close. */
+  close(): Promise<void>;
+}
+
+/** Listens for mutual-TLS connections; only clients with a certificate from the CA get through. */
+export function listenTls(
+  options: ListenOptions,
+  onConnection: (transport: Transport) => void,
+  onRefused: (refusal: TlsRefusal) => void,
+): Promise<TlsListener> {
+  const server = tls.createServer({
+    ...secureContextOptions(options.tls),
+    requestCert: true,
+    rejectUnauthorized: true,
+    handshakeTimeout: options.handshakeTimeoutMs,
+  });
+  server.on('secureConnection', (socket) => onConnection(new TlsTransport(socket)));
+  server.on('tlsClientError', (error, socket) => {
+    const refusal = (error as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT'
+      ? new HandshakeTimeoutError('TLS handshake did not finish in time', { cause: error })
+      : new TlsError(`TLS handshake refused: ${error.message}`, { cause: error });
+    onRefused({ error: refusal, remoteAddress: socket.remoteAddress ?? '' });
+    socket.destroy();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      server.on('error', () => {});
+      resolve(listenerOf(server));
+    });
+  });
+}
+
+function listenerOf(server: tls.Server): TlsListener {
+  const info = server.address() as net.AddressInfo;
+  return {
+    address: { host: info.address, port: info.port },
+    reload: (material) => server.setSecureContext(secureContextOptions(material)),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface DialOptions {
+  host: string;
+  port: number;
+  /** Name the server certificate must carry (DNS or IP SAN). */
+  serverName: string;
+  tls: TlsMaterial;
+  handshakeTimeoutMs: number;
+  /** A TLS session from an earlier connection, for resumption. */
+  session?: Buffer | undefined;
+  onSession?: ((session: Buffer) => void) | undefined;
+}
+
+/** Dials the server; resolves once the server certificate is verified. */
+export function dialTls(options: DialOptions): Promise<Transport> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      ...secureContextOptions(options.tls),
+      host: options.host,
+      port: options.port,
+      ...(net.isIP(options.serverName) ? {} : { servername: options.serverName }),
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(options.serverName, cert),
+      ...(options.session ? { session: options.session } : {}),
+    });
+    const timer = setTimeout(() => {
+      socket.destroy(new HandshakeTimeoutError('TLS handshake did not finish in time'));
+    }, options.handshakeTimeoutMs);
+    if (options.onSession) socket.on('session', options.onSession);
+    const fail = (error: Error): void => {
+      clearTimeout(timer);
+      reject(error instanceof HandshakeTimeoutError ? error : new TlsError(error.message, { cause: error }));
+    };
+    socket.once('error', fail);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      resolve(new TlsTransport(socket));
+    });
+  });
+}

@@ -1,0 +1,212 @@
+/**
+ * Every error restpipe raises carries a stable `code` (`RP_ERR_*`) to branch on,
+ * and the HTTP `status` a gateway answers with when the error reaches it.
+ * Messages are for people and may change; codes never do.
+ */
+export const ERROR_CODES = {
+  INVALID_PATH: 'RP_ERR_INVALID_PATH',
+  INVALID_BODY: 'RP_ERR_INVALID_BODY',
+  BODY_TOO_LARGE: 'RP_ERR_BODY_TOO_LARGE',
+  UNAUTHORIZED: 'RP_ERR_UNAUTHORIZED',
+  METHOD_NOT_ALLOWED: 'RP_ERR_METHOD_NOT_ALLOWED',
+  FORBIDDEN: 'RP_ERR_FORBIDDEN',
+  UNKNOWN_HANDLER: 'RP_ERR_UNKNOWN_HANDLER',
+  HANDLER: 'RP_ERR_HANDLER',
+  UNKNOWN_CLIENT: 'RP_ERR_UNKNOWN_CLIENT',
+  PEER_UNAVAILABLE: 'RP_ERR_PEER_UNAVAILABLE',
+  TOO_MANY_IN_FLIGHT: 'RP_ERR_TOO_MANY_IN_FLIGHT',
+  EVENT_TIMEOUT: 'RP_ERR_EVENT_TIMEOUT',
+  PEER_DISCONNECTED: 'RP_ERR_PEER_DISCONNECTED',
+  CANCELLED: 'RP_ERR_CANCELLED',
+  FRAME_TOO_LARGE: 'RP_ERR_FRAME_TOO_LARGE',
+  PROTOCOL: 'RP_ERR_PROTOCOL',
+  HANDSHAKE_TIMEOUT: 'RP_ERR_HANDSHAKE_TIMEOUT',
+  HELLO_TIMEOUT: 'RP_ERR_HELLO_TIMEOUT',
+  HEARTBEAT_TIMEOUT: 'RP_ERR_HEARTBEAT_TIMEOUT',
+  SLOW_CONSUMER: 'RP_ERR_SLOW_CONSUMER',
+  GOAWAY: 'RP_ERR_GOAWAY',
+  TLS: 'RP_ERR_TLS',
+  CLOSED: 'RP_ERR_CLOSED',
+  CONFIG: 'RP_ERR_CONFIG',
+  CERTS: 'RP_ERR_CERTS',
+  REMOTE: 'RP_ERR_REMOTE',
+} as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** Return codes carried in `Reply.return_code` and the `X-Event-Return-Code` header. */
+export const RETURN_CODES = {
+  OK: 0,
+  HANDLER_THREW: 251,
+  FORBIDDEN: 252,
+  UNKNOWN_HANDLER: 255,
+} as const;
+
+export abstract class RpError extends Error {
+  abstract readonly code: string;
+  /** HTTP status a gateway answers with when this error ends a request. */
+  readonly status: number = 500;
+  /** Return code for the `X-Event-Return-Code` header, when the far side produced one. */
+  readonly returnCode: number | undefined = undefined;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidPathError extends RpError {
+  readonly code = ERROR_CODES.INVALID_PATH;
+  override readonly status = 400;
+}
+
+export class InvalidBodyError extends RpError {
+  readonly code = ERROR_CODES.INVALID_BODY;
+  override readonly status = 400;
+}
+
+export class BodyTooLargeError extends RpError {
+  readonly code = ERROR_CODES.BODY_TOO_LARGE;
+  override readonly status = 413;
+}
+
+export class UnauthorizedError extends RpError {
+  readonly code = ERROR_CODES.UNAUTHORIZED;
+  override readonly status = 401;
+}
+
+export class MethodNotAllowedError extends RpError {
+  readonly code = ERROR_CODES.METHOD_NOT_ALLOWED;
+  override readonly status = 405;
+}
+
+export class ForbiddenError extends RpError {
+  readonly code = ERROR_CODES.FORBIDDEN;
+  override readonly status = 403;
+  override readonly returnCode = RETURN_CODES.FORBIDDEN;
+}
+
+export class UnknownHandlerError extends RpError {
+  readonly code = ERROR_CODES.UNKNOWN_HANDLER;
+  override readonly status = 404;
+  override readonly returnCode = RETURN_CODES.UNKNOWN_HANDLER;
+}
+
+export class UnknownClientError extends RpError {
+  readonly code = ERROR_CODES.UNKNOWN_CLIENT;
+  override readonly status = 404;
+}
+
+export class PeerUnavailableError extends RpError {
+  readonly code = ERROR_CODES.PEER_UNAVAILABLE;
+  override readonly status = 503;
+}
+
+export class TooManyInFlightError extends RpError {
+  readonly code = ERROR_CODES.TOO_MANY_IN_FLIGHT;
+  override readonly status = 503;
+}
+
+export class EventTimeoutError extends RpError {
+  readonly code = ERROR_CODES.EVENT_TIMEOUT;
+  override readonly status = 504;
+}
+
+export class PeerDisconnectedError extends RpError {
+  readonly code = ERROR_CODES.PEER_DISCONNECTED;
+  override readonly status = 502;
+}
+
+export class CancelledError extends RpError {
+  readonly code = ERROR_CODES.CANCELLED;
+  override readonly status = 499;
+}
+
+export class FrameTooLargeError extends RpError {
+  readonly code = ERROR_CODES.FRAME_TOO_LARGE;
+  constructor(
+    readonly declaredBytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`frame of ${declaredBytes} bytes exceeds the maximum of ${maxBytes}`);
+  }
+}
+
+export class ProtocolError extends RpError {
+  readonly code = ERROR_CODES.PROTOCOL;
+}
+
+export class HandshakeTimeoutError extends RpError {
+  readonly code = ERROR_CODES.HANDSHAKE_TIMEOUT;
+}
+
+export class HelloTimeoutError extends RpError {
+  readonly code = ERROR_CODES.HELLO_TIMEOUT;
+}
+
+export class HeartbeatTimeoutError extends RpError {
+  readonly code = ERROR_CODES.HEARTBEAT_TIMEOUT;
+}
+
+export class SlowConsumerError extends RpError {
+  readonly code = ERROR_CODES.SLOW_CONSUMER;
+}
+
+/** The peer sent Goaway; `reason` is its machine-readable reason. */
+export class GoawayError extends RpError {
+  readonly code = ERROR_CODES.GOAWAY;
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message || `peer sent goaway: ${reason}`);
+  }
+}
+
+export class TlsError extends RpError {
+  readonly code = ERROR_CODES.TLS;
+}
+
+export class ClosedError extends RpError {
+  readonly code = ERROR_CODES.CLOSED;
+  override readonly status = 503;
+}
+
+export class ConfigError extends RpError {
+  readonly code = ERROR_CODES.CONFIG;
+}
+
+export class CertsError extends RpError {
+  readonly code = ERROR_CODES.CERTS;
+}
+
+export interface PipeFailDetails {
+  /** Class name of the exception on the side that raised it, e.g. `TypeError`. */
+  readonly className: string;
+  readonly message: string;
+  readonly code: string;
+  readonly returnCode: number | undefined;
+  readonly status: number;
+  readonly traceback: string;
+}
+
+/**
+ * A failure reported by the far side (or by a gateway) as an exception envelope.
+ * `code` is the remote `RP_ERR_*` code, `className` the remote class name.
+ */
+export class PipeFailError extends RpError {
+  readonly code: string;
+  override readonly status: number;
+  override readonly returnCode: number | undefined;
+  readonly className: string;
+  readonly traceback: string;
+
+  constructor(details: PipeFailDetails) {
+    super(details.message);
+    this.code = details.code;
+    this.status = details.status;
+    this.returnCode = details.returnCode;
+    this.className = details.className;
+    this.traceback = details.traceback;
+  }
+}

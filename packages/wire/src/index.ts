@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './frames.js';
+export { FrameDecoder } from './frame-decoder.js';
+export { PROTO_PATH, PROTOCOL_VERSION } from './schema.js';
