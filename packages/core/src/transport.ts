@@ -153,11 +153,10 @@ export function listenTls(
     handshakeTimeout: options.handshakeTimeoutMs,
   });
   server.on('secureConnection', (socket) => onConnection(new TlsTransport(socket)));
+  // A refused socket is already torn down when tlsClientError fires: keep its address.
+  server.on('connection', (raw: net.Socket) => addresses.set(raw, raw.remoteAddress ?? ''));
   server.on('tlsClientError', (error, socket) => {
-    const refusal = (error as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT'
-      ? new HandshakeTimeoutError('TLS handshake did not finish in time', { cause: error })
-      : new TlsError(`TLS handshake refused: ${error.message}`, { cause: error });
-    onRefused({ error: refusal, remoteAddress: socket.remoteAddress ?? '' });
+    onRefused({ error: refusalError(error, socket), remoteAddress: addressOf(socket) });
     socket.destroy();
   });
   return new Promise((resolve, reject) => {
@@ -168,6 +167,27 @@ export function listenTls(
       resolve(listenerOf(server));
     });
   });
+}
+
+const addresses = new WeakMap<net.Socket, string>();
+
+function addressOf(socket: tls.TLSSocket): string {
+  // Node keeps the TCP socket under the TLS one as `_parent` (not public API; guarded).
+  const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+  return socket.remoteAddress ?? (raw ? addresses.get(raw) : undefined) ?? '';
+}
+
+/**
+ * Node closes a TLS 1.3 socket whose client certificate failed verification
+ * without an error ("socket hang up"); the reason is in `authorizationError`.
+ */
+function refusalError(error: Error, socket: tls.TLSSocket): Error {
+  if ((error as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+    return new HandshakeTimeoutError('TLS handshake did not finish in time', { cause: error });
+  }
+  const reason = socket.authorizationError;
+  const detail = reason ? `client certificate rejected: ${String(reason)}` : error.message;
+  return new TlsError(`TLS handshake refused: ${detail}`, { cause: error });
 }
 
 function listenerOf(server: tls.Server): TlsListener {

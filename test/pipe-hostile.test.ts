@@ -1,0 +1,147 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeFrameBytes, PeerUnavailableError, type Logger } from '@restpipe/core';
+import { TestPki } from './helpers/pki.js';
+import { PipeFixture } from './helpers/pipes.js';
+import { RawPeer } from './helpers/raw-peer.js';
+import { settle, waitFor } from './helpers/wait.js';
+
+let pki: TestPki;
+let pipes: PipeFixture;
+
+beforeAll(() => {
+  pki = new TestPki();
+});
+
+afterEach(async () => {
+  await pipes?.closeAll();
+});
+
+/** Collects log records, as pino would write them. */
+function memoryLogger(): Logger & { records: Array<{ level: string; msg: string; [k: string]: unknown }> } {
+  const records: Array<{ level: string; msg: string }> = [];
+  const at = (level: string) => (obj: object, msg = ''): void => {
+    records.push({ level, msg, ...obj });
+  };
+  return { records, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as never;
+}
+
+describe('TLS refusals', () => {
+  it('refuses a client certificate from a foreign CA, logs why, and never registers it', async () => {
+    pipes = new PipeFixture(pki);
+    const logger = memoryLogger();
+    const server = await pipes.server({ logger });
+    const foreign = new TestPki();
+    const client = pipes.client(server.port, 'node-a', { tls: { ...foreign.tls(foreign.client('node-a')), ca: pki.ca.certPem }, connectWaitMs: 0 });
+    const failures: Error[] = [];
+    client.on('error', (e: Error) => failures.push(e));
+    await waitFor(() => failures.length >= 2, 'two refused attempts');
+    const refusal = await waitFor(() => logger.records.find((r) => r.msg === 'pipe connection refused'), 'the refusal log line');
+    expect(String(refusal['err'])).toMatch(/certificate|verify|unknown ca/i);
+    expect(server.clients()).toEqual([]);
+    expect(client.isConnected).toBe(false);
+  });
+
+  it('refuses a server whose certificate does not match the server name', async () => {
+    pipes = new PipeFixture(pki);
+    const server = await pipes.server();
+    const client = pipes.client(server.port, 'node-a', { serverName: 'not-the-server.example' });
+    const failure = await new Promise<Error>((resolve) => client.once('error', resolve));
+    expect((failure as { code?: string }).code).toBe('RP_ERR_TLS');
+    expect(failure.message).toMatch(/not-the-server\.example|altnames|Hostname/i);
+    expect(server.clients()).toEqual([]);
+  });
+
+  it('refuses a client that presents no certificate', async () => {
+    pipes = new PipeFixture(pki);
+    const logger = memoryLogger();
+    const server = await pipes.server({ logger });
+    const peer = await settle(RawPeer.connect(server.port, undefined, pki.ca.certPem));
+    // Under TLS 1.3 the client may see secureConnect before the server's alert.
+    if (peer.ok) await waitFor(() => peer.value.closed, 'the server to close the socket');
+    await waitFor(() => logger.records.some((r) => r.msg === 'pipe connection refused'), 'the refusal log line');
+    expect(server.clients()).toEqual([]);
+  });
+});
+
+describe('hostile frames close that connection only', () => {
+  async function withBystander() {
+    pipes = new PipeFixture(pki);
+    const server = await pipes.server({ maxEventBytes: 1024 });
+    const bystander = await pipes.connectedClient(server.port, 'bystander');
+    const stillWorks = async (): Promise<void> => {
+      const answer = await bystander.request({ noun: 'cat', args: ['a', 'b'] });
+      expect(answer.data).toEqual({ result_from_server: 'ab' });
+    };
+    return { server, stillWorks };
+  }
+
+  it('closes a connection that sends garbage', async () => {
+    const { server, stillWorks } = await withBystander();
+    const peer = await RawPeer.connect(server.port, pki.client('mallory'), pki.ca.certPem);
+    peer.hello();
+    await waitFor(() => server.isConnected('mallory'), 'mallory to register');
+    peer.sendBytes(Buffer.from([0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff]));
+    await waitFor(() => peer.closed, 'the server to close mallory');
+    expect(peer.goawayReason()).toBe('protocol_error');
+    await stillWorks();
+  });
+
+  it('closes a connection whose declared frame length is too large, before reading the body', async () => {
+    const { server, stillWorks } = await withBystander();
+    const peer = await RawPeer.connect(server.port, pki.client('mallory'), pki.ca.certPem);
+    peer.hello();
+    await waitFor(() => server.isConnected('mallory'), 'mallory to register');
+    peer.sendBytes(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+    await waitFor(() => peer.closed, 'the server to close mallory');
+    expect(peer.goawayReason()).toBe('frame_too_large');
+    await stillWorks();
+  });
+
+  it('closes a connection that sends a truncated frame and hangs up', async () => {
+    const { server, stillWorks } = await withBystander();
+    const peer = await RawPeer.connect(server.port, pki.client('mallory'), pki.ca.certPem);
+    peer.hello();
+    await waitFor(() => server.isConnected('mallory'), 'mallory to register');
+    const frame = encodeFrameBytes({ kind: 'ping', ping: { seq: 1 } });
+    peer.socket.end(frame.subarray(0, frame.length - 1));
+    await waitFor(() => !server.isConnected('mallory'), 'mallory to be gone');
+    await stillWorks();
+  });
+
+  it('closes a connection whose first frame is not Hello', async () => {
+    const { server, stillWorks } = await withBystander();
+    const peer = await RawPeer.connect(server.port, pki.client('mallory'), pki.ca.certPem);
+    peer.send({ kind: 'ping', ping: { seq: 1 } });
+    await waitFor(() => peer.closed, 'the server to close mallory');
+    expect(peer.goawayReason()).toBe('protocol_error');
+    expect(server.isConnected('mallory')).toBe(false);
+    await stillWorks();
+  });
+
+  it('closes a connection that never says Hello, after the hello timeout', async () => {
+    pipes = new PipeFixture(pki);
+    const server = await pipes.server({ helloTimeoutMs: 200 });
+    const peer = await RawPeer.connect(server.port, pki.client('mallory'), pki.ca.certPem);
+    const started = Date.now();
+    await waitFor(() => peer.closed, 'the hello timeout');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(server.clients()).toEqual([]);
+  });
+
+  it('declares a silent peer dead after three heartbeats and fails its requests at once', async () => {
+    pipes = new PipeFixture(pki);
+    const server = await pipes.server({ heartbeatMs: 100 });
+    const peer = await RawPeer.connect(server.port, pki.client('quiet'), pki.ca.certPem);
+    peer.hello(100); // then never answers a Ping
+    await waitFor(() => server.isConnected('quiet'), 'quiet to register');
+    const pending = settle(server.request('quiet', { noun: 'time', timeoutMs: 30_000 }));
+    const started = Date.now();
+    const result = await pending;
+    expect((result as { error: { code: string } }).error.code).toBe('RP_ERR_PEER_DISCONNECTED');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(peer.goawayReason()).toBeUndefined();
+    await waitFor(() => peer.closed, 'the socket to close');
+    const again = await settle(server.request('quiet', { noun: 'time' }));
+    expect((again as { error: Error }).error).toBeInstanceOf(PeerUnavailableError);
+  });
+});
