@@ -137,6 +137,11 @@ export class PipeConnection extends EventEmitter {
     return this.#heartbeat?.rttMs;
   }
 
+  /** What the peer's verified certificate says (serial, fingerprint, names). */
+  get peerCertificate(): Transport['peerCertificate'] {
+    return this.#transport.peerCertificate;
+  }
+
   get closeReason(): CloseReason | undefined {
     return this.#closeReason;
   }

@@ -1,5 +1,5 @@
 export * from '@restpipe/wire';
-export { PipeServer, DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT, type PipeServerOptions, type ClientInfo } from './pipe-server.js';
+export { PipeServer, normalizeSerial, DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT, type PipeServerOptions, type ClientInfo } from './pipe-server.js';
 export { PipeClient, DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT, type PipeClientOptions, type ReconnectingInfo } from './pipe-client.js';
 export { PipeConnection, type Role } from './connection.js';
 export {

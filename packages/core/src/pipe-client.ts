@@ -6,7 +6,7 @@ import { diagnostics, publish } from './diagnostics.js';
 import type { EventHandler } from './event-handler.js';
 import { closeHandler, initHandler, notifyConnect, notifyDisconnect } from './hooks.js';
 import { silentLogger, type Logger } from './logger.js';
-import { DEFAULT_DRAIN_TIMEOUT_MS, RECONNECT_MAX_MS, RECONNECT_MIN_MS, resolvePipeOptions, type PipeOptions, type ResolvedPipeOptions } from './options.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, RECONNECT_MAX_MS, RECONNECT_MIN_MS, resolvePipeOptions, type PipeOptions, type ResolvedPipeOptions, type TlsMaterial } from './options.js';
 import { pause, retryForever, type AttemptInfo, type BackoffOptions } from './reconnect.js';
 import type { PipeRequest, PipeResponse } from './request.js';
 import { CloseReason } from './state.js';
@@ -49,6 +49,7 @@ export class PipeClient extends EventEmitter {
   #loop: Promise<void> | undefined;
   #generation = 0;
   #session: Buffer | undefined;
+  #tls: TlsMaterial;
 
   constructor(options: PipeClientOptions) {
     super();
@@ -59,6 +60,14 @@ export class PipeClient extends EventEmitter {
     this.#serverName = options.serverName ?? this.#host;
     this.#backoff = options.reconnect ?? {};
     this.#logger = options.logger ?? silentLogger;
+    this.#tls = this.options.tls;
+  }
+
+  /** New certificate, key and CA for the next connection; the live one stays. */
+  reload(tls: TlsMaterial): void {
+    resolvePipeOptions({ tls });
+    this.#tls = tls;
+    this.#session = undefined;
   }
 
   get isConnected(): boolean {
@@ -116,7 +125,7 @@ export class PipeClient extends EventEmitter {
   async #attempt(info: AttemptInfo): Promise<PipeConnection> {
     if (info.attempt > 1) this.emit('reconnecting', info);
     const transport = await dialTls({
-      host: this.#host, port: this.#port, serverName: this.#serverName, tls: this.options.tls,
+      host: this.#host, port: this.#port, serverName: this.#serverName, tls: this.#tls,
       handshakeTimeoutMs: this.options.handshakeTimeoutMs, session: this.#session,
       onSession: (session) => { this.#session = session; },
     });

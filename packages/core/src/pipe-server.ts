@@ -13,6 +13,11 @@ import { CloseReason } from './state.js';
 import { listenTls, type TlsListener, type TlsRefusal, type Transport } from './transport.js';
 import { Waiters } from './waiters.js';
 
+/** Serials compare as numbers: lower case, no leading zeros. */
+export function normalizeSerial(hex: string): string {
+  return hex.toLowerCase().replace(/^0+(?=.)/, '');
+}
+
 export const DEFAULT_LISTEN_HOST = '0.0.0.0';
 export const DEFAULT_LISTEN_PORT = 1234;
 
@@ -124,9 +129,24 @@ export class PipeServer extends EventEmitter {
     throw new UnknownClientError(`no client named ${name} has connected`);
   }
 
-  /** New certificate, key, CA and CRL for new handshakes; healthy connections stay. */
-  reload(tls: TlsMaterial): void {
+  /**
+   * New certificate, key, CA and CRL for new handshakes; healthy connections
+   * stay. Connections whose certificate serial is in `revokedSerials` (hex, as
+   * read from the new CRL) are told Goaway `revoked` and closed.
+   */
+  reload(tls: TlsMaterial, revokedSerials: ReadonlySet<string> = new Set()): number {
+    resolvePipeOptions({ tls });
     this.#listener?.reload(tls);
+    let closed = 0;
+    for (const connection of this.#live) {
+      const serial = normalizeSerial(connection.peerCertificate.serialNumber ?? '');
+      if (serial && revokedSerials.has(serial)) {
+        connection.goaway(CloseReason.REVOKED, 'certificate revoked');
+        closed += 1;
+      }
+    }
+    this.#logger.info({ revokedClosed: closed }, 'tls material reloaded');
+    return closed;
   }
 
   #onRefused({ error, remoteAddress }: TlsRefusal): void {

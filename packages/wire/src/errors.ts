@@ -30,6 +30,9 @@ export const ERROR_CODES = {
   CONFIG: 'RP_ERR_CONFIG',
   CERTS: 'RP_ERR_CERTS',
   REMOTE: 'RP_ERR_REMOTE',
+  NOT_FOUND: 'RP_ERR_NOT_FOUND',
+  INVALID_REQUEST: 'RP_ERR_INVALID_REQUEST',
+  GATEWAY: 'RP_ERR_GATEWAY',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -68,6 +71,23 @@ export class InvalidBodyError extends RpError {
 export class BodyTooLargeError extends RpError {
   readonly code = ERROR_CODES.BODY_TOO_LARGE;
   override readonly status = 413;
+}
+
+/** A gateway URL outside the routes restpipe serves. */
+export class NotFoundError extends RpError {
+  readonly code = ERROR_CODES.NOT_FOUND;
+  override readonly status = 404;
+}
+
+/** A malformed request header, such as a bad `X-Event-Timeout-Ms`. */
+export class InvalidRequestError extends RpError {
+  readonly code = ERROR_CODES.INVALID_REQUEST;
+  override readonly status = 400;
+}
+
+/** Something failed inside the gateway itself; never the far side's doing. */
+export class GatewayError extends RpError {
+  readonly code = ERROR_CODES.GATEWAY;
 }
 
 export class UnauthorizedError extends RpError {

@@ -1,0 +1,3 @@
+import { main } from '../run-node.js';
+
+await main('server', process.argv.slice(2));

@@ -1,0 +1,201 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, type Role, type TlsMinVersion } from '@restpipe/core';
+import { parseGatewayAddress, parseHostPort, type GatewayAddress } from '@restpipe/gateway';
+import { camelName, envName, flagsFor, type FlagSpec } from './flags.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Everything a node needs, validated. */
+export interface NodeConfig {
+  readonly role: Role;
+  readonly listen: HostPort;
+  readonly server: HostPort;
+  readonly serverName: string;
+  readonly gateway: GatewayAddress;
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+  readonly crl: string | undefined;
+  readonly handler: string | undefined;
+  readonly statsd: HostPort | 'off';
+  readonly statsdPrefix: string;
+  readonly heartbeatMs: number;
+  readonly timeoutMs: number;
+  readonly connectWaitMs: number;
+  readonly maxEventBytes: number;
+  readonly maxInFlight: number;
+  readonly maxConcurrency: number;
+  readonly apiKeyFile: string | undefined;
+  readonly tlsMinVersion: TlsMinVersion;
+  readonly logLevel: string;
+  readonly exposeTracebacks: boolean;
+  readonly gatewaySocketMode: number;
+}
+
+export type ParsedCommand = { help: true } | { help: false; config: NodeConfig };
+
+type Raw = Map<string, string | boolean>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** argv + env + --config file -> NodeConfig. Throws ConfigError naming the bad flag. */
+export function resolveConfig(role: Role, argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCommand {
+  const specs = flagsFor(role);
+  const fromArgs = parseArgv(specs, argv);
+  if (fromArgs.get('help') === true) return { help: true };
+  const fromEnv = readEnv(role, specs, env);
+  const configFile = (fromArgs.get('config') ?? fromEnv.get('config')) as string | undefined;
+  const fromFile = configFile ? readConfigFile(specs, configFile) : new Map();
+  const pick = (name: string): string | boolean | undefined =>
+    fromArgs.get(name) ?? fromEnv.get(name) ?? fromFile.get(name) ?? specs.find((s) => s.name === name)?.defaults[role];
+  return { help: false, config: build(role, pick) };
+}
+
+function parseArgv(specs: readonly FlagSpec[], argv: readonly string[]): Raw {
+  const options = Object.fromEntries([
+    ...specs.map((s) => [s.name, { type: s.type === 'bool' ? 'boolean' : 'string' }] as const),
+    ['help', { type: 'boolean', short: 'h' }] as const,
+  ]);
+  try {
+    const { values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+    return new Map(Object.entries(values).filter(([, v]) => v !== undefined) as Array<[string, string | boolean]>);
+  } catch (error) {
+    throw new ConfigError((error as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, ''));
+  }
+}
+
+function readEnv(role: Role, specs: readonly FlagSpec[], env: NodeJS.ProcessEnv): Raw {
+  const raw: Raw = new Map();
+  applyAliases(role, env, raw);
+  for (const spec of specs) {
+    const value = env[envName(spec.name)];
+    if (value === undefined || (value === '' && spec.name !== 'statsd')) continue;
+    raw.set(spec.name, spec.type === 'bool' ? envBool(envName(spec.name), value) : value);
+  }
+  return raw;
+}
+
+/** RestPipe's names; the RP_ names of our own flags are applied after and win. */
+function applyAliases(role: Role, env: NodeJS.ProcessEnv, raw: Raw): void {
+  const hostPort = (flag: string, hostVar: string[], portVar: string[], fallback: string): void => {
+    const host = firstSet(env, hostVar);
+    const port = firstSet(env, portVar);
+    if (host === undefined && port === undefined) return;
+    const base = parseHostPort(fallback, `--${flag}`);
+    raw.set(flag, `${formatHost(host || base.host)}:${port || base.port}`);
+  };
+  if (role === 'client') hostPort('server', ['RP_CLIENT_TARGET_HOSTNAME'], ['RP_CLIENT_TARGET_PORT'], 'localhost:1234');
+  if (role === 'server') hostPort('listen', ['RP_SERVER_BIND_INTERFACE', 'BIND_IP'], ['RP_SERVER_BIND_PORT', 'BIND_PORT'], '0.0.0.0:1234');
+  if (env['RP_EVENT_HANDLER_FQ_CLASS']) raw.set('handler', env['RP_EVENT_HANDLER_FQ_CLASS']);
+  if (env['RP_STATSD_HOST'] === '') raw.set('statsd', 'off');
+  else hostPort('statsd', ['RP_STATSD_HOST'], ['RP_STATSD_PORT'], 'localhost:8125');
+  if (env['DEBUG'] === '1' || env['DEBUG'] === 'true') {
+    raw.set('log-level', 'debug');
+    raw.set('expose-tracebacks', true);
+  }
+}
+
+function firstSet(env: NodeJS.ProcessEnv, names: string[]): string | undefined {
+  for (const name of names) if (env[name] !== undefined) return env[name];
+  return undefined;
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function envBool(name: string, value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+function readConfigFile(specs: readonly FlagSpec[], file: string): Raw {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(`--config ${file}: ${code ? `cannot read (${code})` : `not valid JSON (${(error as Error).message})`}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`--config ${file} must hold a JSON object`);
+  const raw: Raw = new Map();
+  for (const [key, value] of Object.entries(parsed)) {
+    const spec = specs.find((s) => s.name === key || camelName(s.name) === key);
+    if (!spec || spec.name === 'config') throw new ConfigError(`--config ${file}: unknown key ${JSON.stringify(key)}`);
+    if (spec.type === 'bool' ? typeof value !== 'boolean' : typeof value !== 'string' && typeof value !== 'number') {
+      throw new ConfigError(`--config ${file}: ${key} must be a ${spec.type === 'bool' ? 'boolean' : 'string or number'}`);
+    }
+    raw.set(spec.name, typeof value === 'number' ? String(value) : value);
+  }
+  return raw;
+}
+
+function build(role: Role, pick: (name: string) => string | boolean | undefined): NodeConfig {
+  const str = (name: string): string | undefined => {
+    const v = pick(name);
+    return v === undefined || v === '' ? undefined : String(v);
+  };
+  const required = (name: string): string => str(name) ?? missing(name);
+  const server = role === 'client' ? parseHostPort(required('server'), '--server') : { host: '', port: 0 };
+  const socketMode = parseMode(required('gateway-socket-mode'));
+  return Object.freeze({
+    role,
+    listen: role === 'server' ? parseHostPort(required('listen'), '--listen') : { host: '', port: 0 },
+    server,
+    serverName: str('server-name') ?? server.host,
+    gateway: parseGatewayAddress(required('gateway'), socketMode),
+    cert: required('cert'),
+    key: required('key'),
+    ca: required('ca'),
+    crl: str('crl'),
+    handler: str('handler'),
+    statsd: parseStatsd(pick('statsd')),
+    statsdPrefix: required('statsd-prefix'),
+    heartbeatMs: int('heartbeat-ms', required('heartbeat-ms'), 1),
+    timeoutMs: int('timeout-ms', required('timeout-ms'), 1),
+    connectWaitMs: int('connect-wait-ms', required('connect-wait-ms'), 0),
+    maxEventBytes: int('max-event-bytes', required('max-event-bytes'), 1),
+    maxInFlight: int('max-in-flight', required('max-in-flight'), 1),
+    maxConcurrency: int('max-concurrency', required('max-concurrency'), 1),
+    apiKeyFile: str('api-key-file'),
+    tlsMinVersion: oneOf('tls-min-version', required('tls-min-version'), ['TLSv1.3', 'TLSv1.2']) as TlsMinVersion,
+    logLevel: oneOf('log-level', required('log-level'), LOG_LEVELS),
+    exposeTracebacks: pick('expose-tracebacks') === true,
+    gatewaySocketMode: socketMode,
+  });
+}
+
+function missing(name: string): never {
+  throw new ConfigError(`--${name} needs a value`);
+}
+
+/** The most a uint32 wire field holds. */
+const MAX_INT = 0xffff_ffff;
+
+function int(name: string, text: string, min: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > MAX_INT) {
+    throw new ConfigError(`--${name} must be a whole number${min > 0 ? ' above 0' : ''}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function oneOf(name: string, text: string, allowed: readonly string[]): string {
+  if (!allowed.includes(text)) throw new ConfigError(`--${name} must be one of ${allowed.join(', ')}; got ${JSON.stringify(text)}`);
+  return text;
+}
+
+function parseMode(text: string): number {
+  if (!/^0?[0-7]{3}$/.test(text)) throw new ConfigError(`--gateway-socket-mode must be an octal mode like 0600, got ${JSON.stringify(text)}`);
+  return parseInt(text, 8);
+}
+
+function parseStatsd(value: string | boolean | undefined): HostPort | 'off' {
+  if (value === undefined || value === '' || value === 'off') return 'off';
+  return parseHostPort(String(value), '--statsd');
+}

@@ -1,0 +1,50 @@
+import { readFileSync, statSync } from 'node:fs';
+import { ConfigError, type TlsMaterial } from '@restpipe/core';
+import type { NodeConfig } from './config.js';
+
+/** Secrets must not be readable by group or others. */
+const PRIVATE_BITS = 0o077;
+
+/** Reads a file named by a flag; any failure is a ConfigError naming the flag and the file. */
+export function readFlagFile(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(`${flag} file ${file} cannot be read (${code})`);
+  }
+}
+
+/** Reads a secret, refusing one that group or others can read. */
+export function readSecretFile(flag: string, file: string): string {
+  const text = readFlagFile(flag, file);
+  if (process.platform !== 'win32' && (statSync(file).mode & PRIVATE_BITS) !== 0) {
+    throw new ConfigError(`key file ${file} is readable by others; chmod 600 ${file}`);
+  }
+  return text;
+}
+
+function readPem(flag: string, file: string, secret: boolean): string {
+  const text = secret ? readSecretFile(flag, file) : readFlagFile(flag, file);
+  if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text)) throw new ConfigError(`${flag} file ${file} holds no PEM block`);
+  return text;
+}
+
+/** Certificate, key, CA and CRL from the files the config names. Read again on SIGHUP. */
+export function loadTlsMaterial(config: NodeConfig): TlsMaterial {
+  return {
+    cert: readPem('--cert', config.cert, false),
+    key: readPem('--key', config.key, true),
+    ca: readPem('--ca', config.ca, false),
+    crl: config.crl ? readPem('--crl', config.crl, false) : undefined,
+    minVersion: config.tlsMinVersion,
+  };
+}
+
+/** The gateway API key: the file's first line, trimmed. */
+export function loadApiKey(config: NodeConfig): string | undefined {
+  if (!config.apiKeyFile) return undefined;
+  const key = readSecretFile('--api-key-file', config.apiKeyFile).split(/\r?\n/)[0]!.trim();
+  if (!key) throw new ConfigError(`--api-key-file ${config.apiKeyFile} is empty`);
+  return key;
+}

@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import type { ClientInfo } from '@restpipe/core';
+
+/** What the `/_rp/*` routes report about the node. */
+export interface NodeStatus {
+  role: 'server' | 'client';
+  name: string;
+  /** Client: the pipe is up. Server: at least one client is connected. */
+  connected(): boolean;
+  peers(): number;
+  /** Client: the pipe is up. Server: listening. */
+  ready(): boolean;
+  /** Server only. */
+  clients?(): ClientInfo[];
+}
+
+export function registerAdminRoutes(app: FastifyInstance, status: NodeStatus): void {
+  app.get('/_rp/health', async () => ({
+    status: 'ok',
+    role: status.role,
+    name: status.name,
+    connected: status.connected(),
+    peers: status.peers(),
+  }));
+  app.get('/_rp/ready', async (_request, reply) => {
+    const ready = status.ready();
+    return reply.code(ready ? 200 : 503).send({ ready });
+  });
+  if (status.clients) {
+    const clients = status.clients.bind(status);
+    app.get('/_rp/clients', async () => clients());
+  }
+}

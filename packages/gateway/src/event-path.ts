@@ -1,0 +1,55 @@
+import { InvalidPathError, validateNoun, type QueryValues } from '@restpipe/core';
+
+/** What a gateway URL asks for, before anything is sent. */
+export interface EventPath {
+  /** Client name, on the server's gateway only. */
+  target: string | undefined;
+  noun: string[];
+  args: string[];
+  query: QueryValues;
+}
+
+/** Client names as certificates carry them (same rule as `rp-certs`). */
+export const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/**
+ * Parses the raw request URL after its prefix (`/server/` or `/client/`):
+ * `[NAME/]NOUN[//ARGS][?QUERY]`. The noun is checked undecoded, so `%2e` and
+ * friends never pass; each arg is percent-decoded on its own.
+ */
+export function parseEventPath(rawUrl: string, prefix: string, withTarget: boolean): EventPath {
+  const q = rawUrl.indexOf('?');
+  const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
+  if (!path.startsWith(prefix)) throw new InvalidPathError(`path must start with ${prefix}`);
+  let rest = path.slice(prefix.length);
+  let target: string | undefined;
+  if (withTarget) {
+    const slash = rest.indexOf('/');
+    target = slash < 0 ? rest : rest.slice(0, slash);
+    if (!CLIENT_NAME.test(target)) throw new InvalidPathError(`invalid client name ${JSON.stringify(target)}`);
+    rest = slash < 0 ? '' : rest.slice(slash + 1);
+  }
+  const split = rest.indexOf('//');
+  const noun = (split < 0 ? rest : rest.slice(0, split)).split('/');
+  validateNoun(noun);
+  const args = split < 0 ? [] : rest.slice(split + 2).split('/').map(decodeArg);
+  return { target, noun, args, query: parseQuery(q < 0 ? '' : rawUrl.slice(q + 1)) };
+}
+
+function decodeArg(arg: string): string {
+  try {
+    return decodeURIComponent(arg);
+  } catch {
+    throw new InvalidPathError(`argument ${JSON.stringify(arg)} is not valid percent-encoding`);
+  }
+}
+
+/** `a=1&a=2&b=x` -> `{ a: ['1', '2'], b: 'x' }`. */
+export function parseQuery(queryString: string): QueryValues {
+  const query: QueryValues = Object.create(null) as QueryValues;
+  for (const [key, value] of new URLSearchParams(queryString)) {
+    const seen = query[key];
+    query[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+  }
+  return query;
+}

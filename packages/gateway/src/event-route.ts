@@ -1,0 +1,88 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  InvalidBodyError,
+  InvalidRequestError,
+  isJsonMime,
+  MethodNotAllowedError,
+  type PipeRequest,
+  type PipeResponse,
+  type Verb,
+} from '@restpipe/core';
+import { parseEventPath } from './event-path.js';
+import { RETURN_CODE_HEADER } from './http-errors.js';
+
+export const EVENT_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export const ALLOW_HEADER = EVENT_METHODS.join(', ');
+/** Longest deadline a caller may ask for with `X-Event-Timeout-Ms`: one day. */
+export const MAX_EVENT_TIMEOUT_MS = 86_400_000;
+
+export type Send = (target: string | undefined, request: PipeRequest) => Promise<PipeResponse>;
+
+export interface EventRouteOptions {
+  /** `/server/` on a client's gateway, `/client/` on the server's. */
+  prefix: string;
+  /** The server's gateway names a client first: `/client/NAME/...`. */
+  withTarget: boolean;
+  send: Send;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Turns one HTTP request into an event, and the reply into the HTTP response. */
+export function eventRoute(options: EventRouteOptions) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    if (!(EVENT_METHODS as readonly string[]).includes(request.method)) {
+      reply.header('allow', ALLOW_HEADER);
+      throw new MethodNotAllowedError(`method ${request.method} is not allowed; use ${ALLOW_HEADER}`);
+    }
+    const path = parseEventPath(request.raw.url ?? '', options.prefix, options.withTarget);
+    const cancel = new AbortController();
+    // The caller hung up: tell the far side to stop.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) cancel.abort();
+    });
+    const response = await options.send(path.target, {
+      verb: (request.method === 'HEAD' ? 'get' : request.method.toLowerCase()) as Verb,
+      noun: path.noun,
+      args: path.args,
+      query: path.query,
+      ...bodyOf(request),
+      timeoutMs: timeoutOf(request),
+      requestId: request.id,
+      signal: cancel.signal,
+    });
+    return sendResponse(reply, response);
+  };
+}
+
+function bodyOf(request: FastifyRequest): { body: Buffer; mimeType: string } {
+  if (request.method === 'HEAD') return { body: EMPTY, mimeType: '' };
+  const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
+  const mimeType = request.headers['content-type'] ?? '';
+  if (body.length > 0 && isJsonMime(mimeType)) {
+    try {
+      JSON.parse(body.toString('utf8'));
+    } catch (cause) {
+      throw new InvalidBodyError(`body is not valid JSON: ${(cause as Error).message}`, { cause });
+    }
+  }
+  return { body, mimeType };
+}
+
+function timeoutOf(request: FastifyRequest): number | undefined {
+  const header = request.headers['x-event-timeout-ms'];
+  if (header === undefined) return undefined;
+  const value = Number(header);
+  if (!/^\d+$/.test(String(header)) || value <= 0 || value > MAX_EVENT_TIMEOUT_MS) {
+    throw new InvalidRequestError(`X-Event-Timeout-Ms must be a whole number of ms from 1 to ${MAX_EVENT_TIMEOUT_MS}`);
+  }
+  return value;
+}
+
+function sendResponse(reply: FastifyReply, response: PipeResponse): FastifyReply {
+  reply.code(200).header(RETURN_CODE_HEADER, String(response.returnCode));
+  if (response.raw.length === 0 && !response.mimeType) return reply.send();
+  if (response.mimeType) reply.type(response.mimeType);
+  else reply.type('application/octet-stream');
+  return reply.send(response.raw);
+}

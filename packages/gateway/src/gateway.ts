@@ -1,0 +1,82 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { MethodNotAllowedError, NotFoundError, UnauthorizedError } from '@restpipe/core';
+import { registerAdminRoutes, type NodeStatus } from './admin-routes.js';
+import { bearerMatches } from './api-key.js';
+import { ALLOW_HEADER, eventRoute, type Send } from './event-route.js';
+import { sendFailure } from './http-errors.js';
+import { requestIdOf } from './request-id.js';
+
+/** Room for headers and slow clients on top of the longest event deadline. */
+const REQUEST_TIMEOUT_SLACK_MS = 10_000;
+/** Slowloris guard: all headers within this. */
+export const HEADERS_TIMEOUT_MS = 15_000;
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+export interface GatewayOptions {
+  status: NodeStatus;
+  send: Send;
+  /** Largest request body, as `--max-event-bytes`. */
+  maxEventBytes: number;
+  /** Default event deadline; bounds how long a request may take. */
+  timeoutMs: number;
+  exposeTracebacks: boolean;
+  /** With a key, every route but `/_rp/health` needs `Authorization: Bearer KEY`. */
+  apiKey?: string | undefined;
+  /** pino logger; none means silent. */
+  logger?: FastifyBaseLogger | undefined;
+}
+
+const UNSUPPORTED_METHODS = ['OPTIONS', 'TRACE'] as const;
+
+/**
+ * The local REST face of a node: `/server/...` on a client, `/client/NAME/...`
+ * on the server, plus `/_rp/*`. Bodies stay raw Buffers end to end.
+ */
+export function createGateway(options: GatewayOptions): FastifyInstance {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: options.maxEventBytes,
+    routerOptions: { maxParamLength: 8192 },
+    exposeHeadRoutes: false,
+    requestIdHeader: false,
+    // The same key core uses, so one grep finds a request on both nodes.
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    genReqId: requestIdOf,
+    return503OnClosing: true,
+    requestTimeout: options.timeoutMs + REQUEST_TIMEOUT_SLACK_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    http: { headersTimeout: HEADERS_TIMEOUT_MS },
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (options.apiKey !== undefined && request.url !== '/_rp/health' && !bearerMatches(request.headers.authorization, options.apiKey)) {
+      reply.header('www-authenticate', 'Bearer');
+      throw new UnauthorizedError('missing or wrong API key');
+    }
+  });
+  app.setErrorHandler((error, _request, reply) => sendFailure(reply, error, options.exposeTracebacks));
+  app.setNotFoundHandler((request, reply) => notFound(request.method, request.url, options, reply));
+  registerAdminRoutes(app, options.status);
+  registerEventRoutes(app, options);
+  return app;
+}
+
+function registerEventRoutes(app: FastifyInstance, options: GatewayOptions): void {
+  const isServer = options.status.role === 'server';
+  const prefix = isServer ? '/client/' : '/server/';
+  const handler = eventRoute({ prefix, withTarget: isServer, send: options.send });
+  const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', ...UNSUPPORTED_METHODS];
+  app.route({ method: methods, url: `${prefix}*`, handler });
+  app.route({ method: methods, url: prefix.slice(0, -1), handler: async (request, reply) => handler(request, reply) });
+}
+
+function notFound(method: string, url: string, options: GatewayOptions, reply: FastifyReply): FastifyReply {
+  const prefix = options.status.role === 'server' ? '/client' : '/server';
+  if (url === prefix || url.startsWith(`${prefix}/`)) {
+    reply.header('allow', ALLOW_HEADER);
+    return sendFailure(reply, new MethodNotAllowedError(`method ${method} is not allowed; use ${ALLOW_HEADER}`), options.exposeTracebacks);
+  }
+  return sendFailure(reply, new NotFoundError(`no route ${method} ${url.split('?')[0]}; events go to ${prefix}/...`), options.exposeTracebacks);
+}

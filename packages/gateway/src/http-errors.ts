@@ -1,0 +1,67 @@
+import type { FastifyReply } from 'fastify';
+import {
+  BodyTooLargeError,
+  envelopeOf,
+  ERROR_CODES,
+  InvalidBodyError,
+  PipeFailError,
+  RpError,
+  TooManyInFlightError,
+  type ExceptionEnvelope,
+} from '@restpipe/core';
+
+export const RETURN_CODE_HEADER = 'x-event-return-code';
+
+/** Errors Fastify itself raises before our handler runs, as our own. */
+function fromFastify(error: Error & { code?: string; statusCode?: number }): unknown {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new BodyTooLargeError(error.message, { cause: error });
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new InvalidBodyError(error.message, { cause: error });
+    default:
+      return error;
+  }
+}
+
+export interface FailureView {
+  status: number;
+  returnCode: number | undefined;
+  envelope: ExceptionEnvelope;
+}
+
+/**
+ * How any failure looks over HTTP. Far-side failures keep the far side's class,
+ * code and traceback; local ones get ours, with a traceback only when exposed.
+ */
+export function viewOf(thrown: unknown, exposeTracebacks: boolean): FailureView {
+  const error = thrown instanceof Error ? fromFastify(thrown as Error & { code?: string }) : thrown;
+  if (error instanceof PipeFailError) {
+    return {
+      status: error.status,
+      returnCode: error.returnCode || undefined,
+      envelope: { exception: { class: error.className, message: error.message, code: error.code, traceback: error.traceback } },
+    };
+  }
+  if (error instanceof RpError) {
+    return { status: error.status, returnCode: error.returnCode, envelope: envelopeOf(error, exposeTracebacks) };
+  }
+  const status = (error as { statusCode?: number })?.statusCode;
+  const local = envelopeOf(error, exposeTracebacks);
+  if (status && status >= 400 && status < 500) {
+    return { status, returnCode: undefined, envelope: { exception: { ...local.exception, code: ERROR_CODES.INVALID_REQUEST } } };
+  }
+  return { status: 500, returnCode: undefined, envelope: { exception: { ...local.exception, code: ERROR_CODES.GATEWAY } } };
+}
+
+export function sendFailure(reply: FastifyReply, thrown: unknown, exposeTracebacks: boolean): FastifyReply {
+  const view = viewOf(thrown, exposeTracebacks);
+  if (view.returnCode !== undefined) reply.header(RETURN_CODE_HEADER, String(view.returnCode));
+  const error = thrown instanceof Error ? thrown : undefined;
+  if (error instanceof TooManyInFlightError || (error instanceof PipeFailError && error.code === ERROR_CODES.TOO_MANY_IN_FLIGHT)) {
+    reply.header('retry-after', '1');
+  }
+  return reply.code(view.status).type('application/json').send(JSON.stringify(view.envelope));
+}
