@@ -38,7 +38,11 @@ export async function loadHandler(spec: string | undefined, role: Role, cwd = pr
   try {
     namespace = (await tsImport(file ? pathToFileURL(file).href : module, pathToFileURL(`${cwd}/`).href)) as Record<string, unknown>;
   } catch (error) {
-    throw new ConfigError(`--handler ${spec} failed to load: ${(error as Error).message.split('\n')[0]}`);
+    const first = (error as Error).message.split('\n')[0] ?? '';
+    const hint = /Cannot find (module|package) 'restpipe'/.test(first)
+      ? ' (install restpipe in the handler\'s project, or make the file ESM: name it .mts or put "type": "module" in its package.json)'
+      : '';
+    throw new ConfigError(`--handler ${spec} failed to load: ${first}${hint}`);
   }
   return instantiate(spec, exportName, namespace);
 }

@@ -78,9 +78,9 @@ function handleSignals(config: NodeConfig, node: PipeNode, gateway: FastifyInsta
       process.exit(EXIT_FAILURE);
     }
     draining = true;
-    logger.info({ signal, timeoutMs: DEFAULT_DRAIN_TIMEOUT_MS }, 'draining');
     const hardStop = setTimeout(() => process.exit(0), DEFAULT_DRAIN_TIMEOUT_MS + 2_000);
     hardStop.unref();
+    logger.info({ signal, timeoutMs: DEFAULT_DRAIN_TIMEOUT_MS }, 'draining');
     const closingGateway = gateway.close();
     void node
       .drain(DEFAULT_DRAIN_TIMEOUT_MS)

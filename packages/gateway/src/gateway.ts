@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import { MethodNotAllowedError, NotFoundError, UnauthorizedError } from '@restpipe/core';
+import { InvalidPathError, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '@restpipe/core';
 import { registerAdminRoutes, type NodeStatus } from './admin-routes.js';
 import { bearerMatches } from './api-key.js';
 import { ALLOW_HEADER, eventRoute, type Send } from './event-route.js';
@@ -46,6 +46,12 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     requestTimeout: options.timeoutMs + REQUEST_TIMEOUT_SLACK_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     http: { headersTimeout: HEADERS_TIMEOUT_MS },
+    // URLs Fastify cannot decode never reach a route: answer them as envelopes too.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
+      const invalid = error.code === 'FST_ERR_BAD_URL' ? new InvalidPathError(`malformed URL: ${error.message}`, { cause: error }) : error;
+      return sendFailure(reply, invalid, options.exposeTracebacks);
+    },
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
