@@ -59,7 +59,8 @@ export async function startNode(role: 'server' | 'client', certs: CertDir, name:
     '--key', certs.path(name, 'key'),
     '--ca', certs.path('ca', 'crt'),
     '--gateway', `127.0.0.1:${gatewayPort}`,
-    '--statsd', 'off',
+    // Off unless the test decides, by flag or by RestPipe's env name.
+    ...(args.includes('--statsd') || 'RP_STATSD_HOST' in env ? [] : ['--statsd', 'off']),
     '--handler', `${certs.handlerFile}#${role === 'server' ? 'ServerSide' : 'ClientSide'}`,
     ...args,
   ], { cwd: certs.dir, env: { HOOK_LOG: certs.hookLog, ...env } });

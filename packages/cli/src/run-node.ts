@@ -1,5 +1,6 @@
 import { ConfigError, DEFAULT_DRAIN_TIMEOUT_MS, type Role } from '@restpipe/core';
 import { createGateway, listenGateway } from '@restpipe/gateway';
+import { Observer } from '@restpipe/metrics';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { resolveConfig, type NodeConfig } from './config.js';
@@ -48,6 +49,13 @@ async function run(config: NodeConfig, logger: Logger): Promise<void> {
   const apiKey = loadApiKey(config);
   const handler = await loadHandler(config.handler, config.role);
   const node = config.role === 'server' ? serverNode(config, tls, handler, logger) : clientNode(config, tls, handler, logger);
+  const observer = new Observer({
+    owner: node.pipe,
+    statsd: config.statsd,
+    prefix: config.statsdPrefix,
+    connections: () => node.status.peers(),
+    logger,
+  });
   const gateway = createGateway({
     status: node.status,
     send: node.send,
@@ -56,14 +64,15 @@ async function run(config: NodeConfig, logger: Logger): Promise<void> {
     exposeTracebacks: config.exposeTracebacks,
     apiKey,
     logger,
+    metrics: observer.prometheus,
   });
   const pipeAddress = await node.start();
   const gatewayAddress = await listenGateway(gateway, config.gateway);
   logger.info({ pipe: pipeAddress, gateway: gatewayAddress ?? 'off', name: node.status.name }, `rp-${config.role} ready`);
-  handleSignals(config, node, gateway, logger);
+  handleSignals(config, node, gateway, logger, () => observer.close());
 }
 
-function handleSignals(config: NodeConfig, node: PipeNode, gateway: FastifyInstance, logger: Logger): void {
+function handleSignals(config: NodeConfig, node: PipeNode, gateway: FastifyInstance, logger: Logger, closeMetrics: () => Promise<void>): void {
   process.on('SIGHUP', () => {
     try {
       logger.info({ result: node.reload(loadTlsMaterial(config)) }, 'SIGHUP: certificates reloaded');
@@ -85,6 +94,7 @@ function handleSignals(config: NodeConfig, node: PipeNode, gateway: FastifyInsta
     void node
       .drain(DEFAULT_DRAIN_TIMEOUT_MS)
       .then(() => closingGateway)
+      .then(closeMetrics)
       .catch((error: Error) => logger.error({ err: error.message }, 'drain failed'))
       .finally(() => {
         logger.info('stopped');

@@ -261,7 +261,9 @@ export class PipeConnection extends EventEmitter {
   async #exchange(event: EventFrame, signal: AbortSignal | undefined): Promise<PipeResponse> {
     const { id, reply } = this.#pending.add(event.timeoutMs, (timedOutId) => {
       this.#sendCancel(timedOutId);
-      publish(diagnostics.eventTimeout, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
+      publish(diagnostics.eventTimeout, {
+        owner: this.#owner, peer: this.peer.name, requestId: event.requestId, handlerName: `${event.verb}_${event.noun.join('_')}`,
+      });
       return new EventTimeoutError(`no reply from ${this.peer.name} within ${event.timeoutMs} ms`);
     });
     event.id = id;
@@ -271,9 +273,24 @@ export class PipeConnection extends EventEmitter {
     signal?.addEventListener('abort', onAbort, { once: true });
     this.stats.eventsOut += 1;
     this.#send({ kind: 'event', event });
+    const handlerName = `${event.verb}_${event.noun.join('_')}`;
     publish(diagnostics.eventSent, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
+    const started = performance.now();
     try {
-      return responseFromReply(await reply);
+      const answer = await reply;
+      publish(diagnostics.roundtrip, {
+        owner: this.#owner, peer: this.peer.name, ms: performance.now() - started, requestId: event.requestId,
+        handlerName, returnCode: answer.returnCode, status: answer.status || 200,
+      });
+      return responseFromReply(answer);
+    } catch (error) {
+      if (!(error instanceof EventTimeoutError)) {
+        publish(diagnostics.eventError, {
+          owner: this.#owner, peer: this.peer.name, requestId: event.requestId, handlerName,
+          code: (error as { code?: string }).code ?? 'RP_ERR_UNKNOWN', side: 'sender',
+        });
+      }
+      throw error;
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -286,13 +303,11 @@ export class PipeConnection extends EventEmitter {
   }
 
   #onReply(reply: ReplyFrame): void {
-    const settled = this.#pending.resolve(reply);
-    if (!settled) {
+    if (!this.#pending.resolve(reply)) {
       this.#logger.debug({ peer: this.peer.name, id: reply.id }, 'late reply dropped');
       publish(diagnostics.lateReply, { owner: this.#owner, peer: this.peer.name, requestId: '' });
       return;
     }
-    publish(diagnostics.roundtrip, { owner: this.#owner, peer: this.peer.name, ms: settled.elapsedMs });
     this.#maybeFinishDrain();
   }
 
@@ -337,7 +352,6 @@ export class PipeConnection extends EventEmitter {
       owner: this.#owner, peer: this.peer.name, ms, handlerName: fields.handlerName,
       returnCode: fields.returnCode, requestId: event.requestId, failed,
     });
-    if (failed) publish(diagnostics.eventError, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
     if (!entry.silenced) this.#sendReply(event.id, fields);
     this.#finishEvent(event.id);
   }

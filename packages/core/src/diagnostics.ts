@@ -11,8 +11,10 @@ export const diagnostics = {
   disconnect: dc.channel('restpipe:disconnect'),
   eventSent: dc.channel('restpipe:event:sent'),
   eventReceived: dc.channel('restpipe:event:received'),
+  /** Sender: failed locally (EventErrorMessage). Far-side failures are `handled` with `failed`. */
   eventError: dc.channel('restpipe:event:error'),
   eventTimeout: dc.channel('restpipe:event:timeout'),
+  /** Sender: a reply arrived (RoundtripMessage). */
   roundtrip: dc.channel('restpipe:event:roundtrip'),
   handled: dc.channel('restpipe:event:handled'),
   heartbeatRtt: dc.channel('restpipe:heartbeat:rtt'),
@@ -46,6 +48,22 @@ export interface HandledMessage extends TimingMessage {
 export interface EventMessage extends OwnedMessage {
   peer: string;
   requestId: string;
+}
+/** Sender side: the reply came back (value or far-side exception). */
+export interface RoundtripMessage extends TimingMessage {
+  requestId: string;
+  handlerName: string;
+  returnCode: number;
+  status: number;
+}
+export interface TimeoutMessage extends EventMessage {
+  handlerName: string;
+}
+/** Sender side: the request failed here (disconnect, cancel, limits), not at the far handler. */
+export interface EventErrorMessage extends EventMessage {
+  handlerName: string;
+  code: string;
+  side: 'sender';
 }
 
 export function publish<M extends OwnedMessage>(channel: dc.Channel, message: M): void {

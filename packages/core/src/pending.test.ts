@@ -9,7 +9,7 @@ describe('PendingRequests', () => {
     const pending = new PendingRequests();
     const { id, reply } = pending.add(20, () => new Error('deadline'));
     await expect(reply).rejects.toThrow('deadline');
-    expect(pending.resolve(replyTo(id))).toBeUndefined();
+    expect(pending.resolve(replyTo(id))).toBe(false);
     expect(pending.lateReplies).toBe(1);
     expect(pending.size).toBe(0);
   });

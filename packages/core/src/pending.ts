@@ -4,12 +4,6 @@ interface Entry {
   resolve(reply: ReplyFrame): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
-  startedAt: number;
-}
-
-export interface Settled {
-  /** Milliseconds from add() to settlement. */
-  elapsedMs: number;
 }
 
 const MAX_ID = 0xffff_ffff;
@@ -41,20 +35,20 @@ export class PendingRequests {
     const id = this.#allocateId();
     const reply = new Promise<ReplyFrame>((resolve, reject) => {
       const timer = setTimeout(() => this.reject(id, onTimeout(id)), timeoutMs);
-      this.#entries.set(id, { resolve, reject, timer, startedAt: performance.now() });
+      this.#entries.set(id, { resolve, reject, timer });
     });
     return { id, reply };
   }
 
   /** Delivers a reply; false (and counted as late) when nothing waits for that id. */
-  resolve(reply: ReplyFrame): Settled | undefined {
+  resolve(reply: ReplyFrame): boolean {
     const entry = this.#take(reply.id);
     if (!entry) {
       this.#lateReplies += 1;
-      return undefined;
+      return false;
     }
     entry.resolve(reply);
-    return { elapsedMs: performance.now() - entry.startedAt };
+    return true;
   }
 
   reject(id: number, error: Error): boolean {

@@ -192,10 +192,16 @@ export class PipeClient extends EventEmitter {
     await this.close();
   }
 
+  /** Closes at once; resolves when the connection is gone and `disconnect` was emitted. */
   async close(): Promise<void> {
     this.#stop.abort();
     this.#ready.clear();
-    this.#connection?.destroy(undefined, CloseReason.SHUTDOWN);
+    const connection = this.#connection;
+    if (connection && connection.state !== 'closed') {
+      const closed = new Promise((resolve) => connection.once('close', resolve));
+      connection.destroy(undefined, CloseReason.SHUTDOWN);
+      await closed;
+    }
     await this.#loop;
     await closeHandler(this.handler, this.#logger);
   }

@@ -14,7 +14,13 @@ export interface NodeStatus {
   clients?(): ClientInfo[];
 }
 
-export function registerAdminRoutes(app: FastifyInstance, status: NodeStatus): void {
+/** Prometheus text for `/_rp/metrics`. */
+export interface MetricsSource {
+  readonly contentType: string;
+  text(): Promise<string>;
+}
+
+export function registerAdminRoutes(app: FastifyInstance, status: NodeStatus, metrics?: MetricsSource): void {
   app.get('/_rp/health', async () => ({
     status: 'ok',
     role: status.role,
@@ -26,6 +32,9 @@ export function registerAdminRoutes(app: FastifyInstance, status: NodeStatus): v
     const ready = status.ready();
     return reply.code(ready ? 200 : 503).send({ ready });
   });
+  if (metrics) {
+    app.get('/_rp/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+  }
   if (status.clients) {
     const clients = status.clients.bind(status);
     app.get('/_rp/clients', async () => clients());

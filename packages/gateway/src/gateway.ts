@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import { InvalidPathError, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '@restpipe/core';
-import { registerAdminRoutes, type NodeStatus } from './admin-routes.js';
+import { InvalidPathError, MethodNotAllowedError, NotFoundError, RpError, UnauthorizedError } from '@restpipe/core';
+import { registerAdminRoutes, type MetricsSource, type NodeStatus } from './admin-routes.js';
 import { bearerMatches } from './api-key.js';
 import { ALLOW_HEADER, eventRoute, type Send } from './event-route.js';
 import { sendFailure } from './http-errors.js';
@@ -24,6 +24,8 @@ export interface GatewayOptions {
   apiKey?: string | undefined;
   /** pino logger; none means silent. */
   logger?: FastifyBaseLogger | undefined;
+  /** Serves `/_rp/metrics` when given. */
+  metrics?: MetricsSource | undefined;
 }
 
 const UNSUPPORTED_METHODS = ['OPTIONS', 'TRACE'] as const;
@@ -40,7 +42,8 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     exposeHeadRoutes: false,
     requestIdHeader: false,
     // The same key core uses, so one grep finds a request on both nodes.
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // Each event gets one info line per side from the pipe; HTTP lines are debug.
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     genReqId: requestIdOf,
     return503OnClosing: true,
     requestTimeout: options.timeoutMs + REQUEST_TIMEOUT_SLACK_MS,
@@ -62,9 +65,17 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       throw new UnauthorizedError('missing or wrong API key');
     }
   });
-  app.setErrorHandler((error, _request, reply) => sendFailure(reply, error, options.exposeTracebacks));
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: reply.elapsedTime }, 'http');
+  });
+  app.setErrorHandler((error, request, reply) => {
+    if (!(error instanceof RpError) && !(error as { statusCode?: number }).statusCode) {
+      request.log.error({ err: error }, 'gateway failure');
+    }
+    return sendFailure(reply, error, options.exposeTracebacks);
+  });
   app.setNotFoundHandler((request, reply) => notFound(request.method, request.url, options, reply));
-  registerAdminRoutes(app, options.status);
+  registerAdminRoutes(app, options.status, options.metrics);
   registerEventRoutes(app, options);
   return app;
 }

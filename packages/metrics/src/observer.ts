@@ -1,0 +1,133 @@
+import type { Channel } from 'node:diagnostics_channel';
+import {
+  diagnostics,
+  silentLogger,
+  type EventErrorMessage,
+  type HandledMessage,
+  type Logger,
+  type OwnedMessage,
+  type RoundtripMessage,
+  type TimeoutMessage,
+  type TimingMessage,
+} from '@restpipe/core';
+import { PrometheusMetrics } from './prometheus.js';
+import { createStatsdSink, type StatsdSink, type StatsdTarget } from './statsd-sink.js';
+
+export interface ObserverOptions {
+  /** The PipeServer or PipeClient to watch; messages from other pipes are ignored. */
+  owner: object;
+  /** `off` sends nothing. */
+  statsd: Omit<StatsdTarget, 'prefix'> | 'off';
+  /** `restpipe.server` or `restpipe.client` by default. */
+  prefix: string;
+  /** Open connections now, for the `connections` gauge. */
+  connections: () => number;
+  logger?: Logger | undefined;
+}
+
+/** A handler name made safe to stand in a StatsD metric name. */
+export function metricSafe(name: string): string {
+  return name.replace(/[^A-Za-z0-9_]/g, '_');
+}
+
+/**
+ * Turns what core publishes into StatsD metrics, Prometheus metrics and one
+ * log line per event on each side. Core never sees any of this.
+ */
+export class Observer {
+  readonly prometheus: PrometheusMetrics;
+  readonly #statsd: StatsdSink | null;
+  readonly #logger: Logger;
+  readonly #options: ObserverOptions;
+  readonly #unsubscribe: Array<() => void> = [];
+
+  constructor(options: ObserverOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.prometheus = new PrometheusMetrics(options.prefix);
+    this.#statsd = options.statsd === 'off' ? null : createStatsdSink({ ...options.statsd, prefix: options.prefix }, this.#logger);
+    this.#on(diagnostics.connect, () => this.#connected());
+    this.#on(diagnostics.connectFail, () => this.#count('connect.fail', 'connectFail'));
+    this.#on(diagnostics.disconnect, () => this.#disconnected());
+    this.#on(diagnostics.eventSent, () => this.#count('event.sent', 'eventSent'));
+    this.#on(diagnostics.eventReceived, () => this.#count('event.received', 'eventReceived'));
+    this.#on(diagnostics.eventTimeout, (m: TimeoutMessage) => this.#timedOut(m));
+    this.#on(diagnostics.eventError, (m: EventErrorMessage) => this.#failedHere(m));
+    this.#on(diagnostics.roundtrip, (m: RoundtripMessage) => this.#roundtrip(m));
+    this.#on(diagnostics.handled, (m: HandledMessage) => this.#handled(m));
+    this.#on(diagnostics.heartbeatRtt, (m: TimingMessage) => this.#timing('heartbeat.rtt', m.ms, this.prometheus.heartbeatRtt));
+    this.#on(diagnostics.lateReply, () => this.prometheus.counters.lateReply.inc());
+  }
+
+  #on<M extends OwnedMessage>(channel: Channel, listener: (message: M) => void): void {
+    const filtered = (message: unknown): void => {
+      if ((message as OwnedMessage).owner === this.#options.owner) listener(message as M);
+    };
+    channel.subscribe(filtered);
+    this.#unsubscribe.push(() => channel.unsubscribe(filtered));
+  }
+
+  #count(statsdName: string, counter: keyof PrometheusMetrics['counters']): void {
+    this.#statsd?.increment(statsdName);
+    this.prometheus.counters[counter].inc();
+  }
+
+  #timing(statsdName: string, ms: number, histogram: { observe(value: number): void }): void {
+    this.#statsd?.timing(statsdName, ms);
+    histogram.observe(ms / 1000);
+  }
+
+  #gaugeConnections(): void {
+    const open = this.#options.connections();
+    this.#statsd?.gauge('connections', open);
+    this.prometheus.connections.set(open);
+  }
+
+  #connected(): void {
+    this.#count('connect.success', 'connectSuccess');
+    this.#gaugeConnections();
+  }
+
+  #disconnected(): void {
+    this.#count('connection.closed', 'connectionClosed');
+    this.#gaugeConnections();
+  }
+
+  #roundtrip(m: RoundtripMessage): void {
+    this.#timing('event.roundtrip', m.ms, this.prometheus.roundtrip);
+    this.#logger.info(
+      { requestId: m.requestId, peer: m.peer, handler: m.handlerName, durationMs: round(m.ms), returnCode: m.returnCode, status: m.status },
+      'event done',
+    );
+  }
+
+  #timedOut(m: TimeoutMessage): void {
+    this.#count('event.timeout', 'eventTimeout');
+    this.#logger.warn({ requestId: m.requestId, peer: m.peer, handler: m.handlerName }, 'event timed out');
+  }
+
+  #failedHere(m: EventErrorMessage): void {
+    this.#count('event.error', 'eventError');
+    this.#logger.warn({ requestId: m.requestId, peer: m.peer, handler: m.handlerName, code: m.code }, 'event failed');
+  }
+
+  #handled(m: HandledMessage): void {
+    this.#statsd?.timing('event.handle', m.ms);
+    if (m.handlerName) this.#statsd?.timing(`event.handle.${metricSafe(m.handlerName)}`, m.ms);
+    this.prometheus.handle.observe({ handler: m.handlerName || 'none' }, m.ms / 1000);
+    if (m.failed) this.#count('event.error', 'eventError');
+    this.#logger.info(
+      { requestId: m.requestId, peer: m.peer, handler: m.handlerName, durationMs: round(m.ms), returnCode: m.returnCode, failed: m.failed },
+      'event handled',
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const off of this.#unsubscribe.splice(0)) off();
+    await this.#statsd?.close();
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

@@ -1,0 +1,48 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Seconds; from sub-millisecond loopback to a slow handler. */
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * The same counters and timings as StatsD, for `/_rp/metrics`. Names are the
+ * StatsD names with `.` as `_`: `restpipe.server.event.sent` is
+ * `restpipe_server_event_sent_total`; timings are histograms in seconds.
+ */
+export class PrometheusMetrics {
+  readonly registry = new Registry();
+  readonly counters: Record<'connectSuccess' | 'connectFail' | 'connectionClosed' | 'eventSent' | 'eventReceived' | 'eventError' | 'eventTimeout' | 'lateReply', Counter>;
+  readonly connections: Gauge;
+  readonly roundtrip: Histogram;
+  readonly handle: Histogram<'handler'>;
+  readonly heartbeatRtt: Histogram;
+
+  constructor(prefix: string) {
+    const name = (suffix: string): string => `${prefix.replace(/[^A-Za-z0-9_]/g, '_')}_${suffix}`;
+    const counter = (suffix: string, help: string): Counter =>
+      new Counter({ name: name(`${suffix}_total`), help, registers: [this.registry] });
+    const histogram = <L extends string = never>(suffix: string, help: string, labelNames: L[] = []): Histogram<L> =>
+      new Histogram<L>({ name: name(`${suffix}_seconds`), help, buckets: BUCKETS, labelNames, registers: [this.registry] });
+    this.counters = {
+      connectSuccess: counter('connect_success', 'pipe connections established'),
+      connectFail: counter('connect_fail', 'pipe connection attempts refused or failed'),
+      connectionClosed: counter('connection_closed', 'pipe connections that ended'),
+      eventSent: counter('event_sent', 'events sent to the peer'),
+      eventReceived: counter('event_received', 'events received from the peer'),
+      eventError: counter('event_error', 'events that failed: handler errors here, or local failures of events sent'),
+      eventTimeout: counter('event_timeout', 'events sent that got no reply by their deadline'),
+      lateReply: counter('event_late_reply', 'replies that arrived after their deadline and were dropped'),
+    };
+    this.connections = new Gauge({ name: name('connections'), help: 'open pipe connections', registers: [this.registry] });
+    this.roundtrip = histogram('event_roundtrip', 'time from sending an event to its reply');
+    this.handle = histogram('event_handle', 'time spent handling an event', ['handler']);
+    this.heartbeatRtt = histogram('heartbeat_rtt', 'heartbeat round-trip time');
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
