@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFrameBytes, PeerUnavailableError, type Logger } from '@restpipe/core';
+import { encodeFrameBytes, PeerUnavailableError } from '@restpipe/core';
+import { memoryLogger } from './helpers/logs.js';
 import { TestPki } from './helpers/pki.js';
 import { PipeFixture } from './helpers/pipes.js';
 import { RawPeer } from './helpers/raw-peer.js';
@@ -15,15 +16,6 @@ beforeAll(() => {
 afterEach(async () => {
   await pipes?.closeAll();
 });
-
-/** Collects log records, as pino would write them. */
-function memoryLogger(): Logger & { records: Array<{ level: string; msg: string; [k: string]: unknown }> } {
-  const records: Array<{ level: string; msg: string }> = [];
-  const at = (level: string) => (obj: object, msg = ''): void => {
-    records.push({ level, msg, ...obj });
-  };
-  return { records, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as never;
-}
 
 describe('TLS refusals', () => {
   it('refuses a client certificate from a foreign CA, logs why, and never registers it', async () => {
