@@ -377,6 +377,8 @@ export class PipeConnection extends EventEmitter {
   // ---- frames in --------------------------------------------------------
 
   #onData(chunk: Buffer): void {
+    // After a Goaway of ours, nothing the peer sends can matter: don't parse or buffer it.
+    if (this.#goawaySent) return;
     let bodies: Buffer[];
     try {
       bodies = this.#decoder.push(chunk);
@@ -385,7 +387,7 @@ export class PipeConnection extends EventEmitter {
       return;
     }
     for (const body of bodies) {
-      if (this.#state === ConnectionState.CLOSED) return;
+      if (this.#state === ConnectionState.CLOSED || this.#goawaySent) return;
       let frame: Frame;
       try {
         frame = decodeFrame(body);
@@ -477,7 +479,8 @@ export class PipeConnection extends EventEmitter {
 
   /** Tells the peer why, then closes once the Goaway is flushed. */
   goaway(reason: string, message = '', error?: Error): void {
-    if (this.#state === ConnectionState.CLOSED) return;
+    if (this.#state === ConnectionState.CLOSED || this.#goawaySent) return;
+    this.#goawaySent = true;
     this.#closeReason ??= reason as CloseReason;
     this.#send({ kind: 'goaway', goaway: { reason, message } });
     this.#logger.info({ peer: this.peer.name || this.peer.address, reason, err: error?.message }, 'sent goaway');
@@ -494,6 +497,8 @@ export class PipeConnection extends EventEmitter {
   }
 
   #drainWaiter: (() => void) | undefined;
+  /** Set by goaway(): the connection is on its way out and reads nothing more. */
+  #goawaySent = false;
 
   /**
    * Graceful end: Goaway `shutdown`, let in-flight work in both directions
