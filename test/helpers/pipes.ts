@@ -16,7 +16,7 @@ export class PipeFixture {
 
   client(port: number, name: string, options: Partial<PipeClientOptions> = {}): PipeClient {
     const client = new PipeClient({
-      tls: this.pki.tls(this.pki.client(name)),
+      tls: options.tls ?? this.pki.tls(this.pki.client(name)),
       host: '127.0.0.1',
       port,
       serverName: 'localhost',

@@ -32,6 +32,8 @@ export interface LeafOptions extends ValidityOptions {
    * `DNS:NAME, DNS:localhost, IP:127.0.0.1`; a client to `DNS:NAME`. `[]` means none.
    */
   san?: readonly string[] | undefined;
+  /** Certify this existing private key (PEM) instead of making a new one, as a renewal does. */
+  keyPem?: string | undefined;
 }
 
 export const DEFAULT_CA_DAYS = 3650;
@@ -60,7 +62,7 @@ export function createCa(options: CaOptions = {}): Identity {
 export function issueCertificate(ca: Identity, kind: 'server' | 'client', options: LeafOptions): Identity {
   const caCert = pki.certificateFromPem(ca.certPem);
   const caKey = pki.privateKeyFromPem(ca.keyPem);
-  const keys = pki.rsa.generateKeyPair({ bits: RSA_BITS });
+  const keys = options.keyPem ? keyPairFromPem(options.keyPem) : pki.rsa.generateKeyPair({ bits: RSA_BITS });
   const cert = baseCertificate(keys.publicKey, options, DEFAULT_LEAF_DAYS);
   cert.setSubject([{ name: 'commonName', value: options.name }]);
   cert.setIssuer(caCert.subject.attributes);
@@ -91,6 +93,11 @@ export function createSelfSigned(options: LeafOptions): Identity {
   ]);
   cert.sign(keys.privateKey, forge.md.sha256.create());
   return { keyPem: pki.privateKeyToPem(keys.privateKey), certPem: pki.certificateToPem(cert) };
+}
+
+function keyPairFromPem(keyPem: string): forge.pki.rsa.KeyPair {
+  const privateKey = pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  return { privateKey, publicKey: pki.setRsaPublicKey(privateKey.n, privateKey.e) };
 }
 
 function defaultSan(kind: 'server' | 'client', name: string): string[] {
