@@ -3,7 +3,7 @@ import { InvalidPathError, MethodNotAllowedError, NotFoundError, RpError, Unauth
 import { registerAdminRoutes, type MetricsSource, type NodeStatus } from './admin-routes.js';
 import { bearerMatches } from './api-key.js';
 import { ALLOW_HEADER, eventRoute, type Send } from './event-route.js';
-import { sendFailure } from './http-errors.js';
+import { clientErrorResponse, sendFailure } from './http-errors.js';
 import { requestIdOf } from './request-id.js';
 
 /** Room for headers and slow clients on top of the longest event deadline. */
@@ -49,6 +49,15 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     requestTimeout: options.timeoutMs + REQUEST_TIMEOUT_SLACK_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     http: { headersTimeout: HEADERS_TIMEOUT_MS },
+    clientErrorHandler: (error, socket) => {
+      // A response already went out on this socket (the parser failed on what
+      // followed it): a second one would corrupt the stream, so just close.
+      if (socket.bytesWritten > 0 || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      socket.end(clientErrorResponse(error as Error & { code?: string }));
+    },
     // URLs Fastify cannot decode never reach a route: answer them as envelopes too.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id);

@@ -65,3 +65,23 @@ export function sendFailure(reply: FastifyReply, thrown: unknown, exposeTracebac
   }
   return reply.code(view.status).type('application/json').send(JSON.stringify(view.envelope));
 }
+
+/** HTTP status for a request Node's parser refused before any route saw it. */
+function clientErrorStatus(code: string | undefined): [number, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'Request Header Fields Too Large'];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout'];
+  return [400, 'Bad Request'];
+}
+
+/**
+ * A whole raw HTTP response, envelope included, for requests the HTTP parser
+ * refused (malformed framing, oversized headers, too slow): those never reach
+ * Fastify's error handler, but their callers still deserve an envelope.
+ */
+export function clientErrorResponse(error: Error & { code?: string }): string {
+  const [status, text] = clientErrorStatus(error.code);
+  const body = JSON.stringify({
+    exception: { class: 'InvalidRequestError', message: `malformed HTTP request (${error.code ?? 'unknown'})`, code: ERROR_CODES.INVALID_REQUEST, traceback: '' },
+  });
+  return `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
