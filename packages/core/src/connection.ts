@@ -333,10 +333,11 @@ export class PipeConnection extends EventEmitter {
   async #runEvent(event: EventFrame, entry: InboundEntry): Promise<void> {
     const { signal } = entry.controller;
     if (signal.aborted) return this.#finishEvent(event.id);
-    const deadline = setTimeout(
-      () => entry.controller.abort(new EventTimeoutError(`deadline of ${event.timeoutMs} ms passed`)),
-      event.timeoutMs || this.#options.timeoutMs,
-    );
+    const deadline = setTimeout(() => {
+      // The sender has given up (504 there): whatever the handler does now is not sent.
+      entry.silenced = true;
+      entry.controller.abort(new EventTimeoutError(`deadline of ${event.timeoutMs} ms passed`));
+    }, event.timeoutMs || this.#options.timeoutMs);
     const started = performance.now();
     const fields = await handleEvent(event, {
       handler: this.#handler,
