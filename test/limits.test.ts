@@ -39,10 +39,10 @@ function event(id: number, noun: string, data = Buffer.alloc(0)) {
 }
 
 describe('limits', () => {
-  it('closes a peer that stops reading once its unread bytes pass the cap', async () => {
+  it('closes a peer that stops reading once its unread bytes pass the cap and stop moving', async () => {
     pipes = new PipeFixture(pki);
     const logger = memoryLogger();
-    const server = await pipes.server({ handler: new Handler(), logger, maxEventBytes: 64 * 1024, maxPendingWriteBytes: 256 * 1024 });
+    const server = await pipes.server({ handler: new Handler(), logger, maxEventBytes: 64 * 1024, maxPendingWriteBytes: 256 * 1024, heartbeatMs: 200 });
     const bystander = await pipes.connectedClient(server.port, 'bystander');
     const peer = await RawPeer.connect(server.port, pki.client('sloth'), pki.ca.certPem);
     peer.hello();

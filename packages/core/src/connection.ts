@@ -30,7 +30,7 @@ import { exceptionReply, handleEvent } from './handle-event.js';
 import { Heartbeat } from './heartbeat.js';
 import { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
-import { maxFrameBytes, type ResolvedPipeOptions } from './options.js';
+import { maxFrameBytes, SLOW_CONSUMER_HARD_FACTOR, type ResolvedPipeOptions } from './options.js';
 import { PendingRequests } from './pending.js';
 import { responseFromReply, toEventFrame, type PipeRequest, type PipeResponse } from './request.js';
 import { CloseReason, ConnectionState } from './state.js';
@@ -135,6 +135,11 @@ export class PipeConnection extends EventEmitter {
 
   get rttMs(): number | undefined {
     return this.#heartbeat?.rttMs;
+  }
+
+  /** This connection resumed a TLS session instead of a full handshake. */
+  get resumed(): boolean {
+    return this.#transport.resumed;
   }
 
   /** What the peer's verified certificate says (serial, fingerprint, names). */
@@ -470,10 +475,34 @@ export class PipeConnection extends EventEmitter {
   #send(frame: Frame): void {
     if (this.#transport.destroyed) return;
     this.#transport.write(encodeFrame(frame));
-    const limit = this.#options.maxPendingWriteBytes + maxFrameBytes(this.#options.maxEventBytes);
-    if (this.#transport.pendingWriteBytes > limit) {
-      this.destroy(new SlowConsumerError(`peer left over ${limit} bytes unread`), CloseReason.SLOW_CONSUMER);
+    this.#watchBackpressure();
+  }
+
+  #stallTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * A busy peer may have a lot queued for it; a slow consumer is one that stops
+   * taking it. Past `maxPendingWriteBytes` the peer must make progress within a
+   * heartbeat interval; past SLOW_CONSUMER_HARD_FACTOR times that, it is cut off at once.
+   */
+  #watchBackpressure(): void {
+    const pending = this.#transport.pendingWriteBytes;
+    const soft = this.#options.maxPendingWriteBytes;
+    if (pending <= soft) return;
+    if (pending > soft * SLOW_CONSUMER_HARD_FACTOR + maxFrameBytes(this.#options.maxEventBytes)) {
+      this.destroy(new SlowConsumerError(`peer left ${pending} bytes unread`), CloseReason.SLOW_CONSUMER);
+      return;
     }
+    if (this.#stallTimer) return;
+    const flushed = this.#transport.bytesFlushed;
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      const stuck = this.#transport.bytesFlushed === flushed;
+      if (stuck && this.#transport.pendingWriteBytes > soft) {
+        this.destroy(new SlowConsumerError(`peer read nothing of ${this.#transport.pendingWriteBytes} bytes for ${this.#options.heartbeatMs} ms`), CloseReason.SLOW_CONSUMER);
+      }
+    }, this.#options.heartbeatMs);
+    this.#stallTimer.unref();
   }
 
   // ---- ending -----------------------------------------------------------
@@ -539,6 +568,7 @@ export class PipeConnection extends EventEmitter {
     const wasOpen = this.#state !== ConnectionState.HANDSHAKING;
     this.#state = ConnectionState.CLOSED;
     this.#heartbeat?.stop();
+    clearTimeout(this.#stallTimer);
     this.#settleHandshake(error ?? new PeerDisconnectedError(`connection closed during handshake (${reason})`));
     const lost = new PeerDisconnectedError(`connection to ${this.peer.name || this.peer.address} lost: ${reason}`, {
       cause: error,

@@ -13,8 +13,10 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 5_000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 /** Room for a frame's own fields on top of its event data. */
 export const FRAME_OVERHEAD_BYTES = 64 * 1024;
-/** A peer that leaves this much (beyond one max frame) unread is cut off. */
+/** Past this much unread, a peer that makes no progress for a heartbeat interval is cut off. */
 export const DEFAULT_MAX_PENDING_WRITE_BYTES = 16 * 1024 * 1024;
+/** Past this many times `maxPendingWriteBytes` unread, a peer is cut off at once (256 MiB by default). */
+export const SLOW_CONSUMER_HARD_FACTOR = 16;
 export const RECONNECT_MIN_MS = 250;
 export const RECONNECT_MAX_MS = 30_000;
 export const RECONNECT_FACTOR = 2;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { PeerUnavailableError, UnknownClientError, type Hello } from '@restpipe/wire';
+import { PeerUnavailableError, TlsError, UnknownClientError, type Hello } from '@restpipe/wire';
 import { PipeConnection } from './connection.js';
 import { DefaultHandler } from './default-handler.js';
 import { diagnostics, publish } from './diagnostics.js';
@@ -26,6 +26,11 @@ export interface PipeServerOptions extends PipeOptions {
   host?: string | undefined;
   /** 0 picks a free port. @default 1234 */
   port?: number | undefined;
+  /**
+   * 48 bytes for TLS session tickets. Give the same keys to a restarted server and
+   * its clients resume instead of doing full handshakes. @default random per process
+   */
+  ticketKeys?: Buffer | undefined;
 }
 
 /** A connected client, as `/_rp/clients` lists it. */
@@ -49,7 +54,10 @@ export class PipeServer extends EventEmitter {
   readonly handler: EventHandler;
   readonly #host: string;
   readonly #port: number;
+  readonly #ticketKeys: Buffer | undefined;
   readonly #logger: Logger;
+  /** Serials on the last CRL loaded by reload(): checked on every accept, resumed sessions too. */
+  #revoked: ReadonlySet<string> = new Set();
   /** Open connections by client name: at most one per name. */
   readonly #byName = new Map<string, PipeConnection>();
   /** Every live connection, handshaking ones included. */
@@ -67,6 +75,7 @@ export class PipeServer extends EventEmitter {
     this.handler = options.handler ?? new DefaultHandler('server');
     this.#host = options.host ?? DEFAULT_LISTEN_HOST;
     this.#port = options.port ?? DEFAULT_LISTEN_PORT;
+    this.#ticketKeys = options.ticketKeys;
     this.#logger = options.logger ?? silentLogger;
   }
 
@@ -74,7 +83,7 @@ export class PipeServer extends EventEmitter {
   async listen(): Promise<{ host: string; port: number }> {
     await initHandler(this.handler, this.#logger);
     this.#listener = await listenTls(
-      { host: this.#host, port: this.#port, tls: this.options.tls, handshakeTimeoutMs: this.options.handshakeTimeoutMs },
+      { host: this.#host, port: this.#port, tls: this.options.tls, handshakeTimeoutMs: this.options.handshakeTimeoutMs, ticketKeys: this.#ticketKeys },
       (transport) => this.#onTransport(transport),
       (refusal) => this.#onRefused(refusal),
     );
@@ -137,6 +146,7 @@ export class PipeServer extends EventEmitter {
   reload(tls: TlsMaterial, revokedSerials: ReadonlySet<string> = new Set()): number {
     resolvePipeOptions({ tls });
     this.#listener?.reload(tls);
+    this.#revoked = revokedSerials;
     let closed = 0;
     for (const connection of this.#live) {
       const serial = normalizeSerial(connection.peerCertificate.serialNumber ?? '');
@@ -156,6 +166,12 @@ export class PipeServer extends EventEmitter {
   }
 
   #onTransport(transport: Transport): void {
+    const serial = normalizeSerial(transport.peerCertificate.serialNumber ?? '');
+    if (serial && this.#revoked.has(serial)) {
+      this.#onRefused({ error: new TlsError('certificate revoked (checked on accept)'), remoteAddress: transport.remoteAddress });
+      transport.destroy();
+      return;
+    }
     const name = peerNameFromCertificate(transport.peerCertificate);
     if (!name || this.#closing) {
       this.#logger.warn({ address: transport.remoteAddress }, name ? 'refused: shutting down' : 'refused: certificate names no one');

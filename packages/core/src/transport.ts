@@ -4,6 +4,7 @@
  */
 import tls from 'node:tls';
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { HandshakeTimeoutError, TlsError } from '@restpipe/wire';
 import type { TlsMaterial, TlsMinVersion } from './options.js';
 
@@ -24,6 +25,7 @@ export const AEAD_CIPHERS = [
 ].join(':');
 
 const KEEPALIVE_DELAY_MS = 30_000;
+export const TICKET_KEYS_BYTES = 48;
 
 export interface PeerCertificateFacts {
   subjectAltName: string | undefined;
@@ -36,8 +38,12 @@ export interface PeerCertificateFacts {
 export interface Transport {
   readonly remoteAddress: string;
   readonly peerCertificate: PeerCertificateFacts;
+  /** The TLS session was resumed from a ticket: no full handshake. */
+  readonly resumed: boolean;
   /** Bytes accepted by write() but not yet handed to the kernel. */
   readonly pendingWriteBytes: number;
+  /** Bytes handed on so far: grows while the peer reads, stalls when it stops. */
+  readonly bytesFlushed: number;
   readonly destroyed: boolean;
   /** Writes the chunks as one batch (one syscall where possible). */
   write(chunks: readonly Buffer[]): void;
@@ -52,11 +58,14 @@ export interface Transport {
 class TlsTransport implements Transport {
   readonly remoteAddress: string;
   readonly peerCertificate: PeerCertificateFacts;
+  readonly resumed: boolean;
   #firstError: Error | undefined;
+  #bytesQueued = 0;
 
   constructor(private readonly socket: tls.TLSSocket) {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.peerCertificate = peerFacts(socket);
+    this.resumed = socket.isSessionReused();
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
     socket.on('error', (error) => {
@@ -68,18 +77,37 @@ class TlsTransport implements Transport {
     return this.socket.writableLength;
   }
 
+  get bytesFlushed(): number {
+    return this.#bytesQueued - this.socket.writableLength;
+  }
+
   get destroyed(): boolean {
     return this.socket.destroyed;
   }
 
   write(chunks: readonly Buffer[]): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    this.socket.cork();
-    for (const chunk of chunks) this.socket.write(chunk);
-    this.socket.uncork();
+    // Every frame written in this tick goes out as one TLS write: one record, one syscall.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    for (const chunk of chunks) {
+      this.#bytesQueued += chunk.length;
+      this.socket.write(chunk);
+    }
   }
 
+  #corked = false;
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.socket.uncork();
+  };
+
   end(): void {
+    if (this.#corked) this.#uncork();
     this.socket.end();
   }
 
@@ -125,6 +153,8 @@ export interface ListenOptions {
   port: number;
   tls: TlsMaterial;
   handshakeTimeoutMs: number;
+  /** 48 bytes that encrypt session tickets; the same keys let clients resume across restarts. */
+  ticketKeys?: Buffer | undefined;
 }
 
 export interface TlsRefusal {
@@ -134,7 +164,10 @@ export interface TlsRefusal {
 
 export interface TlsListener {
   readonly address: { host: string; port: number };
-  /** Swaps certificate, key, CA and CRL for new handshakes; live connections stay. */
+  /**
+   * Swaps certificate, key, CA and CRL for new handshakes; live connections stay.
+   * Ticket keys are rotated too: a resumed session skips the CRL, so old tickets must die.
+   */
   reload(material: TlsMaterial): void;
   /** Stops accepting. Live connections are the caller's to close. */
   close(): Promise<void>;
@@ -151,6 +184,7 @@ export function listenTls(
     requestCert: true,
     rejectUnauthorized: true,
     handshakeTimeout: options.handshakeTimeoutMs,
+    ...(options.ticketKeys ? { ticketKeys: options.ticketKeys } : {}),
   });
   server.on('secureConnection', (socket) => onConnection(new TlsTransport(socket)));
   // A refused socket is already torn down when tlsClientError fires: keep its address.
@@ -194,7 +228,10 @@ function listenerOf(server: tls.Server): TlsListener {
   const info = server.address() as net.AddressInfo;
   return {
     address: { host: info.address, port: info.port },
-    reload: (material) => server.setSecureContext(secureContextOptions(material)),
+    reload: (material) => {
+      server.setSecureContext(secureContextOptions(material));
+      server.setTicketKeys(randomBytes(TICKET_KEYS_BYTES));
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,0 +1,141 @@
+/**
+ * One child process of the benchmark, in the role named by argv[2]. Each prints
+ * one JSON line `{"ready": ...}` when up, and answers `rss` on stdin with its RSS.
+ *
+ *   bare-fastify PORT            the floor for the full path: Fastify answering directly
+ *   tls-floor PORT CERTDIR       raw node:tls mutual-TLS echo of length-prefixed frames
+ *   pipe-server PORT CERTDIR     a PipeServer with an echo handler
+ *   idle-clients PORT CERTDIR N  N PipeClients that connect and stay idle
+ *   raw-idle PORT CERTDIR N      N bare mutual-TLS sockets that connect and stay idle
+ *   active-clients PORT CERTDIR N SECONDS   N PipeClients, all sending at once for SECONDS
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import tls from 'node:tls';
+import Fastify from 'fastify';
+import { EventHandler, FrameDecoder, PipeClient, PipeServer, reply, type EventBody, type EventContext } from '@restpipe/core';
+
+const [role, portText, certDir, countText] = process.argv.slice(2);
+const port = Number(portText);
+const read = (name: string): string => readFileSync(join(certDir ?? '.', name), 'utf8');
+const say = (message: object): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line === 'rss') {
+    globalThis.gc?.();
+    say({ rss: process.memoryUsage().rss });
+  }
+});
+
+class Echo extends EventHandler {
+  get_time(_ctx: EventContext) {
+    return { time_from_server: Date.now() / 1000 };
+  }
+  post_echo(_ctx: EventContext, body: EventBody) {
+    return reply(body.raw, { mimeType: body.mimeType || 'application/octet-stream' });
+  }
+}
+
+async function bareFastify(): Promise<void> {
+  const app = Fastify({ bodyLimit: 8 * 1024 * 1024 });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.get('/server/time', async () => ({ time_from_server: Date.now() / 1000 }));
+  app.post('/server/echo', async (request, replyTo) => replyTo.type(request.headers['content-type'] ?? 'application/octet-stream').send(request.body));
+  await app.listen({ host: '127.0.0.1', port });
+  say({ ready: role });
+}
+
+function serverTls() {
+  return { cert: read('server.crt.pem'), key: read('server.key.pem'), ca: read('ca.crt.pem') };
+}
+
+async function tlsFloor(): Promise<void> {
+  const server = tls.createServer({ ...serverTls(), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, (socket) => {
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder(16 * 1024 * 1024);
+    socket.on('data', (chunk: Buffer) => {
+      socket.cork();
+      for (const body of decoder.push(chunk)) {
+        const prefix = Buffer.allocUnsafe(4);
+        prefix.writeUInt32BE(body.length);
+        socket.write(prefix);
+        socket.write(body);
+      }
+      socket.uncork();
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  say({ ready: role });
+}
+
+async function pipeServer(): Promise<void> {
+  const ticketKeys = process.env['BENCH_TICKET_KEYS'] ? Buffer.from(process.env['BENCH_TICKET_KEYS'], 'hex') : undefined;
+  const server = new PipeServer({ tls: serverTls(), host: '127.0.0.1', port, handler: new Echo(), ticketKeys });
+  await server.listen();
+  setInterval(() => say({ connections: server.connectionCount }), 50).unref();
+  say({ ready: role });
+}
+
+function clientTls(i: number) {
+  return { cert: read(`c${i}.crt.pem`), key: read('client.key.pem'), ca: read('ca.crt.pem') };
+}
+
+async function idleClients(): Promise<void> {
+  const count = Number(countText);
+  let resumed = 0;
+  const clients = Array.from({ length: count }, (_, i) => {
+    const client = new PipeClient({ tls: clientTls(i), host: '127.0.0.1', port, serverName: 'localhost' });
+    client.on('connect', () => {
+      if (client.connection?.resumed) resumed += 1;
+    });
+    return client.start();
+  });
+  setInterval(() => say({ connected: clients.filter((c) => c.isConnected).length, resumed }), 50).unref();
+  say({ ready: role });
+}
+
+async function rawIdle(): Promise<void> {
+  const count = Number(countText);
+  let connected = 0;
+  for (let i = 0; i < count; i++) {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...clientTls(i) }, () => (connected += 1));
+    socket.on('error', () => {});
+  }
+  setInterval(() => say({ connected }), 50).unref();
+  say({ ready: role });
+}
+
+async function activeClients(): Promise<void> {
+  const count = Number(countText);
+  const seconds = Number(process.argv[6] ?? 5);
+  const clients = Array.from({ length: count }, (_, i) =>
+    new PipeClient({ tls: clientTls(i), host: '127.0.0.1', port, serverName: 'localhost' }).start());
+  await Promise.all(clients.map((c) => c.connected(30_000)));
+  say({ ready: role });
+  const body = Buffer.alloc(16);
+  let done = 0;
+  const end = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(clients.map(async (c) => {
+    while (performance.now() < end) {
+      await c.request({ verb: 'post', noun: 'echo', body });
+      done += 1;
+    }
+  }));
+  say({ throughput: done / ((performance.now() - started) / 1000) });
+}
+
+const roles: Record<string, () => Promise<void>> = {
+  'active-clients': activeClients,
+  'bare-fastify': bareFastify,
+  'tls-floor': tlsFloor,
+  'pipe-server': pipeServer,
+  'idle-clients': idleClients,
+  'raw-idle': rawIdle,
+};
+const run = roles[role ?? ''];
+if (!run) throw new Error(`unknown role ${role}`);
+await run();

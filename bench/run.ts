@@ -1,0 +1,127 @@
+/**
+ * `npm run bench`: every comparison side by side in one run, medians of runs.
+ * Writes bench/results/<time>.json and docs/benchmarks.md.
+ *
+ * BENCH_RUNS (3), BENCH_SECONDS (3 per load), BENCH_CLIENTS (1000) tune it.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fullPath, type LoadResult } from './full-path.js';
+import { benchCerts, machine, ROOT } from './lib.js';
+import { pipeOnly, type PipeResult } from './pipe-only.js';
+import { scale, type ScaleResult } from './scale.js';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
+const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1000);
+
+const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+
+function fullTable(results: LoadResult[]): string[] {
+  const rows = ['| payload | c | target | req/s | p50 ms | p99 ms | MB/s | ratio to bare (req/s) |', '| --- | --- | --- | --- | --- | --- | --- | --- |'];
+  for (const r of results) {
+    const bare = results.find((b) => b.target === 'bare Fastify' && b.payload === r.payload && b.connections === r.connections)!;
+    rows.push(`| ${r.payload} | ${r.connections} | ${r.target} | ${fmt(r.reqPerSec)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.mbPerSec, 1)} | ${fmt(r.reqPerSec / bare.reqPerSec, 2)}x |`);
+  }
+  return rows;
+}
+
+function pipeTable(results: PipeResult[]): string[] {
+  const rows = ['| in flight | target | req/s | p50 ms | p99 ms | ratio to raw TLS |', '| --- | --- | --- | --- | --- | --- |'];
+  for (const r of results) {
+    const floor = results.find((f) => f.target === 'raw TLS echo' && f.inFlight === r.inFlight)!;
+    rows.push(`| ${r.inFlight} | ${r.target} | ${fmt(r.reqPerSec)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${fmt(r.reqPerSec / floor.reqPerSec, 2)}x |`);
+  }
+  return rows;
+}
+
+interface Target {
+  name: string;
+  measured: string;
+  met: boolean;
+}
+
+function targets(full: LoadResult[], pipe: PipeResult[], s: ScaleResult): Target[] {
+  const f = (target: string, payload: string, c: number) => full.find((r) => r.target === target && r.payload === payload && r.connections === c)!;
+  const tiny64 = f('restpipe', 'tiny GET', 64).reqPerSec / f('bare Fastify', 'tiny GET', 64).reqPerSec;
+  const p50 = f('restpipe', 'tiny GET', 1).p50Ms / f('bare Fastify', 'tiny GET', 1).p50Ms;
+  const p99 = f('restpipe', 'tiny GET', 1).p99Ms / f('bare Fastify', 'tiny GET', 1).p99Ms;
+  const mib = f('restpipe', '1 MiB echo', 64).mbPerSec / f('bare Fastify', '1 MiB echo', 64).mbPerSec;
+  const p = (target: string, k: number) => pipe.find((r) => r.target === target && r.inFlight === k)!;
+  const pipe64 = p('restpipe', 64).reqPerSec / p('raw TLS echo', 64).reqPerSec;
+  const memory = s.restpipeKbPerConnection / s.tlsFloorKbPerConnection;
+  return [
+    { name: 'full path, tiny, c64: req/s >= 0.75x bare Fastify', measured: `${fmt(tiny64, 2)}x`, met: tiny64 >= 0.75 },
+    { name: 'full path, c1: p50 <= 2x bare Fastify', measured: `${fmt(p50, 2)}x`, met: p50 <= 2 },
+    { name: 'full path, c1: p99 <= 2x bare Fastify', measured: `${fmt(p99, 2)}x`, met: p99 <= 2 },
+    { name: '1 MiB echo: MB/s >= 0.5x bare Fastify (c64)', measured: `${fmt(mib, 2)}x`, met: mib >= 0.5 },
+    { name: 'pipe only, 64 in flight: req/s >= 0.5x raw TLS echo', measured: `${fmt(pipe64, 2)}x`, met: pipe64 >= 0.5 },
+    { name: 'idle memory per connection <= 1.1x bare node:tls', measured: `${fmt(memory, 2)}x (${fmt(s.restpipeKbPerConnection, 1)} vs ${fmt(s.tlsFloorKbPerConnection, 1)} KB)`, met: memory <= 1.1 },
+    { name: `${s.clients} clients reconnected within 10 s of a restart`, measured: `${fmt(s.reconnectResumedMs / 1000, 2)} s resumed, ${fmt(s.reconnectFullMs / 1000, 2)} s full`, met: s.reconnectResumedMs <= 10_000 },
+  ];
+}
+
+async function main(): Promise<void> {
+  const certDir = join(tmpdir(), `restpipe-bench-certs-${CLIENTS}`);
+  process.stderr.write(`bench: certificates for ${CLIENTS} clients in ${certDir}\n`);
+  benchCerts(certDir, CLIENTS);
+  const started = new Date();
+  process.stderr.write('bench: full path\n');
+  const full = await fullPath(certDir, RUNS, SECONDS);
+  process.stderr.write('bench: pipe only\n');
+  const pipe = await pipeOnly(certDir, RUNS, SECONDS);
+  process.stderr.write('bench: scale\n');
+  const scaled = await scale(certDir, CLIENTS, Math.min(RUNS, 2), SECONDS);
+  const checks = targets(full, pipe, scaled);
+  const result = { started: started.toISOString(), machine: machine(), runs: RUNS, seconds: SECONDS, full, pipe, scale: scaled, targets: checks };
+
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const file = join(ROOT, 'bench/results', `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  const m = result.machine;
+  const markdown = [
+    '# Benchmarks',
+    '',
+    `Written by \`npm run bench\` on ${started.toISOString()}: ${m['cpu']}, ${m['cores']} cores, ${m['memoryGiB']} GiB, Node ${m['node']}, ${m['platform']}.`,
+    `Every comparison ran side by side in this one run, scenarios alternating; figures are medians of ${RUNS} runs of ${SECONDS} s.`,
+    'Loopback only; absolute numbers depend on the machine, the ratios are the point.',
+    '',
+    '## Targets',
+    '',
+    '| target | measured | met |',
+    '| --- | --- | --- |',
+    ...checks.map((t) => `| ${t.name} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`),
+    '',
+    '## Full path: HTTP -> client gateway -> pipe -> server handler -> back',
+    '',
+    'autocannon against `rp-client`\'s gateway (real `rp-server` and `rp-client` processes, default',
+    'flags, info logging), and against a bare Fastify answering the same routes directly.',
+    '',
+    ...fullTable(full),
+    '',
+    '## Pipe only: the library API, no HTTP',
+    '',
+    'One connection, 16-byte bodies, N requests kept in flight; the floor is a raw `node:tls`',
+    'mutual-TLS socket echoing length-prefixed frames.',
+    '',
+    ...pipeTable(pipe),
+    '',
+    '## Scale',
+    '',
+    `| measure | value |`,
+    '| --- | --- |',
+    `| server RSS per idle connection, restpipe (${scaled.clients} clients) | ${fmt(scaled.restpipeKbPerConnection, 1)} KB |`,
+    `| server RSS per idle connection, bare node:tls mutual TLS | ${fmt(scaled.tlsFloorKbPerConnection, 1)} KB |`,
+    `| all ${scaled.clients} reconnected after a restart, full handshakes | ${fmt(scaled.reconnectFullMs)} ms |`,
+    `| all ${scaled.clients} reconnected after a restart, TLS 1.3 session resumption (same ticket keys) | ${fmt(scaled.reconnectResumedMs)} ms (${scaled.resumedCount} resumed) |`,
+    `| event throughput, ${scaled.activeClients} clients active at once | ${fmt(scaled.activeReqPerSec)} req/s |`,
+    '',
+    'Not measured here: NATS request-reply and `ssh -R` (see the closing notes of the benchmark issue).',
+    '',
+  ].join('\n');
+  writeFileSync(join(ROOT, 'docs/benchmarks.md'), markdown);
+  process.stdout.write(`${markdown}\nresults: ${file}\n`);
+}
+
+await main();
