@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { child, freePort, median, ROOT, sleep } from './lib.js';
+import http from 'node:http';
+import { child, freePort, median, percentile, ROOT, sleep } from './lib.js';
 
 export interface LoadResult {
   target: string;
@@ -34,6 +35,31 @@ function load(url: string, payload: Payload, connections: number, seconds: numbe
     method: payload.body ? 'POST' : 'GET',
     ...(payload.body ? { body: payload.body, headers: { 'content-type': 'application/octet-stream' } } : {}),
   });
+}
+
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+/** One request at a time, timed to the microsecond: autocannon reports whole milliseconds. */
+async function sequential(url: string, payload: Payload, seconds: number): Promise<{ p50: number; p99: number }> {
+  const target = new URL(url + payload.path);
+  const once = (): Promise<void> => new Promise((resolve, reject) => {
+    const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, agent: keepAlive, method: payload.body ? 'POST' : 'GET',
+      headers: payload.body ? { 'content-type': 'application/octet-stream', 'content-length': payload.body.length } : {} }, (res) => {
+      res.on('data', () => {});
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end(payload.body);
+  });
+  const times: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    const t = performance.now();
+    await once();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
 }
 
 function startCli(bin: string, args: string[]): ChildProcess {
@@ -71,6 +97,12 @@ export async function fullPath(certDir: string, runs: number, seconds: number): 
           for (const [target, url] of Object.entries(targets)) {
             const key = `${target}|${payload.name}|${connections}`;
             const result = await load(url, payload, connections, seconds);
+            if (connections === 1) {
+              // At c1 the latency columns come from a precise sequential loop of their own.
+              const precise = await sequential(url, payload, seconds);
+              result.latency.p50 = precise.p50;
+              result.latency.p99 = precise.p99;
+            }
             samples.set(key, [...(samples.get(key) ?? []), result]);
             process.stderr.write(`  full path run ${run + 1}: ${key}: ${Math.round(result.requests.average)} req/s\n`);
           }

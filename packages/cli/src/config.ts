@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, type Role, type TlsMinVersion } from '@restpipe/core';
+import { ConfigError, type PipeTuning, type Role, type TlsMinVersion } from '@restpipe/core';
 import { parseGatewayAddress, parseHostPort, type GatewayAddress } from '@restpipe/gateway';
 import { camelName, envName, flagsFor, type FlagSpec } from './flags.js';
 
@@ -10,7 +10,7 @@ export interface HostPort {
 }
 
 /** Everything a node needs, validated. */
-export interface NodeConfig {
+export interface NodeConfig extends PipeTuning {
   readonly role: Role;
   readonly listen: HostPort;
   readonly server: HostPort;
@@ -23,12 +23,6 @@ export interface NodeConfig {
   readonly handler: string | undefined;
   readonly statsd: HostPort | 'off';
   readonly statsdPrefix: string;
-  readonly heartbeatMs: number;
-  readonly timeoutMs: number;
-  readonly connectWaitMs: number;
-  readonly maxEventBytes: number;
-  readonly maxInFlight: number;
-  readonly maxConcurrency: number;
   readonly apiKeyFile: string | undefined;
   readonly tlsMinVersion: TlsMinVersion;
   readonly logLevel: string;

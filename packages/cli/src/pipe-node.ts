@@ -4,6 +4,7 @@ import {
   peerNameFromCertificate,
   PipeClient,
   PipeServer,
+  tuningOf,
   type EventHandler,
   type Logger,
   type PipeOptions,
@@ -23,16 +24,7 @@ export interface PipeNode {
 }
 
 function pipeOptions(config: NodeConfig, tls: TlsMaterial, handler: EventHandler, logger: Logger): PipeOptions {
-  return {
-    tls, handler, logger,
-    heartbeatMs: config.heartbeatMs,
-    timeoutMs: config.timeoutMs,
-    connectWaitMs: config.connectWaitMs,
-    maxEventBytes: config.maxEventBytes,
-    maxInFlight: config.maxInFlight,
-    maxConcurrency: config.maxConcurrency,
-    exposeTracebacks: config.exposeTracebacks,
-  };
+  return { ...tuningOf(config), tls, handler, logger, exposeTracebacks: config.exposeTracebacks };
 }
 
 /** This node's own name, from its certificate, as peers will see it. */

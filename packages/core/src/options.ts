@@ -63,14 +63,24 @@ export interface PipeOptions {
   logger?: Logger | undefined;
 }
 
-export interface ResolvedPipeOptions {
-  readonly tls: TlsMaterial;
+/** The knobs every node has, as validated numbers (flags of the same names on the CLIs). */
+export interface PipeTuning {
   readonly heartbeatMs: number;
   readonly timeoutMs: number;
   readonly connectWaitMs: number;
   readonly maxEventBytes: number;
   readonly maxInFlight: number;
   readonly maxConcurrency: number;
+}
+
+/** Just the PipeTuning fields of a larger object (a CLI config, say). */
+export function tuningOf(source: PipeTuning): PipeTuning {
+  const { heartbeatMs, timeoutMs, connectWaitMs, maxEventBytes, maxInFlight, maxConcurrency } = source;
+  return { heartbeatMs, timeoutMs, connectWaitMs, maxEventBytes, maxInFlight, maxConcurrency };
+}
+
+export interface ResolvedPipeOptions extends PipeTuning {
+  readonly tls: TlsMaterial;
   readonly handshakeTimeoutMs: number;
   readonly helloTimeoutMs: number;
   readonly maxPendingWriteBytes: number;
