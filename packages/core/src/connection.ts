@@ -28,6 +28,7 @@ import { diagnostics, publish } from './diagnostics.js';
 import type { EventHandler, Peer } from './event-handler.js';
 import { exceptionReply, handleEvent } from './handle-event.js';
 import { Heartbeat } from './heartbeat.js';
+import { LazyAbort } from './lazy-abort.js';
 import { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
 import { maxFrameBytes, SLOW_CONSUMER_HARD_FACTOR, type ResolvedPipeOptions } from './options.js';
@@ -57,7 +58,7 @@ export interface ConnectionStats {
 }
 
 interface InboundEntry {
-  controller: AbortController;
+  abort: LazyAbort;
   /** Cancelled by the peer or the connection: no reply is sent. */
   silenced: boolean;
 }
@@ -325,7 +326,7 @@ export class PipeConnection extends EventEmitter {
       this.#protocolError(new ProtocolError(`event id ${event.id} is already in flight`));
       return;
     }
-    const entry: InboundEntry = { controller: new AbortController(), silenced: false };
+    const entry: InboundEntry = { abort: new LazyAbort(), silenced: false };
     this.#inbound.set(event.id, entry);
     const accepted = this.#limiter.tryRun(() => this.#runEvent(event, entry));
     if (!accepted) {
@@ -336,18 +337,17 @@ export class PipeConnection extends EventEmitter {
   }
 
   async #runEvent(event: EventFrame, entry: InboundEntry): Promise<void> {
-    const { signal } = entry.controller;
-    if (signal.aborted) return this.#finishEvent(event.id);
+    if (entry.abort.aborted) return this.#finishEvent(event.id);
     const deadline = setTimeout(() => {
       // The sender has given up (504 there): whatever the handler does now is not sent.
       entry.silenced = true;
-      entry.controller.abort(new EventTimeoutError(`deadline of ${event.timeoutMs} ms passed`));
+      entry.abort.abort(new EventTimeoutError(`deadline of ${event.timeoutMs} ms passed`));
     }, event.timeoutMs || this.#options.timeoutMs);
     const started = performance.now();
     const fields = await handleEvent(event, {
       handler: this.#handler,
       peer: this.peer,
-      signal,
+      abort: entry.abort,
       pipe: { request: (request) => this.request(request) },
       exposeTracebacks: this.#options.exposeTracebacks,
     });
@@ -377,7 +377,7 @@ export class PipeConnection extends EventEmitter {
     const entry = this.#inbound.get(id);
     if (!entry) return;
     entry.silenced = true;
-    entry.controller.abort(new CancelledError('the sender cancelled the event'));
+    entry.abort.abort(new CancelledError('the sender cancelled the event'));
   }
 
   // ---- frames in --------------------------------------------------------
@@ -576,7 +576,7 @@ export class PipeConnection extends EventEmitter {
     this.#pending.rejectAll(lost);
     for (const entry of this.#inbound.values()) {
       entry.silenced = true;
-      entry.controller.abort(lost);
+      entry.abort.abort(lost);
     }
     this.#drainWaiter?.();
     this.emit('close', reason, error, wasOpen);

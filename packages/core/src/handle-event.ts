@@ -11,12 +11,14 @@ import { encodeBody, encodeJson, eventBody } from './body.js';
 import { findHandlerMethod, handlerMethodName, isVerb, validateNoun } from './dispatch.js';
 import { envelopeBytes } from './envelope.js';
 import { HandlerReply, type EventContext, type EventHandler, type Peer, type PipeLink } from './event-handler.js';
+import type { LazyAbort } from './lazy-abort.js';
 import { fromQueryParams } from './request.js';
 
 export interface InboundEnv {
   readonly handler: EventHandler;
   readonly peer: Peer;
-  readonly signal: AbortSignal;
+  /** `ctx.signal`, made on first use. */
+  readonly abort: LazyAbort;
   readonly pipe: PipeLink;
   readonly exposeTracebacks: boolean;
 }
@@ -49,7 +51,7 @@ export async function handleEvent(event: EventFrame, env: InboundEnv): Promise<R
     if (!method) throw new UnknownHandlerError(`no handler for ${ctx.verb} /${ctx.noun.join('/')}`);
     const raw = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.length);
     const result = await method.call(env.handler, ctx, eventBody(event.mimeType, raw), ...ctx.args);
-    return { ...valueReply(result), handlerName };
+    return valueReply(result, handlerName);
   } catch (error) {
     return { ...exceptionReply(error, env.exposeTracebacks), handlerName };
   }
@@ -57,6 +59,7 @@ export async function handleEvent(event: EventFrame, env: InboundEnv): Promise<R
 
 function contextOf(event: EventFrame, env: InboundEnv): EventContext {
   if (!isVerb(event.verb)) throw new InvalidPathError(`unknown verb ${JSON.stringify(event.verb)}`);
+  const { abort } = env;
   return {
     peer: env.peer,
     requestId: event.requestId,
@@ -64,19 +67,20 @@ function contextOf(event: EventFrame, env: InboundEnv): EventContext {
     verb: event.verb,
     noun: event.noun,
     args: event.args,
-    signal: env.signal,
+    get signal() {
+      return abort.signal;
+    },
     pipe: env.pipe,
   };
 }
 
 type Fields = Omit<ReplyFields, 'handlerName'>;
 
-function valueReply(result: unknown): Fields {
-  if (HandlerReply.is(result)) {
-    const body = encodeBody(result.data, result.options.mimeType);
-    return { ...body, returnCode: result.options.code ?? RETURN_CODES.OK, kind: ReplyKind.VALUE, status: 200 };
-  }
-  return { ...encodeJson(result), returnCode: RETURN_CODES.OK, kind: ReplyKind.VALUE, status: 200 };
+function valueReply(result: unknown, handlerName: string): ReplyFields {
+  const reply = HandlerReply.is(result);
+  const body = reply ? encodeBody(result.data, result.options.mimeType) : encodeJson(result);
+  const returnCode = reply ? (result.options.code ?? RETURN_CODES.OK) : RETURN_CODES.OK;
+  return { mimeType: body.mimeType, data: body.data, returnCode, kind: ReplyKind.VALUE, status: 200, handlerName };
 }
 
 /** Our own errors keep their status and code; anything else the handler threw is 500 / 251. */

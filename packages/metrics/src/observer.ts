@@ -73,7 +73,7 @@ export class Observer {
   }
 
   #timing(statsdName: string, ms: number, histogram: { observe(value: number): void }): void {
-    this.#statsd?.timing(statsdName, ms);
+    this.#statsd?.timing(statsdName, round(ms));
     histogram.observe(ms / 1000);
   }
 
@@ -112,8 +112,9 @@ export class Observer {
   }
 
   #handled(m: HandledMessage): void {
-    this.#statsd?.timing('event.handle', m.ms);
-    if (m.handlerName) this.#statsd?.timing(`event.handle.${metricSafe(m.handlerName)}`, m.ms);
+    const ms = round(m.ms);
+    this.#statsd?.timing('event.handle', ms);
+    if (m.handlerName) this.#statsd?.timing(`event.handle.${metricSafe(m.handlerName)}`, ms);
     this.prometheus.handle.observe({ handler: m.handlerName || 'none' }, m.ms / 1000);
     if (m.failed) this.#count('event.error', 'eventError');
     this.#logger.info(
