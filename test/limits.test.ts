@@ -1,10 +1,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventHandler, ReplyKind, reply, type EventBody, type EventContext } from '@restpipe/core';
 import { memoryLogger } from './helpers/logs.js';
-import { TestPki } from './helpers/pki.js';
-import { PipeFixture } from './helpers/pipes.js';
+import { usePipeFixture, type PipeFixture } from './helpers/pipes.js';
 import { RawPeer } from './helpers/raw-peer.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -23,16 +22,8 @@ class Handler extends EventHandler {
   }
 }
 
-let pki: TestPki;
+const suite = usePipeFixture();
 let pipes: PipeFixture;
-
-beforeAll(() => {
-  pki = new TestPki();
-});
-
-afterEach(async () => {
-  await pipes?.closeAll();
-});
 
 function event(id: number, noun: string, data = Buffer.alloc(0)) {
   return { kind: 'event' as const, event: { id, verb: noun === 'echo' ? 'post' : 'get', noun: [noun], args: [], query: [], mimeType: 'application/octet-stream', data, timeoutMs: 10_000, requestId: `raw-${id}` } };
@@ -40,11 +31,11 @@ function event(id: number, noun: string, data = Buffer.alloc(0)) {
 
 describe('limits', () => {
   it('closes a peer that stops reading once its unread bytes pass the cap and stop moving', async () => {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const logger = memoryLogger();
     const server = await pipes.server({ handler: new Handler(), logger, maxEventBytes: 64 * 1024, maxPendingWriteBytes: 256 * 1024, heartbeatMs: 200 });
     const bystander = await pipes.connectedClient(server.port, 'bystander');
-    const peer = await RawPeer.connect(server.port, pki.client('sloth'), pki.ca.certPem);
+    const peer = await RawPeer.connect(server.port, suite.pki.client('sloth'), suite.pki.ca.certPem);
     peer.hello();
     await waitFor(() => server.isConnected('sloth'), 'sloth to register');
     peer.socket.pause(); // reads nothing from here on
@@ -57,7 +48,7 @@ describe('limits', () => {
   });
 
   it('closes a TCP connection that never starts the TLS handshake, after the handshake timeout', async () => {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const logger = memoryLogger();
     const server = await pipes.server({ logger, handshakeTimeoutMs: 300 });
     const socket = net.connect(server.port, '127.0.0.1');
@@ -68,9 +59,9 @@ describe('limits', () => {
   });
 
   it('runs at most maxConcurrency handlers, queues up to maxInFlight, and refuses the rest with 503', async () => {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const server = await pipes.server({ handler: new Handler(), maxConcurrency: 2, maxInFlight: 3 });
-    const peer = await RawPeer.connect(server.port, pki.client('flood'), pki.ca.certPem);
+    const peer = await RawPeer.connect(server.port, suite.pki.client('flood'), suite.pki.ca.certPem);
     peer.hello();
     await waitFor(() => server.isConnected('flood'), 'flood to register');
     for (let id = 1; id <= 10; id++) peer.send(event(id, 'hold'));
@@ -87,7 +78,7 @@ describe('limits', () => {
   });
 
   it('a library client never sends more than the peer allows in flight', async () => {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const server = await pipes.server({ handler: new Handler(), maxInFlight: 4 });
     const client = await pipes.connectedClient(server.port, 'node-a');
     const results = await Promise.allSettled(Array.from({ length: 6 }, () => client.request({ noun: 'hold' })));
@@ -97,7 +88,7 @@ describe('limits', () => {
   });
 
   it('100 connections each sending 1 MiB of garbage are all rejected, and memory stays bounded', async () => {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const logger = memoryLogger();
     const server = await pipes.server({ logger });
     const bystander = await pipes.connectedClient(server.port, 'bystander');
@@ -111,9 +102,9 @@ describe('limits', () => {
       const s = net.connect(server.port, '127.0.0.1', () => s.end(garbage));
       s.on('close', () => resolve()).on('error', () => {});
     }));
-    const identity = pki.client('garbler');
+    const identity = suite.pki.client('garbler');
     const secure = Array.from({ length: 50 }, () => new Promise<void>((resolve) => {
-      const s = tls.connect({ host: '127.0.0.1', port: server.port, servername: 'localhost', ca: pki.ca.certPem, cert: identity.certPem, key: identity.keyPem }, () => s.write(garbage));
+      const s = tls.connect({ host: '127.0.0.1', port: server.port, servername: 'localhost', ca: suite.pki.ca.certPem, cert: identity.certPem, key: identity.keyPem }, () => s.write(garbage));
       // A real peer reads: that is how it sees the Goaway and the close.
       s.resume();
       s.on('close', () => resolve()).on('error', () => {});

@@ -1,29 +1,21 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeFrameBytes, PeerUnavailableError } from '@restpipe/core';
 import { memoryLogger } from './helpers/logs.js';
 import { TestPki } from './helpers/pki.js';
-import { PipeFixture } from './helpers/pipes.js';
+import { usePipeFixture, type PipeFixture } from './helpers/pipes.js';
 import { RawPeer } from './helpers/raw-peer.js';
 import { settle, waitFor } from './helpers/wait.js';
 
-let pki: TestPki;
+const suite = usePipeFixture();
 let pipes: PipeFixture;
-
-beforeAll(() => {
-  pki = new TestPki();
-});
-
-afterEach(async () => {
-  await pipes?.closeAll();
-});
 
 describe('TLS refusals', () => {
   it('refuses a client certificate from a foreign CA, logs why, and never registers it', async () => {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const logger = memoryLogger();
     const server = await pipes.server({ logger });
     const foreign = new TestPki();
-    const client = pipes.client(server.port, 'node-a', { tls: { ...foreign.tls(foreign.client('node-a')), ca: pki.ca.certPem }, connectWaitMs: 0 });
+    const client = pipes.client(server.port, 'node-a', { tls: { ...foreign.tls(foreign.client('node-a')), ca: suite.pki.ca.certPem }, connectWaitMs: 0 });
     const failures: Error[] = [];
     client.on('error', (e: Error) => failures.push(e));
     await waitFor(() => failures.length >= 2, 'two refused attempts');
@@ -34,7 +26,7 @@ describe('TLS refusals', () => {
   });
 
   it('refuses a server whose certificate does not match the server name', async () => {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const server = await pipes.server();
     const client = pipes.client(server.port, 'node-a', { serverName: 'not-the-server.example' });
     const failure = await new Promise<Error>((resolve) => client.once('error', resolve));
@@ -44,10 +36,10 @@ describe('TLS refusals', () => {
   });
 
   it('refuses a client that presents no certificate', async () => {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const logger = memoryLogger();
     const server = await pipes.server({ logger });
-    const peer = await settle(RawPeer.connect(server.port, undefined, pki.ca.certPem));
+    const peer = await settle(RawPeer.connect(server.port, undefined, suite.pki.ca.certPem));
     // Under TLS 1.3 the client may see secureConnect before the server's alert.
     if (peer.ok) await waitFor(() => peer.value.closed, 'the server to close the socket');
     await waitFor(() => logger.records.some((r) => r.msg === 'pipe connection refused'), 'the refusal log line');
@@ -57,7 +49,7 @@ describe('TLS refusals', () => {
 
 describe('hostile frames close that connection only', () => {
   async function withBystander() {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const server = await pipes.server({ maxEventBytes: 1024 });
     const bystander = await pipes.connectedClient(server.port, 'bystander');
     const stillWorks = async (): Promise<void> => {
@@ -69,7 +61,7 @@ describe('hostile frames close that connection only', () => {
 
   it('closes a connection that sends garbage', async () => {
     const { server, stillWorks } = await withBystander();
-    const peer = await RawPeer.connect(server.port, pki.client('mallory'), pki.ca.certPem);
+    const peer = await RawPeer.connect(server.port, suite.pki.client('mallory'), suite.pki.ca.certPem);
     peer.hello();
     await waitFor(() => server.isConnected('mallory'), 'mallory to register');
     peer.sendBytes(Buffer.from([0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff]));
@@ -80,7 +72,7 @@ describe('hostile frames close that connection only', () => {
 
   it('closes a connection whose declared frame length is too large, before reading the body', async () => {
     const { server, stillWorks } = await withBystander();
-    const peer = await RawPeer.connect(server.port, pki.client('mallory'), pki.ca.certPem);
+    const peer = await RawPeer.connect(server.port, suite.pki.client('mallory'), suite.pki.ca.certPem);
     peer.hello();
     await waitFor(() => server.isConnected('mallory'), 'mallory to register');
     peer.sendBytes(Buffer.from([0xff, 0xff, 0xff, 0xff]));
@@ -91,7 +83,7 @@ describe('hostile frames close that connection only', () => {
 
   it('closes a connection that sends a truncated frame and hangs up', async () => {
     const { server, stillWorks } = await withBystander();
-    const peer = await RawPeer.connect(server.port, pki.client('mallory'), pki.ca.certPem);
+    const peer = await RawPeer.connect(server.port, suite.pki.client('mallory'), suite.pki.ca.certPem);
     peer.hello();
     await waitFor(() => server.isConnected('mallory'), 'mallory to register');
     const frame = encodeFrameBytes({ kind: 'ping', ping: { seq: 1 } });
@@ -102,7 +94,7 @@ describe('hostile frames close that connection only', () => {
 
   it('closes a connection whose first frame is not Hello', async () => {
     const { server, stillWorks } = await withBystander();
-    const peer = await RawPeer.connect(server.port, pki.client('mallory'), pki.ca.certPem);
+    const peer = await RawPeer.connect(server.port, suite.pki.client('mallory'), suite.pki.ca.certPem);
     peer.send({ kind: 'ping', ping: { seq: 1 } });
     await waitFor(() => peer.closed, 'the server to close mallory');
     expect(peer.goawayReason()).toBe('protocol_error');
@@ -111,9 +103,9 @@ describe('hostile frames close that connection only', () => {
   });
 
   it('closes a connection that never says Hello, after the hello timeout', async () => {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const server = await pipes.server({ helloTimeoutMs: 200 });
-    const peer = await RawPeer.connect(server.port, pki.client('mallory'), pki.ca.certPem);
+    const peer = await RawPeer.connect(server.port, suite.pki.client('mallory'), suite.pki.ca.certPem);
     const started = Date.now();
     await waitFor(() => peer.closed, 'the hello timeout');
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
@@ -121,9 +113,9 @@ describe('hostile frames close that connection only', () => {
   });
 
   it('declares a silent peer dead after three heartbeats and fails its requests at once', async () => {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const server = await pipes.server({ heartbeatMs: 100 });
-    const peer = await RawPeer.connect(server.port, pki.client('quiet'), pki.ca.certPem);
+    const peer = await RawPeer.connect(server.port, suite.pki.client('quiet'), suite.pki.ca.certPem);
     peer.hello(100); // then never answers a Ping
     await waitFor(() => server.isConnected('quiet'), 'quiet to register');
     const pending = settle(server.request('quiet', { noun: 'time', timeoutMs: 30_000 }));

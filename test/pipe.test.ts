@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   EventHandler,
   EventTimeoutError,
@@ -10,8 +10,7 @@ import {
   type EventBody,
   type EventContext,
 } from '@restpipe/core';
-import { TestPki } from './helpers/pki.js';
-import { PipeFixture } from './helpers/pipes.js';
+import { usePipeFixture, type PipeFixture } from './helpers/pipes.js';
 import { nextEvent, settle, waitFor } from './helpers/wait.js';
 
 class ServerHandler extends EventHandler {
@@ -62,17 +61,9 @@ class ClientHandler extends EventHandler {
   }
 }
 
-let pki: TestPki;
-const fixture = (): PipeFixture => new PipeFixture(pki);
+const suite = usePipeFixture();
+const fixture = (): PipeFixture => suite.fixture();
 let pipes: PipeFixture;
-
-beforeAll(() => {
-  pki = new TestPki();
-});
-
-afterEach(async () => {
-  await pipes?.closeAll();
-});
 
 describe('library: request and reply', () => {
   it('carries requests in both directions over one connection', async () => {

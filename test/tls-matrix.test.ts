@@ -1,24 +1,15 @@
 import tls from 'node:tls';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCa, createCrl, issueCertificate } from '@restpipe/certs';
 import { X509Certificate } from 'node:crypto';
 import type { PipeClient, TlsMaterial } from '@restpipe/core';
 import { memoryLogger } from './helpers/logs.js';
-import { TestPki } from './helpers/pki.js';
-import { PipeFixture } from './helpers/pipes.js';
+import { usePipeFixture, type PipeFixture } from './helpers/pipes.js';
 import { waitFor } from './helpers/wait.js';
 
-let pki: TestPki;
+const suite = usePipeFixture();
 let pipes: PipeFixture;
 const DAY = 86_400_000;
-
-beforeAll(() => {
-  pki = new TestPki();
-});
-
-afterEach(async () => {
-  await pipes?.closeAll();
-});
 
 /** Counts a refused client's attempts; they must follow the backoff, not a tight loop. */
 function attempts(client: PipeClient): { count: number; errors: Error[] } {
@@ -31,7 +22,7 @@ function attempts(client: PipeClient): { count: number; errors: Error[] } {
 }
 
 async function expectRefused(clientTls: TlsMaterial, options: { serverTls?: TlsMaterial; serverName?: string; serverSide?: boolean } = {}) {
-  pipes = new PipeFixture(pki);
+  pipes = suite.fixture();
   const logger = memoryLogger();
   const server = await pipes.server({ logger, ...(options.serverTls ? { tls: options.serverTls } : {}) });
   const registered: string[] = [];
@@ -58,64 +49,64 @@ async function expectRefused(clientTls: TlsMaterial, options: { serverTls?: TlsM
 
 describe('TLS refusal matrix: refused before any frame, logged with a reason, never registered, retried on backoff', () => {
   it('a self-signed client certificate', async () => {
-    const self = pki.selfSigned('mallory');
-    const { reason } = await expectRefused({ cert: self.certPem, key: self.keyPem, ca: pki.ca.certPem });
+    const self = suite.pki.selfSigned('mallory');
+    const { reason } = await expectRefused({ cert: self.certPem, key: self.keyPem, ca: suite.pki.ca.certPem });
     expect(reason).toMatch(/SELF_SIGNED|self.signed|unable to verify/i);
   });
 
   it('an expired client certificate', async () => {
-    const old = pki.issue('client', { name: 'old', notBefore: new Date(Date.now() - 10 * DAY), notAfter: new Date(Date.now() - DAY) });
-    const { reason } = await expectRefused(pki.tls(old));
+    const old = suite.pki.issue('client', { name: 'old', notBefore: new Date(Date.now() - 10 * DAY), notAfter: new Date(Date.now() - DAY) });
+    const { reason } = await expectRefused(suite.pki.tls(old));
     expect(reason).toMatch(/CERT_HAS_EXPIRED|expired/i);
   });
 
   it('a client certificate not yet valid', async () => {
-    const early = pki.issue('client', { name: 'early', notBefore: new Date(Date.now() + DAY), notAfter: new Date(Date.now() + 10 * DAY) });
-    const { reason } = await expectRefused(pki.tls(early));
+    const early = suite.pki.issue('client', { name: 'early', notBefore: new Date(Date.now() + DAY), notAfter: new Date(Date.now() + 10 * DAY) });
+    const { reason } = await expectRefused(suite.pki.tls(early));
     expect(reason).toMatch(/CERT_NOT_YET_VALID|not yet valid/i);
   });
 
   it('a server certificate used as a client certificate (wrong EKU)', async () => {
-    const serverish = pki.issue('server', { name: 'imposter' });
-    const { reason } = await expectRefused(pki.tls(serverish));
+    const serverish = suite.pki.issue('server', { name: 'imposter' });
+    const { reason } = await expectRefused(suite.pki.tls(serverish));
     expect(reason).toMatch(/INVALID_PURPOSE|purpose/i);
   });
 
   it('a client certificate used as the server certificate (wrong EKU)', async () => {
-    const clientish = pki.issue('client', { name: 'fake-server', san: ['DNS:localhost'] });
-    const { clientError } = await expectRefused(pki.tls(pki.client('node-a')), { serverTls: pki.tls(clientish), serverSide: false });
+    const clientish = suite.pki.issue('client', { name: 'fake-server', san: ['DNS:localhost'] });
+    const { clientError } = await expectRefused(suite.pki.tls(suite.pki.client('node-a')), { serverTls: suite.pki.tls(clientish), serverSide: false });
     expect(clientError.message).toMatch(/purpose|INVALID_PURPOSE/i);
   });
 
   it('a revoked client certificate (CRL)', async () => {
-    const doomed = pki.issue('client', { name: 'doomed' });
+    const doomed = suite.pki.issue('client', { name: 'doomed' });
     const serial = new X509Certificate(doomed.certPem).serialNumber;
-    const crl = createCrl(pki.ca, [{ serialHex: serial, revokedAt: new Date() }]);
-    const { reason } = await expectRefused(pki.tls(doomed), { serverTls: pki.tls(pki.server, { crl }) });
+    const crl = createCrl(suite.pki.ca, [{ serialHex: serial, revokedAt: new Date() }]);
+    const { reason } = await expectRefused(suite.pki.tls(doomed), { serverTls: suite.pki.tls(suite.pki.server, { crl }) });
     expect(reason).toMatch(/CERT_REVOKED|revoked/i);
   });
 
   it('a server whose certificate does not match the server name', async () => {
-    const { clientError } = await expectRefused(pki.tls(pki.client('node-a')), { serverName: 'elsewhere.example', serverSide: false });
+    const { clientError } = await expectRefused(suite.pki.tls(suite.pki.client('node-a')), { serverName: 'elsewhere.example', serverSide: false });
     expect(clientError.message).toMatch(/elsewhere\.example/);
   });
 
   it('a client certificate from another CA', async () => {
     const other = createCa();
     const foreign = issueCertificate(other, 'client', { name: 'node-a' });
-    const { reason } = await expectRefused({ cert: foreign.certPem, key: foreign.keyPem, ca: pki.ca.certPem });
+    const { reason } = await expectRefused({ cert: foreign.certPem, key: foreign.keyPem, ca: suite.pki.ca.certPem });
     expect(reason).toMatch(/UNABLE_TO_VERIFY|unable to (get|verify)|unknown ca/i);
   });
 });
 
 describe('TLS versions and ciphers', () => {
   it('refuses a client limited to TLS 1.2 against the TLS 1.3 default', async () => {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const logger = memoryLogger();
     const server = await pipes.server({ logger });
-    const client = pki.client('old-tls');
+    const client = suite.pki.client('old-tls');
     const result = await new Promise<string>((resolve) => {
-      const socket = tls.connect({ host: '127.0.0.1', port: server.port, servername: 'localhost', ca: pki.ca.certPem, cert: client.certPem, key: client.keyPem, maxVersion: 'TLSv1.2' });
+      const socket = tls.connect({ host: '127.0.0.1', port: server.port, servername: 'localhost', ca: suite.pki.ca.certPem, cert: client.certPem, key: client.keyPem, maxVersion: 'TLSv1.2' });
       socket.on('secureConnect', () => resolve('connected'));
       socket.on('error', (e) => resolve(e.message));
     });
@@ -125,12 +116,12 @@ describe('TLS versions and ciphers', () => {
   });
 
   it('with --tls-min-version TLSv1.2, accepts TLS 1.2 with an AEAD cipher and refuses a non-AEAD cipher offered alone', async () => {
-    pipes = new PipeFixture(pki);
+    pipes = suite.fixture();
     const logger = memoryLogger();
-    const server = await pipes.server({ logger, tls: pki.tls(pki.server, { minVersion: 'TLSv1.2' }) });
-    const client = pki.client('tls12');
+    const server = await pipes.server({ logger, tls: suite.pki.tls(suite.pki.server, { minVersion: 'TLSv1.2' }) });
+    const client = suite.pki.client('tls12');
     const connect = (ciphers: string) => new Promise<string>((resolve) => {
-      const socket = tls.connect({ host: '127.0.0.1', port: server.port, servername: 'localhost', ca: pki.ca.certPem, cert: client.certPem, key: client.keyPem, maxVersion: 'TLSv1.2', ciphers });
+      const socket = tls.connect({ host: '127.0.0.1', port: server.port, servername: 'localhost', ca: suite.pki.ca.certPem, cert: client.certPem, key: client.keyPem, maxVersion: 'TLSv1.2', ciphers });
       socket.on('secureConnect', () => {
         resolve(`${socket.getProtocol()} ${socket.getCipher().name}`);
         socket.destroy();
@@ -144,8 +135,8 @@ describe('TLS versions and ciphers', () => {
   });
 
   it('a library client with TLS 1.2 minimum still connects over TLS 1.3 by default', async () => {
-    pipes = new PipeFixture(pki);
-    const server = await pipes.server({ tls: pki.tls(pki.server, { minVersion: 'TLSv1.2' }) });
+    pipes = suite.fixture();
+    const server = await pipes.server({ tls: suite.pki.tls(suite.pki.server, { minVersion: 'TLSv1.2' }) });
     const client = await pipes.connectedClient(server.port, 'node-a');
     expect((await client.request({ noun: 'time' })).returnCode).toBe(0);
   });

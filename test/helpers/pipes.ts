@@ -1,5 +1,6 @@
 import { PipeClient, PipeServer, type EventHandler, type PipeClientOptions, type PipeServerOptions } from '@restpipe/core';
-import type { TestPki } from './pki.js';
+import { afterEach, beforeAll } from 'vitest';
+import { TestPki } from './pki.js';
 
 /** Starts pipes on 127.0.0.1 and closes every one of them in `closeAll()`. */
 export class PipeFixture {
@@ -36,4 +37,29 @@ export class PipeFixture {
   async closeAll(): Promise<void> {
     await Promise.all(this.#closers.splice(0).map((close) => close()));
   }
+}
+
+/**
+ * The usual setup of a pipe test file: one fresh PKI for the file, and every
+ * pipe started through `fixture()` closed after each test.
+ */
+export function usePipeFixture(): { readonly pki: TestPki; fixture(): PipeFixture } {
+  let pki: TestPki | undefined;
+  let current: PipeFixture | undefined;
+  beforeAll(() => {
+    pki = new TestPki();
+  });
+  afterEach(async () => {
+    await current?.closeAll();
+    current = undefined;
+  });
+  return {
+    get pki(): TestPki {
+      return pki!;
+    },
+    fixture(): PipeFixture {
+      current = new PipeFixture(pki!);
+      return current;
+    },
+  };
 }
