@@ -2,6 +2,7 @@ import http from 'node:http';
 import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PipeFailError, raiseForException } from 'restpipe';
 import { CertDir, freePort, startNode, type NodeProcess } from './helpers/nodes.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -204,6 +205,25 @@ describe.each(directions)('the reply table, $label', ({ base, far }) => {
     const response = await fetch(`${base()}/${noun}`);
     expect(response.status).toBe(404);
     expect(await envelope(response)).toMatchObject({ class: 'UnknownHandlerError' });
+  });
+});
+
+describe('raiseForException, on real gateway responses', () => {
+  it('passes a 200 with return code 0, and leaves the body readable', async () => {
+    const response = await fetch(`${client.gateway}/server/time`);
+    await expect(raiseForException(response)).resolves.toBeUndefined();
+    expect(await response.json()).toHaveProperty('time_from_server');
+  });
+
+  it('throws PipeFailError with class, message, code, returnCode and status for a failure', async () => {
+    const error = await raiseForException(await fetch(`${server.gateway}/client/node-a/boom`)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PipeFailError);
+    expect(error).toMatchObject({ class: 'TypeError', message: 'boom on the client', code: 'RP_ERR_HANDLER', returnCode: 251, status: 500 });
+  });
+
+  it('throws for a 200 whose return code is not 0', async () => {
+    const error = await raiseForException(await fetch(`${client.gateway}/server/custom`)).catch((e: unknown) => e);
+    expect(error).toMatchObject({ returnCode: 7, status: 200 });
   });
 });
 

@@ -47,7 +47,7 @@ export interface ClientInfo {
 /**
  * Accepts mutual-TLS pipe connections and routes requests to clients by their
  * certificate name. Emits `connect` (peer), `disconnect` (peer, reason),
- * `refused` (error, address) and `error`.
+ * `refused` (error, address) and `error` (refusals too, only when someone listens).
  */
 export class PipeServer extends EventEmitter {
   readonly options: ResolvedPipeOptions;
@@ -163,6 +163,7 @@ export class PipeServer extends EventEmitter {
     this.#logger.warn({ address: remoteAddress, code: (error as { code?: string }).code, err: error.message }, 'pipe connection refused');
     publish(diagnostics.connectFail, { owner: this, error, address: remoteAddress });
     this.emit('refused', error, remoteAddress);
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   #onTransport(transport: Transport): void {

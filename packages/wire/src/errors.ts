@@ -229,4 +229,9 @@ export class PipeFailError extends RpError {
     this.className = details.className;
     this.traceback = details.traceback;
   }
+
+  /** The remote class name, under the envelope's own key. */
+  get class(): string {
+    return this.className;
+  }
 }
