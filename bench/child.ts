@@ -8,12 +8,15 @@
  *   idle-clients PORT CERTDIR N  N PipeClients that connect and stay idle
  *   raw-idle PORT CERTDIR N      N bare mutual-TLS sockets that connect and stay idle
  *   active-clients PORT CERTDIR N SECONDS   N PipeClients, all sending at once for SECONDS
+ *   nats-responder NATSPORT CERTDIR   answers rp.time and rp.echo over NATS (mutual TLS)
+ *   nats-gateway PORT CERTDIR NATSPORT   Fastify turning /server/time and /server/echo into NATS requests
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import tls from 'node:tls';
 import Fastify from 'fastify';
+import { connect } from 'nats';
 import { EventHandler, FrameDecoder, PipeClient, PipeServer, reply, type EventBody, type EventContext } from '@restpipe/core';
 
 const [role, portText, certDir, countText] = process.argv.slice(2);
@@ -128,7 +131,43 @@ async function activeClients(): Promise<void> {
   say({ throughput: done / ((performance.now() - started) / 1000) });
 }
 
+function natsConnect(natsPort: number) {
+  return connect({
+    servers: `tls://127.0.0.1:${natsPort}`,
+    tls: { cert: read('client.crt.pem'), key: read('client.key.pem'), ca: read('ca.crt.pem') },
+    maxReconnectAttempts: -1,
+  });
+}
+
+async function natsResponder(): Promise<void> {
+  const nc = await natsConnect(port);
+  const encoder = new TextEncoder();
+  nc.subscribe('rp.time', { callback: (_err, msg) => msg.respond(encoder.encode(JSON.stringify({ time_from_server: Date.now() / 1000 }))) });
+  nc.subscribe('rp.echo', { callback: (_err, msg) => msg.respond(msg.data) });
+  await nc.flush();
+  say({ ready: role });
+}
+
+async function natsGateway(): Promise<void> {
+  const nc = await natsConnect(Number(countText));
+  const app = Fastify({ bodyLimit: 8 * 1024 * 1024 });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.get('/server/time', async (_request, replyTo) => {
+    const msg = await nc.request('rp.time', new Uint8Array(0), { timeout: 30_000 });
+    return replyTo.type('application/json').send(Buffer.from(msg.data));
+  });
+  app.post('/server/echo', async (request, replyTo) => {
+    const msg = await nc.request('rp.echo', request.body as Buffer, { timeout: 30_000 });
+    return replyTo.type(request.headers['content-type'] ?? 'application/octet-stream').send(Buffer.from(msg.data));
+  });
+  await app.listen({ host: '127.0.0.1', port });
+  say({ ready: role });
+}
+
 const roles: Record<string, () => Promise<void>> = {
+  'nats-responder': natsResponder,
+  'nats-gateway': natsGateway,
   'active-clients': activeClients,
   'bare-fastify': bareFastify,
   'tls-floor': tlsFloor,

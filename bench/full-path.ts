@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import http from 'node:http';
 import { child, freePort, median, percentile, ROOT, sleep } from './lib.js';
+import { startNats } from './nats.js';
 
 export interface LoadResult {
   target: string;
@@ -86,7 +87,10 @@ export async function fullPath(certDir: string, runs: number, seconds: number): 
     '--cert', join(certDir, 'server.crt.pem'), '--key', join(certDir, 'server.key.pem'), ...tls]);
   const client = startCli('rp-client.js', ['--server', `127.0.0.1:${pipePort}`, '--server-name', 'localhost', '--gateway', `127.0.0.1:${clientGw}`,
     '--cert', join(certDir, 'client.crt.pem'), '--key', join(certDir, 'client.key.pem'), ...tls]);
-  const targets = { 'bare Fastify': `http://127.0.0.1:${barePort}`, restpipe: `http://127.0.0.1:${clientGw}` };
+  const nats = await startNats(certDir);
+  if (!nats) process.stderr.write('  NATS skipped: nats-server is not installed (apt-get install nats-server)\n');
+  const targets: Record<string, string> = { 'bare Fastify': `http://127.0.0.1:${barePort}`, restpipe: `http://127.0.0.1:${clientGw}` };
+  if (nats) targets['NATS (mTLS)'] = nats.url;
   try {
     await waitOk(`${targets.restpipe}/_rp/ready`);
     for (const url of Object.values(targets)) await load(url, PAYLOADS[0]!, 8, 1); // warm-up
@@ -124,5 +128,6 @@ export async function fullPath(certDir: string, runs: number, seconds: number): 
     server.kill('SIGKILL');
     client.kill('SIGKILL');
     await bare.stop();
+    await nats?.stop();
   }
 }
