@@ -1,8 +1,7 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { EventHandler, reply, type EventBody, type EventContext, type PipeClient, type PipeServer } from '@restpipe/core';
 import { FaultProxy } from './helpers/fault-proxy.js';
-import { TestPki } from './helpers/pki.js';
-import { PipeFixture } from './helpers/pipes.js';
+import { usePipeFixture } from './helpers/pipes.js';
 import { nextEvent, settle, waitFor } from './helpers/wait.js';
 
 const HEARTBEAT_MS = 200;
@@ -16,22 +15,16 @@ class Echo extends EventHandler {
   }
 }
 
-let pki: TestPki;
-let pipes: PipeFixture;
+const suite = usePipeFixture();
 let proxy: FaultProxy | undefined;
-
-beforeAll(() => {
-  pki = new TestPki();
-});
 
 afterEach(async () => {
   await proxy?.close();
   proxy = undefined;
-  await pipes?.closeAll();
 });
 
 async function throughProxy(): Promise<{ server: PipeServer; client: PipeClient; proxy: FaultProxy }> {
-  pipes = new PipeFixture(pki);
+  const pipes = suite.fixture();
   const server = await pipes.server({ handler: new Echo(), heartbeatMs: HEARTBEAT_MS });
   proxy = await new FaultProxy(server.port).start();
   const client = await pipes.connectedClient(proxy.port, 'node-a', { handler: new Echo(), heartbeatMs: HEARTBEAT_MS });

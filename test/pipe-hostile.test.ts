@@ -59,33 +59,29 @@ describe('hostile frames close that connection only', () => {
     return { server, stillWorks };
   }
 
-  it('closes a connection that sends garbage', async () => {
-    const { server, stillWorks } = await withBystander();
+  /** A raw peer that said Hello and was registered: ready to misbehave. */
+  async function mallory(server: { port: number; isConnected(name: string): boolean }): Promise<RawPeer> {
     const peer = await RawPeer.connect(server.port, suite.pki.client('mallory'), suite.pki.ca.certPem);
     peer.hello();
     await waitFor(() => server.isConnected('mallory'), 'mallory to register');
-    peer.sendBytes(Buffer.from([0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff]));
-    await waitFor(() => peer.closed, 'the server to close mallory');
-    expect(peer.goawayReason()).toBe('protocol_error');
-    await stillWorks();
-  });
+    return peer;
+  }
 
-  it('closes a connection whose declared frame length is too large, before reading the body', async () => {
+  it.each([
+    ['garbage', [0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff], 'protocol_error'],
+    ['a declared frame length that is too large (closed before reading the body)', [0xff, 0xff, 0xff, 0xff], 'frame_too_large'],
+  ])('closes a connection that sends %s', async (_what, bytes, reason) => {
     const { server, stillWorks } = await withBystander();
-    const peer = await RawPeer.connect(server.port, suite.pki.client('mallory'), suite.pki.ca.certPem);
-    peer.hello();
-    await waitFor(() => server.isConnected('mallory'), 'mallory to register');
-    peer.sendBytes(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+    const peer = await mallory(server);
+    peer.sendBytes(Buffer.from(bytes as number[]));
     await waitFor(() => peer.closed, 'the server to close mallory');
-    expect(peer.goawayReason()).toBe('frame_too_large');
+    expect(peer.goawayReason()).toBe(reason);
     await stillWorks();
   });
 
   it('closes a connection that sends a truncated frame and hangs up', async () => {
     const { server, stillWorks } = await withBystander();
-    const peer = await RawPeer.connect(server.port, suite.pki.client('mallory'), suite.pki.ca.certPem);
-    peer.hello();
-    await waitFor(() => server.isConnected('mallory'), 'mallory to register');
+    const peer = await mallory(server);
     const frame = encodeFrameBytes({ kind: 'ping', ping: { seq: 1 } });
     peer.socket.end(frame.subarray(0, frame.length - 1));
     await waitFor(() => !server.isConnected('mallory'), 'mallory to be gone');

@@ -332,7 +332,7 @@ export class PipeConnection extends EventEmitter {
     if (!accepted) {
       this.#inbound.delete(event.id);
       const error = new TooManyInFlightError('too many events in flight on this connection');
-      this.#sendReply(event.id, { ...exceptionReply(error, false) });
+      this.#sendReply(event.id, exceptionReply(error, false));
     }
   }
 

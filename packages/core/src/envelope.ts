@@ -1,4 +1,4 @@
-import { ERROR_CODES, PipeFailError, RETURN_CODES } from '@restpipe/wire';
+import { ERROR_CODES, PipeFailError } from '@restpipe/wire';
 
 /** The JSON body of every failure: `{"exception": {...}}`. */
 export interface ExceptionEnvelope {
@@ -59,5 +59,3 @@ function parseEnvelope(text: string): Partial<ExceptionEnvelope> | undefined {
     return undefined;
   }
 }
-
-export { RETURN_CODES };

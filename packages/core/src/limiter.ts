@@ -12,14 +12,6 @@ export class Limiter {
     private readonly maxQueued: number,
   ) {}
 
-  get running(): number {
-    return this.#running;
-  }
-
-  get queued(): number {
-    return this.#queue.length;
-  }
-
   tryRun(task: () => Promise<void>): boolean {
     if (this.#running < this.concurrency) {
       this.#start(task);

@@ -146,11 +146,12 @@ export class PipeServer extends EventEmitter {
   reload(tls: TlsMaterial, revokedSerials: ReadonlySet<string> = new Set()): number {
     resolvePipeOptions({ tls });
     this.#listener?.reload(tls);
-    this.#revoked = revokedSerials;
+    // Compared with peers' serials below, in one spelling whatever the caller's.
+    this.#revoked = new Set([...revokedSerials].map(normalizeSerial));
     let closed = 0;
     for (const connection of this.#live) {
       const serial = normalizeSerial(connection.peerCertificate.serialNumber ?? '');
-      if (serial && revokedSerials.has(serial)) {
+      if (serial && this.#revoked.has(serial)) {
         connection.goaway(CloseReason.REVOKED, 'certificate revoked');
         closed += 1;
       }

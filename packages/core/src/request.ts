@@ -1,4 +1,4 @@
-import { InvalidPathError, PipeFailError, ReplyKind, type EventFrame, type QueryParam, type ReplyFrame } from '@restpipe/wire';
+import { InvalidPathError, ReplyKind, type EventFrame, type QueryParam, type ReplyFrame } from '@restpipe/wire';
 import { encodeBody, parseBody } from './body.js';
 import { failFromEnvelope } from './envelope.js';
 import { isVerb, validateNoun } from './dispatch.js';
@@ -83,5 +83,3 @@ export function responseFromReply(reply: ReplyFrame): PipeResponse {
   }
   return { returnCode: reply.returnCode, mimeType: reply.mimeType, raw, data };
 }
-
-export type { PipeFailError };
