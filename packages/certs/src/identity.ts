@@ -114,10 +114,12 @@ function baseCertificate(publicKey: forge.pki.PublicKey, options: ValidityOption
   return cert;
 }
 
-/** 16 random bytes as hex, high bit clear so the DER INTEGER stays positive. */
-function randomSerial(): string {
+/** 16 random bytes as hex, for a certificate serial. */
+export function randomSerial(): string {
   const bytes = forge.random.getBytesSync(16);
-  return forge.util.bytesToHex(String.fromCharCode(bytes.charCodeAt(0) & 0x7f) + bytes.slice(1));
+  // DER INTEGER: positive (top bit clear) and minimal (no leading zero byte, which
+  // OpenSSL refuses as "illegal padding"), so the first byte is 0x40..0x7f.
+  return forge.util.bytesToHex(String.fromCharCode((bytes.charCodeAt(0) & 0x3f) | 0x40) + bytes.slice(1));
 }
 
 /** `DNS:x` / `IP:1.2.3.4` -> a node-forge altName. */
