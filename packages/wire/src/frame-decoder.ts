@@ -12,6 +12,8 @@ const EMPTY = Buffer.alloc(0);
  */
 export class FrameDecoder {
   readonly #chunks: Buffer[] = [];
+  /** Bytes of the first chunk already taken. */
+  #headOffset = 0;
   #buffered = 0;
   /** Body length of the frame being read, or -1 while reading a prefix. */
   #bodyBytes = -1;
@@ -43,7 +45,16 @@ export class FrameDecoder {
   }
 
   #readLength(): number {
-    const length = this.#take(LENGTH_PREFIX_BYTES).readUInt32BE(0);
+    const first = this.#chunks[0]!;
+    let length: number;
+    if (first.length - this.#headOffset > LENGTH_PREFIX_BYTES) {
+      // The usual case: read the prefix where it lies, without a view of it.
+      length = first.readUInt32BE(this.#headOffset);
+      this.#headOffset += LENGTH_PREFIX_BYTES;
+      this.#buffered -= LENGTH_PREFIX_BYTES;
+    } else {
+      length = this.#take(LENGTH_PREFIX_BYTES).readUInt32BE(0);
+    }
     if (length > this.maxFrameBytes) {
       throw new FrameTooLargeError(length, this.maxFrameBytes);
     }
@@ -55,12 +66,16 @@ export class FrameDecoder {
     if (n === 0) return EMPTY;
     this.#buffered -= n;
     const first = this.#chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
+    const start = this.#headOffset;
+    const available = first.length - start;
+    if (available < n) return this.#gather(n);
+    if (available === n) {
+      this.#chunks.shift();
+      this.#headOffset = 0;
+    } else {
+      this.#headOffset = start + n;
     }
-    return this.#gather(n);
+    return first.subarray(start, start + n);
   }
 
   #gather(n: number): Buffer {
@@ -68,11 +83,16 @@ export class FrameDecoder {
     let offset = 0;
     while (offset < n) {
       const head = this.#chunks[0]!;
-      const used = Math.min(head.length, n - offset);
-      head.copy(out, offset, 0, used);
+      const start = this.#headOffset;
+      const used = Math.min(head.length - start, n - offset);
+      head.copy(out, offset, start, start + used);
       offset += used;
-      if (used === head.length) this.#chunks.shift();
-      else this.#chunks[0] = head.subarray(used);
+      if (start + used === head.length) {
+        this.#chunks.shift();
+        this.#headOffset = 0;
+      } else {
+        this.#headOffset = start + used;
+      }
     }
     return out;
   }

@@ -1,5 +1,6 @@
 import { FrameType } from './schema.js';
 import { ProtocolError } from './errors.js';
+import { decodeHotFrame } from './hot-codec.js';
 
 /** Bytes of the big-endian length prefix in front of every frame. */
 export const LENGTH_PREFIX_BYTES = 4;
@@ -72,23 +73,21 @@ const KINDS: ReadonlySet<string> = new Set<FrameKind>([
 ]);
 
 /**
- * Encodes a frame as its length prefix and body, kept apart so that a large body
- * is never copied just to put four bytes in front of it.
+ * Encodes one frame, prefix included, with protobufjs: the reference codec, for
+ * tests and tools. Connections batch their frames through FrameWriter.
  */
-export function encodeFrame(frame: Frame): [prefix: Buffer, body: Buffer] {
-  const body = FrameType.encode(frame as unknown as Record<string, unknown>).finish();
-  const prefix = Buffer.allocUnsafe(LENGTH_PREFIX_BYTES);
-  prefix.writeUInt32BE(body.length, 0);
-  return [prefix, asBuffer(body)];
-}
-
-/** Encodes a frame into one buffer, prefix included. For tests and tools. */
 export function encodeFrameBytes(frame: Frame): Buffer {
-  return Buffer.concat(encodeFrame(frame));
+  const body = FrameType.encode(frame as unknown as Record<string, unknown>).finish();
+  const bytes = Buffer.allocUnsafe(LENGTH_PREFIX_BYTES + body.length);
+  bytes.writeUInt32BE(body.length, 0);
+  bytes.set(body, LENGTH_PREFIX_BYTES);
+  return bytes;
 }
 
 /** Decodes one frame body (without its prefix). Throws ProtocolError on anything malformed. */
-export function decodeFrame(body: Uint8Array): Frame {
+export function decodeFrame(body: Buffer): Frame {
+  const hot = decodeHotFrame(body);
+  if (hot) return hot;
   let message: Record<string, unknown>;
   try {
     message = FrameType.decode(body) as unknown as Record<string, unknown>;
@@ -102,6 +101,6 @@ export function decodeFrame(body: Uint8Array): Frame {
   return { kind, [kind]: message[kind] } as unknown as Frame;
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
+export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }

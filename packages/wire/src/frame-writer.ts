@@ -1,0 +1,109 @@
+import { asBuffer, LENGTH_PREFIX_BYTES, type EventFrame, type Frame, type ReplyFrame } from './frames.js';
+import { eventBytes, HotWriter, replyBytes, wrappedBytes } from './hot-codec.js';
+import { FrameType } from './schema.js';
+
+/** A body from this size up goes out as a chunk of its own rather than being copied. */
+export const SEPARATE_DATA_BYTES = 16 * 1024;
+
+/** What a queued item is. */
+const Item = { EVENT: 0, REPLY: 1, ENCODED: 2 } as const;
+type Item = (typeof Item)[keyof typeof Item];
+
+/**
+ * Collects the frames of one batch and encodes them, prefixes included, into a
+ * single buffer allocated at its exact size: one write and one TLS record for a
+ * burst of small frames. Large bodies are not copied; they become chunks of
+ * their own between the pieces of that buffer. Pure: no I/O, no timers.
+ */
+export class FrameWriter {
+  readonly #items: Array<EventFrame | ReplyFrame | Uint8Array> = [];
+  readonly #kinds: Item[] = [];
+  /** Message bytes (hot frames) or body bytes (pre-encoded frames). */
+  readonly #sizes: number[] = [];
+  /** Bytes the batch puts in its shared buffer. */
+  #inlineBytes = 0;
+  readonly #writer = new HotWriter();
+
+  /** Frames appended and not yet taken. */
+  get queued(): number {
+    return this.#items.length;
+  }
+
+  append(frame: Frame): void {
+    if (frame.kind === 'event') this.#appendHot(Item.EVENT, frame.event, eventBytes(frame.event));
+    else if (frame.kind === 'reply') this.#appendHot(Item.REPLY, frame.reply, replyBytes(frame.reply));
+    else this.#appendEncoded(FrameType.encode(frame as unknown as Record<string, unknown>).finish());
+  }
+
+  #appendHot(kind: Item, message: EventFrame | ReplyFrame, messageBytes: number): void {
+    this.#push(kind, message, messageBytes);
+    const dataBytes = message.data.length;
+    this.#inlineBytes += LENGTH_PREFIX_BYTES + wrappedBytes(messageBytes) - (dataBytes >= SEPARATE_DATA_BYTES ? dataBytes : 0);
+  }
+
+  #appendEncoded(body: Uint8Array): void {
+    this.#push(Item.ENCODED, body, body.length);
+    this.#inlineBytes += LENGTH_PREFIX_BYTES + body.length;
+  }
+
+  #push(kind: Item, item: EventFrame | ReplyFrame | Uint8Array, size: number): void {
+    this.#items.push(item);
+    this.#kinds.push(kind);
+    this.#sizes.push(size);
+  }
+
+  /** Encodes everything appended since the last take: chunks to write, in order. */
+  take(): Buffer[] {
+    const count = this.#items.length;
+    if (count === 0) return [];
+    const buf = Buffer.allocUnsafe(this.#inlineBytes);
+    const w = this.#writer;
+    w.reset(buf, 0);
+    const chunks: Buffer[] = [];
+    let chunkStart = 0;
+    for (let i = 0; i < count; i++) {
+      const prefixAt = w.pos;
+      w.pos += LENGTH_PREFIX_BYTES;
+      const separate = this.#writeItem(this.#kinds[i]!, this.#items[i]!, this.#sizes[i]!);
+      buf.writeUInt32BE(w.pos - prefixAt - LENGTH_PREFIX_BYTES + (separate?.length ?? 0), prefixAt);
+      if (separate) {
+        chunks.push(buf.subarray(chunkStart, w.pos), separate);
+        chunkStart = w.pos;
+      }
+    }
+    if (w.pos !== this.#inlineBytes) throw new Error(`FrameWriter: measured ${this.#inlineBytes} bytes, wrote ${w.pos}`);
+    if (w.pos > chunkStart) chunks.push(buf.subarray(chunkStart, w.pos));
+    this.#clear();
+    return chunks;
+  }
+
+  /** Writes one frame's body; returns its data when that goes out as a chunk of its own. */
+  #writeItem(kind: Item, item: EventFrame | ReplyFrame | Uint8Array, size: number): Buffer | undefined {
+    const w = this.#writer;
+    if (kind === Item.ENCODED) {
+      w.buf.set(item as Uint8Array, w.pos);
+      w.pos += size;
+      return undefined;
+    }
+    const message = item as EventFrame | ReplyFrame;
+    if (kind === Item.EVENT) w.event(message as EventFrame, size);
+    else w.reply(message as ReplyFrame, size);
+    const data = message.data;
+    if (data.length >= SEPARATE_DATA_BYTES) return asBuffer(data);
+    if (data.length > 0) {
+      w.buf.set(data, w.pos);
+      w.pos += data.length;
+    }
+    return undefined;
+  }
+
+  #clear(): void {
+    this.#items.length = 0;
+    this.#kinds.length = 0;
+    this.#sizes.length = 0;
+    this.#inlineBytes = 0;
+    this.#writer.reset(EMPTY, 0);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

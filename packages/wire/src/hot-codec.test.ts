@@ -1,0 +1,123 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FrameDecoder } from './frame-decoder.js';
+import { FrameWriter, SEPARATE_DATA_BYTES } from './frame-writer.js';
+import { decodeFrame, encodeFrameBytes, type EventFrame, type Frame, type ReplyFrame } from './frames.js';
+import { decodeHotFrame } from './hot-codec.js';
+import { FrameType } from './schema.js';
+
+const uint32 = fc.nat({ max: 0xffff_ffff });
+const text = fc.string({ unit: 'binary', maxLength: 70 });
+const bytes = fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b));
+
+const eventArb: fc.Arbitrary<EventFrame> = fc.record({
+  id: uint32,
+  verb: text,
+  noun: fc.array(text, { maxLength: 4 }),
+  args: fc.array(text, { maxLength: 4 }),
+  query: fc.array(fc.record({ key: text, values: fc.array(text, { maxLength: 3 }) }), { maxLength: 3 }),
+  mimeType: text,
+  data: bytes,
+  timeoutMs: uint32,
+  requestId: text,
+});
+
+const replyArb: fc.Arbitrary<ReplyFrame> = fc.record({
+  id: uint32,
+  returnCode: uint32,
+  mimeType: text,
+  data: bytes,
+  kind: fc.constantFrom(0 as const, 1 as const),
+  status: uint32,
+});
+
+const frameArb: fc.Arbitrary<Frame> = fc.oneof(
+  eventArb.map((event) => ({ kind: 'event' as const, event })),
+  replyArb.map((reply) => ({ kind: 'reply' as const, reply })),
+  uint32.map((seq) => ({ kind: 'ping' as const, ping: { seq } })),
+  fc.record({ reason: text, message: text }).map((goaway) => ({ kind: 'goaway' as const, goaway })),
+);
+
+/** A frame as protobufjs decodes it, made plain: bytes as hex, defaults filled in. */
+function plain(frame: Frame): unknown {
+  const message = frame[frame.kind as keyof Frame] as unknown as Record<string, unknown>;
+  const type = FrameType.lookupType(`restpipe.v1.${frame.kind === 'helloAck' ? 'HelloAck' : frame.kind[0]!.toUpperCase() + frame.kind.slice(1)}`);
+  const object = type.toObject(type.fromObject(message), { defaults: true, arrays: true, bytes: String });
+  return { kind: frame.kind, [frame.kind]: object };
+}
+
+function writeAll(frames: Frame[]): Buffer[] {
+  const writer = new FrameWriter();
+  for (const frame of frames) writer.append(frame);
+  return writer.take();
+}
+
+function readAll(chunks: Buffer[]): Frame[] {
+  const decoder = new FrameDecoder(1 << 24);
+  return chunks.flatMap((chunk) => decoder.push(chunk)).map(decodeFrame);
+}
+
+describe('hot codec and FrameWriter, against protobufjs', () => {
+  it('writes frames that protobufjs decodes to the same values (property)', () => {
+    fc.assert(
+      fc.property(fc.array(frameArb, { minLength: 1, maxLength: 6 }), (frames) => {
+        const bodies = new FrameDecoder(1 << 24).push(Buffer.concat(writeAll(frames)));
+        const decoded = bodies.map((body) => {
+          const message = FrameType.decode(body) as unknown as Record<string, unknown>;
+          const kind = message['kind'] as Frame['kind'];
+          return plain({ kind, [kind]: message[kind] } as unknown as Frame);
+        });
+        expect(decoded).toEqual(frames.map(plain));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads what protobufjs writes, on the fast path, to the same values (property)', () => {
+    fc.assert(
+      fc.property(fc.oneof(eventArb.map((event) => ({ kind: 'event' as const, event })), replyArb.map((reply) => ({ kind: 'reply' as const, reply }))), (frame) => {
+        const body = encodeFrameBytes(frame).subarray(4);
+        const hot = decodeHotFrame(body);
+        expect(hot).toBeDefined();
+        expect(plain(hot!)).toEqual(plain(frame));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('leaves a frame with a field it does not know to protobufjs, which still decodes it', () => {
+    const event: EventFrame = { id: 7, verb: 'get', noun: ['time'], args: [], query: [], mimeType: '', data: Buffer.alloc(0), timeoutMs: 100, requestId: 'r' };
+    const [body] = new FrameDecoder(1 << 20).push(Buffer.concat(writeAll([{ kind: 'event', event }])));
+    // Field 15, varint 1, inside the Event: a newer peer's addition.
+    const message = Buffer.concat([body!.subarray(2), Buffer.from([0x78, 0x01])]);
+    const extended = Buffer.concat([Buffer.from([0x1a, message.length]), message]);
+    expect(decodeHotFrame(extended)).toBeUndefined();
+    const frame = decodeFrame(extended);
+    expect(frame.kind === 'event' && frame.event.noun).toEqual(['time']);
+  });
+
+  it('sends a large body as a chunk of its own, not a copy, and a burst of small frames as one buffer', () => {
+    const big = Buffer.alloc(SEPARATE_DATA_BYTES, 7);
+    const small = (id: number): Frame => ({ kind: 'reply', reply: { id, returnCode: 0, mimeType: 'application/json', data: Buffer.from('{}'), kind: 0, status: 200 } });
+    const frames: Frame[] = [small(1), small(2), { kind: 'reply', reply: { id: 3, returnCode: 0, mimeType: '', data: big, kind: 0, status: 200 } }, small(4), { kind: 'pong', pong: { seq: 9 } }];
+    const chunks = writeAll(frames);
+    expect(chunks).toHaveLength(3);
+    expect(chunks[1]).toBe(big);
+    expect(writeAll([small(1), small(2), small(3)])).toHaveLength(1);
+    expect(readAll(chunks).map(plain)).toEqual(frames.map(plain));
+  });
+
+  it('hands protobufjs, and so a ProtocolError, any Event or Reply it cannot read (property)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(0x1a, 0x22), fc.uint8Array({ maxLength: 40 }), (tag, rest) => {
+        const body = Buffer.from([tag, ...rest]);
+        try {
+          decodeFrame(body);
+        } catch (error) {
+          expect((error as { code?: string }).code).toBe('RP_ERR_PROTOCOL');
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
