@@ -1,13 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
   BodyTooLargeError,
   CancelledError,
   decodeFrame,
-  encodeFrame,
   EventTimeoutError,
   FrameDecoder,
   FrameTooLargeError,
+  FrameWriter,
   GoawayError,
   HeartbeatTimeoutError,
   HelloTimeoutError,
@@ -26,19 +25,29 @@ import {
 } from '@restpipe/wire';
 import { diagnostics, publish } from './diagnostics.js';
 import type { EventHandler, Peer } from './event-handler.js';
-import { exceptionReply, handleEvent } from './handle-event.js';
+import { DeadlineTimer } from './deadline-timer.js';
+import { exceptionReply, handleEvent, type HandlerEnv, type ReplyFields } from './handle-event.js';
 import { Heartbeat } from './heartbeat.js';
 import { LazyAbort } from './lazy-abort.js';
 import { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
 import { maxFrameBytes, SLOW_CONSUMER_HARD_FACTOR, type ResolvedPipeOptions } from './options.js';
 import { PendingRequests } from './pending.js';
+import { nextRequestId } from './request-id.js';
 import { responseFromReply, toEventFrame, type PipeRequest, type PipeResponse } from './request.js';
 import { CloseReason, ConnectionState } from './state.js';
 import type { Transport } from './transport.js';
 import { SOFTWARE } from './version.js';
 
 export type Role = 'server' | 'client';
+
+/** A connection that flushed more recently than this is busy: it batches per event-loop turn. */
+const BUSY_FLUSH_WINDOW_MS = 0.1;
+
+/** `get_time_utc`: how diagnostics name an event's method. */
+function handlerNameOf(event: EventFrame): string {
+  return `${event.verb}_${event.noun.join('_')}`;
+}
 
 export interface ConnectionInit {
   role: Role;
@@ -59,8 +68,11 @@ export interface ConnectionStats {
 
 interface InboundEntry {
   abort: LazyAbort;
-  /** Cancelled by the peer or the connection: no reply is sent. */
+  /** Cancelled by the peer or the connection, or past its deadline: no reply is sent. */
   silenced: boolean;
+  /** Deadline, in performance.now() ms. */
+  at: number;
+  timeoutMs: number;
 }
 
 interface HandshakeWaiter {
@@ -88,13 +100,14 @@ export class PipeConnection extends EventEmitter {
   #heartbeat: Heartbeat | undefined;
   readonly #transport: Transport;
   readonly #options: ResolvedPipeOptions;
-  readonly #handler: EventHandler;
   readonly #logger: Logger;
   readonly #owner: object;
   readonly #decoder: FrameDecoder;
-  readonly #pending = new PendingRequests();
+  readonly #pending = new PendingRequests<EventFrame>((id, event) => this.#timedOut(id, event));
   readonly #inbound = new Map<number, InboundEntry>();
   readonly #limiter: Limiter;
+  readonly #inboundDeadlines = new DeadlineTimer((now) => this.#expireInbound(now));
+  #handlerEnv: HandlerEnv;
 
   constructor(init: ConnectionInit) {
     super();
@@ -102,12 +115,17 @@ export class PipeConnection extends EventEmitter {
     this.generation = init.generation;
     this.#transport = init.transport;
     this.#options = init.options;
-    this.#handler = init.handler;
     this.#logger = init.logger;
     this.#owner = init.owner;
     this.peer = { name: init.role === 'client' ? 'server' : '', address: init.transport.remoteAddress };
     this.#decoder = new FrameDecoder(maxFrameBytes(init.options.maxEventBytes));
     this.#limiter = new Limiter(init.options.maxConcurrency, init.options.maxInFlight);
+    this.#handlerEnv = {
+      handler: init.handler,
+      exposeTracebacks: init.options.exposeTracebacks,
+      pipe: { request: (request) => this.request(request) },
+      peer: this.peer,
+    };
     init.transport.onData((chunk) => this.#onData(chunk));
     init.transport.onClose((error) => this.#onTransportClosed(error));
   }
@@ -171,6 +189,7 @@ export class PipeConnection extends EventEmitter {
   /** Server: answers the Hello and opens the connection under the verified name. */
   acceptHello(hello: Hello, peerName: string): void {
     this.peer = { name: peerName, address: this.#transport.remoteAddress };
+    this.#handlerEnv = { ...this.#handlerEnv, peer: this.peer };
     this.#send({ kind: 'helloAck', helloAck: { ...this.#ownHello(), peerName } });
     this.#open(hello);
   }
@@ -241,7 +260,18 @@ export class PipeConnection extends EventEmitter {
   // ---- outbound requests ----------------------------------------------
 
   /** Sends an event to the peer and resolves with its reply. */
-  async request(request: PipeRequest): Promise<PipeResponse> {
+  request(request: PipeRequest): Promise<PipeResponse> {
+    let event: EventFrame;
+    try {
+      event = this.#eventFor(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#exchange(event, request.signal, request.onCancellable);
+  }
+
+  /** Checks that the request may go now and makes its Event frame; throws if not. */
+  #eventFor(request: PipeRequest): EventFrame {
     if (this.#state !== ConnectionState.OPEN) {
       throw new PeerUnavailableError(`peer ${this.peer.name || this.peer.address} is not connected`);
     }
@@ -250,11 +280,10 @@ export class PipeConnection extends EventEmitter {
       throw new TooManyInFlightError(`${limit} requests already in flight to ${this.peer.name}`);
     }
     const timeoutMs = request.timeoutMs ?? this.#options.timeoutMs;
-    const requestId = request.requestId || randomUUID();
-    const event = toEventFrame(request, 0, timeoutMs, requestId);
+    const event = toEventFrame(request, 0, timeoutMs, request.requestId || nextRequestId());
     this.#checkEventSize(event);
     request.signal?.throwIfAborted();
-    return this.#exchange(event, request.signal);
+    return event;
   }
 
   #checkEventSize(event: EventFrame): void {
@@ -264,42 +293,65 @@ export class PipeConnection extends EventEmitter {
     }
   }
 
-  async #exchange(event: EventFrame, signal: AbortSignal | undefined): Promise<PipeResponse> {
-    const { id, reply } = this.#pending.add(event.timeoutMs, (timedOutId) => {
-      this.#sendCancel(timedOutId);
-      publish(diagnostics.eventTimeout, {
-        owner: this.#owner, peer: this.peer.name, requestId: event.requestId, handlerName: `${event.verb}_${event.noun.join('_')}`,
-      });
-      return new EventTimeoutError(`no reply from ${this.peer.name} within ${event.timeoutMs} ms`);
-    });
+  #exchange(event: EventFrame, signal: AbortSignal | undefined, onCancellable: PipeRequest['onCancellable']): Promise<PipeResponse> {
+    const id = this.#pending.nextId();
     event.id = id;
-    const onAbort = (): void => {
-      if (this.#pending.reject(id, new CancelledError('request cancelled by the caller'))) this.#sendCancel(id);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const reply = this.#pending.add(id, event.timeoutMs, event);
+    const onAbort = signal || onCancellable ? this.#canceller(id) : undefined;
+    if (signal) signal.addEventListener('abort', onAbort!, { once: true });
     this.stats.eventsOut += 1;
     this.#send({ kind: 'event', event });
-    const handlerName = `${event.verb}_${event.noun.join('_')}`;
-    publish(diagnostics.eventSent, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
-    const started = performance.now();
-    try {
-      const answer = await reply;
-      publish(diagnostics.roundtrip, {
-        owner: this.#owner, peer: this.peer.name, ms: performance.now() - started, requestId: event.requestId,
-        handlerName, returnCode: answer.returnCode, status: answer.status || 200,
-      });
-      return responseFromReply(answer);
-    } catch (error) {
-      if (!(error instanceof EventTimeoutError)) {
-        publish(diagnostics.eventError, {
-          owner: this.#owner, peer: this.peer.name, requestId: event.requestId, handlerName,
-          code: (error as { code?: string }).code ?? 'RP_ERR_UNKNOWN', side: 'sender',
-        });
-      }
-      throw error;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
+    if (diagnostics.eventSent.hasSubscribers) {
+      publish(diagnostics.eventSent, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
     }
+    const started = performance.now();
+    onCancellable?.(onAbort!);
+    return reply.then(
+      (answer) => {
+        if (signal) signal.removeEventListener('abort', onAbort!);
+        if (diagnostics.roundtrip.hasSubscribers) {
+          publish(diagnostics.roundtrip, {
+            owner: this.#owner, peer: this.peer.name, ms: performance.now() - started, requestId: event.requestId,
+            handlerName: handlerNameOf(event), returnCode: answer.returnCode, status: answer.status || 200,
+          });
+        }
+        try {
+          return responseFromReply(answer);
+        } catch (error) {
+          throw this.#failed(event, error);
+        }
+      },
+      (error: unknown) => {
+        if (signal) signal.removeEventListener('abort', onAbort!);
+        throw error instanceof EventTimeoutError ? error : this.#failed(event, error);
+      },
+    );
+  }
+
+  #timedOut(id: number, event: EventFrame): Error {
+    this.#sendCancel(id);
+    publish(diagnostics.eventTimeout, {
+      owner: this.#owner, peer: this.peer.name, requestId: event.requestId, handlerName: handlerNameOf(event),
+    });
+    return new EventTimeoutError(`no reply from ${this.peer.name} within ${event.timeoutMs} ms`);
+  }
+
+  /** Cancels request `id` if it is still pending: it fails with CancelledError and the peer gets Cancel. */
+  #canceller(id: number): () => void {
+    return () => {
+      if (this.#pending.reject(id, new CancelledError('request cancelled by the caller'))) this.#sendCancel(id);
+    };
+  }
+
+  /** Publishes a failed request (not a timeout: that has its own channel) and returns the error. */
+  #failed(event: EventFrame, error: unknown): unknown {
+    if (diagnostics.eventError.hasSubscribers) {
+      publish(diagnostics.eventError, {
+        owner: this.#owner, peer: this.peer.name, requestId: event.requestId, handlerName: handlerNameOf(event),
+        code: (error as { code?: string }).code ?? 'RP_ERR_UNKNOWN', side: 'sender',
+      });
+    }
+    return error;
   }
 
   #sendCancel(id: number): void {
@@ -321,43 +373,57 @@ export class PipeConnection extends EventEmitter {
 
   #onEvent(event: EventFrame): void {
     this.stats.eventsIn += 1;
-    publish(diagnostics.eventReceived, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
+    if (diagnostics.eventReceived.hasSubscribers) {
+      publish(diagnostics.eventReceived, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
+    }
     if (this.#inbound.has(event.id)) {
       this.#protocolError(new ProtocolError(`event id ${event.id} is already in flight`));
       return;
     }
-    const entry: InboundEntry = { abort: new LazyAbort(), silenced: false };
+    // The deadline runs from arrival: an event that waits its turn past it is never run.
+    const timeoutMs = event.timeoutMs || this.#options.timeoutMs;
+    const entry: InboundEntry = { abort: new LazyAbort(), silenced: false, at: performance.now() + timeoutMs, timeoutMs };
     this.#inbound.set(event.id, entry);
     const accepted = this.#limiter.tryRun(() => this.#runEvent(event, entry));
     if (!accepted) {
       this.#inbound.delete(event.id);
       const error = new TooManyInFlightError('too many events in flight on this connection');
       this.#sendReply(event.id, exceptionReply(error, false));
+      return;
     }
+    if (this.#inbound.has(event.id)) this.#inboundDeadlines.schedule(entry.at);
   }
 
-  async #runEvent(event: EventFrame, entry: InboundEntry): Promise<void> {
+  /** The sender has given up (504 there): whatever a handler does after its deadline is not sent. */
+  #expireInbound(now: number): number {
+    let next = Infinity;
+    for (const entry of this.#inbound.values()) {
+      if (entry.silenced) continue;
+      if (entry.at <= now) {
+        entry.silenced = true;
+        entry.abort.abort(new EventTimeoutError(`deadline of ${entry.timeoutMs} ms passed`));
+      } else if (entry.at < next) {
+        next = entry.at;
+      }
+    }
+    return next;
+  }
+
+  #runEvent(event: EventFrame, entry: InboundEntry): void | Promise<void> {
     if (entry.abort.aborted) return this.#finishEvent(event.id);
-    const deadline = setTimeout(() => {
-      // The sender has given up (504 there): whatever the handler does now is not sent.
-      entry.silenced = true;
-      entry.abort.abort(new EventTimeoutError(`deadline of ${event.timeoutMs} ms passed`));
-    }, event.timeoutMs || this.#options.timeoutMs);
     const started = performance.now();
-    const fields = await handleEvent(event, {
-      handler: this.#handler,
-      peer: this.peer,
-      abort: entry.abort,
-      pipe: { request: (request) => this.request(request) },
-      exposeTracebacks: this.#options.exposeTracebacks,
-    });
-    clearTimeout(deadline);
-    const ms = performance.now() - started;
-    const failed = fields.kind !== 0;
-    publish(diagnostics.handled, {
-      owner: this.#owner, peer: this.peer.name, ms, handlerName: fields.handlerName,
-      returnCode: fields.returnCode, requestId: event.requestId, failed,
-    });
+    const fields = handleEvent(event, this.#handlerEnv, entry.abort);
+    if (fields instanceof Promise) return fields.then((f) => this.#answer(event, entry, f, started));
+    return this.#answer(event, entry, fields, started);
+  }
+
+  #answer(event: EventFrame, entry: InboundEntry, fields: ReplyFields, started: number): void {
+    if (diagnostics.handled.hasSubscribers) {
+      publish(diagnostics.handled, {
+        owner: this.#owner, peer: this.peer.name, ms: performance.now() - started, handlerName: fields.handlerName,
+        returnCode: fields.returnCode, requestId: event.requestId, failed: fields.kind !== 0,
+      });
+    }
     if (!entry.silenced) this.#sendReply(event.id, fields);
     this.#finishEvent(event.id);
   }
@@ -472,11 +538,34 @@ export class PipeConnection extends EventEmitter {
 
   // ---- frames out -------------------------------------------------------
 
+  readonly #writer = new FrameWriter();
+
+  /**
+   * Queues a frame; what is queued goes out as one write. An idle connection
+   * flushes at the end of the current tick, for the lowest latency. A busy one
+   * (it flushed less than BUSY_FLUSH_WINDOW_MS ago) flushes once per turn of the
+   * event loop instead: a gateway reading 64 HTTP requests from 64 sockets in one
+   * poll phase then sends 64 events in one TLS record and one syscall, not 64.
+   */
   #send(frame: Frame): void {
     if (this.#transport.destroyed) return;
-    this.#transport.write(encodeFrame(frame));
-    this.#watchBackpressure();
+    if (this.#writer.queued === 0) {
+      if (performance.now() - this.#lastFlushAt < BUSY_FLUSH_WINDOW_MS) setImmediate(this.#flush);
+      else process.nextTick(this.#flush);
+    }
+    this.#writer.append(frame);
   }
+
+  #lastFlushAt = -Infinity;
+
+  readonly #flush = (): void => {
+    if (this.#writer.queued === 0) return;
+    this.#lastFlushAt = performance.now();
+    const chunks = this.#writer.take();
+    if (this.#transport.destroyed) return;
+    this.#transport.write(chunks);
+    this.#watchBackpressure();
+  };
 
   #stallTimer: NodeJS.Timeout | undefined;
 
@@ -515,6 +604,7 @@ export class PipeConnection extends EventEmitter {
     this.#send({ kind: 'goaway', goaway: { reason, message } });
     this.#logger.info({ peer: this.peer.name || this.peer.address, reason, err: error?.message }, 'sent goaway');
     this.#settleHandshake(error ?? new GoawayError(reason, message));
+    this.#flush();
     this.#transport.end();
     // A peer that never reads must not hold the socket open.
     setTimeout(() => this.#transport.destroy(), 1_000).unref();
@@ -551,6 +641,7 @@ export class PipeConnection extends EventEmitter {
     });
     await Promise.race([idle, timeout]);
     clearTimeout(timer);
+    this.#flush();
     this.#transport.end();
   }
 
@@ -568,6 +659,7 @@ export class PipeConnection extends EventEmitter {
     const wasOpen = this.#state !== ConnectionState.HANDSHAKING;
     this.#state = ConnectionState.CLOSED;
     this.#heartbeat?.stop();
+    this.#inboundDeadlines.stop();
     clearTimeout(this.#stallTimer);
     this.#settleHandshake(error ?? new PeerDisconnectedError(`connection closed during handshake (${reason})`));
     const lost = new PeerDisconnectedError(`connection to ${this.peer.name || this.peer.address} lost: ${reason}`, {

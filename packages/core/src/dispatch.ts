@@ -32,6 +32,22 @@ export type HandlerMethod = (...args: unknown[]) => unknown;
  * EventHandler.prototype, Object.prototype, or a `_`-prefixed name.
  */
 export function findHandlerMethod(handler: EventHandler, name: string): HandlerMethod | undefined {
+  let found = methodCache.get(handler);
+  const cached = found?.get(name);
+  if (cached) return cached;
+  const method = lookUp(handler, name);
+  // Only hits are kept: a peer naming endless missing methods must not grow the cache.
+  if (method) {
+    if (!found) methodCache.set(handler, (found = new Map()));
+    found.set(name, method);
+  }
+  return method;
+}
+
+/** Methods found so far, per handler instance: the prototype walk runs once per name. */
+const methodCache = new WeakMap<EventHandler, Map<string, HandlerMethod>>();
+
+function lookUp(handler: EventHandler, name: string): HandlerMethod | undefined {
   if (name.startsWith('_') || name === 'constructor') return undefined;
   for (let owner: object | null = handler; owner; owner = Object.getPrototypeOf(owner)) {
     if (owner === Object.prototype || Object.hasOwn(owner, HANDLER_BASE)) return undefined;

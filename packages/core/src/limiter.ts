@@ -1,18 +1,23 @@
+/** A task answers synchronously (void) or later (a promise). */
+export type Task = () => void | Promise<void>;
+
 /**
  * Runs at most `concurrency` tasks at once and queues up to `maxQueued` more.
  * `tryRun` refuses (returns false) when the queue is full, so the caller can
- * answer "too many in flight" instead of buffering without bound.
+ * answer "too many in flight" instead of buffering without bound. A task that
+ * finishes synchronously costs no promise.
  */
 export class Limiter {
   #running = 0;
-  readonly #queue: Array<() => Promise<void>> = [];
+  #draining = false;
+  readonly #queue: Task[] = [];
 
   constructor(
     private readonly concurrency: number,
     private readonly maxQueued: number,
   ) {}
 
-  tryRun(task: () => Promise<void>): boolean {
+  tryRun(task: Task): boolean {
     if (this.#running < this.concurrency) {
       this.#start(task);
       return true;
@@ -22,14 +27,23 @@ export class Limiter {
     return true;
   }
 
-  #start(task: () => Promise<void>): void {
+  #start(task: Task): void {
     this.#running += 1;
-    void task()
-      .catch(() => {})
-      .finally(() => {
-        this.#running -= 1;
-        const next = this.#queue.shift();
-        if (next) this.#start(next);
-      });
+    let pending: void | Promise<void>;
+    try {
+      pending = task();
+    } catch {
+      pending = undefined;
+    }
+    if (pending) pending.then(this.#done, this.#done);
+    else this.#done();
   }
+
+  readonly #done = (): void => {
+    this.#running -= 1;
+    if (this.#draining) return; // the loop below is already running further up the stack
+    this.#draining = true;
+    while (this.#running < this.concurrency && this.#queue.length > 0) this.#start(this.#queue.shift()!);
+    this.#draining = false;
+  };
 }

@@ -91,9 +91,15 @@ export class PipeClient extends EventEmitter {
   }
 
   /** Sends an event to the server; waits up to `connectWaitMs` for the pipe. */
-  async request(request: PipeRequest): Promise<PipeResponse> {
-    if (this.#stop.signal.aborted) throw new ClosedError('client is closed');
-    const connection = this.isConnected ? this.#connection : await this.#ready.wait('server', this.options.connectWaitMs);
+  request(request: PipeRequest): Promise<PipeResponse> {
+    if (this.#stop.signal.aborted) return Promise.reject(new ClosedError('client is closed'));
+    // Connected, the usual case: no extra promise on the hot path.
+    if (this.isConnected && this.#connection) return this.#connection.request(request);
+    return this.#requestWhenConnected(request);
+  }
+
+  async #requestWhenConnected(request: PipeRequest): Promise<PipeResponse> {
+    const connection = await this.#ready.wait('server', this.options.connectWaitMs);
     if (!connection?.isOpen) throw new PeerUnavailableError('not connected to the server');
     return connection.request(request);
   }

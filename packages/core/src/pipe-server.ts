@@ -124,9 +124,10 @@ export class PipeServer extends EventEmitter {
    * Sends an event to the client with this name. Waits up to `connectWaitMs`
    * for it to connect; then UnknownClientError (never seen) or PeerUnavailableError.
    */
-  async request(name: string, request: PipeRequest): Promise<PipeResponse> {
-    const connection = await this.#connectionFor(name);
-    return connection.request(request);
+  request(name: string, request: PipeRequest): Promise<PipeResponse> {
+    const now = this.#byName.get(name);
+    if (now?.isOpen) return now.request(request);
+    return this.#connectionFor(name).then((connection) => connection.request(request));
   }
 
   async #connectionFor(name: string): Promise<PipeConnection> {

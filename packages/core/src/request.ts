@@ -22,19 +22,29 @@ export interface PipeRequest {
   requestId?: string;
   /** Cancels the request: the far side gets Cancel. */
   signal?: AbortSignal;
+  /**
+   * Called once, as the request is sent, with a function that cancels it (the far
+   * side gets Cancel). The same as `signal` without the cost of an AbortController
+   * per request; the gateways use it to cancel when their HTTP caller hangs up.
+   */
+  onCancellable?: (cancel: () => void) => void;
 }
 
 export interface PipeResponse {
-  returnCode: number;
-  mimeType: string;
-  raw: Buffer;
-  /** Parsed by media type, as EventBody.data. */
-  data: unknown;
+  readonly returnCode: number;
+  readonly mimeType: string;
+  readonly raw: Buffer;
+  /** Parsed by media type, as EventBody.data, when first read; the raw Buffer if it does not parse. */
+  readonly data: unknown;
 }
 
 export function nounSegments(noun: string | readonly string[]): string[] {
   return typeof noun === 'string' ? noun.split('/') : [...noun];
 }
+
+// Shared by every event without args or query; frames are never changed after they are made.
+const NO_ARGS: string[] = Object.freeze([]) as unknown as string[];
+const NO_QUERY: QueryParam[] = Object.freeze([]) as unknown as QueryParam[];
 
 /** Validates a request and turns it into an Event frame (the id is the caller's). */
 export function toEventFrame(request: PipeRequest, id: number, timeoutMs: number, requestId: string): EventFrame {
@@ -47,8 +57,8 @@ export function toEventFrame(request: PipeRequest, id: number, timeoutMs: number
     id,
     verb,
     noun,
-    args: request.args ? [...request.args] : [],
-    query: toQueryParams(request.query),
+    args: request.args && request.args.length > 0 ? [...request.args] : NO_ARGS,
+    query: request.query ? toQueryParams(request.query) : NO_QUERY,
     mimeType: body.mimeType,
     data: body.data,
     timeoutMs,
@@ -71,15 +81,34 @@ export function fromQueryParams(params: readonly QueryParam[]): QueryValues {
 
 /** Resolves a reply into a response, or throws the far side's failure. */
 export function responseFromReply(reply: ReplyFrame): PipeResponse {
-  const raw = Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.length);
+  const data = reply.data;
+  const raw = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
   if (reply.kind === ReplyKind.EXCEPTION) {
     throw failFromEnvelope(raw, reply.status || 500, reply.returnCode);
   }
-  let data: unknown;
-  try {
-    data = parseBody(reply.mimeType, raw);
-  } catch {
-    data = raw;
+  return new Response(reply.returnCode, reply.mimeType, raw);
+}
+
+/** A reply's body is parsed when `data` is first read: a gateway that passes `raw` on never pays for it. */
+class Response implements PipeResponse {
+  #data: unknown;
+  #parsed = false;
+
+  constructor(
+    readonly returnCode: number,
+    readonly mimeType: string,
+    readonly raw: Buffer,
+  ) {}
+
+  get data(): unknown {
+    if (!this.#parsed) {
+      this.#parsed = true;
+      try {
+        this.#data = parseBody(this.mimeType, this.raw);
+      } catch {
+        this.#data = this.raw;
+      }
+    }
+    return this.#data;
   }
-  return { returnCode: reply.returnCode, mimeType: reply.mimeType, raw, data };
 }

@@ -45,7 +45,7 @@ export interface Transport {
   /** Bytes handed on so far: grows while the peer reads, stalls when it stops. */
   readonly bytesFlushed: number;
   readonly destroyed: boolean;
-  /** Writes the chunks as one batch (one syscall where possible). */
+  /** Writes the chunks, in order, as one batch. */
   write(chunks: readonly Buffer[]): void;
   /** Flushes what is queued, then closes. */
   end(): void;
@@ -87,27 +87,20 @@ class TlsTransport implements Transport {
 
   write(chunks: readonly Buffer[]): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    // Every frame written in this tick goes out as one TLS write: one record, one syscall.
-    if (!this.#corked) {
-      this.#corked = true;
-      this.socket.cork();
-      process.nextTick(this.#uncork);
+    if (chunks.length === 1) {
+      this.#bytesQueued += chunks[0]!.length;
+      this.socket.write(chunks[0]!);
+      return;
     }
+    this.socket.cork();
     for (const chunk of chunks) {
       this.#bytesQueued += chunk.length;
       this.socket.write(chunk);
     }
+    this.socket.uncork();
   }
 
-  #corked = false;
-
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.socket.uncork();
-  };
-
   end(): void {
-    if (this.#corked) this.#uncork();
     this.socket.end();
   }
 
