@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { BatchedStdout } from './log-destination.js';
 
 /** Never logged, wherever they appear in a record. */
 export const REDACT_PATHS = [
@@ -14,15 +15,39 @@ export const REDACT_PATHS = [
   'crl',
 ];
 
-/** One JSON line per record on stdout. */
-export function createLogger(level: string, role: string): Logger {
-  const destination = pino.destination({ dest: 1, sync: true });
-  // stdout closed under us (a pipe reader gone): drop the lines, never the process.
-  destination.on('error', () => {});
-  return pino({
-    level,
-    base: { role, pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-  }, destination);
+export interface Logs {
+  /** Everything but the per-event lines; secrets are redacted. */
+  logger: Logger;
+  /**
+   * The per-event lines (`event done`, `event handled`, ...): fixed fields that
+   * never hold a secret, so they skip the redaction pass that every other record gets.
+   */
+  events: Logger;
+}
+
+let lastMs = -1;
+let lastTime = '';
+
+/** pino's `isoTime`, formatted once per millisecond: a busy node writes many lines in each. */
+export function isoTimeOncePerMs(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
+}
+
+/**
+ * One JSON line per record on stdout, the lines of each event-loop turn in one
+ * write (BatchedStdout); whatever is still buffered is written when the process exits.
+ */
+export function createLogs(level: string, role: string): Logs {
+  const destination = new BatchedStdout(1);
+  process.once('exit', () => destination.flushSync());
+  const base = { level, base: { role, pid: process.pid }, timestamp: isoTimeOncePerMs };
+  return {
+    logger: pino({ ...base, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination),
+    events: pino(base, destination),
+  };
 }

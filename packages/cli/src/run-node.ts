@@ -7,7 +7,7 @@ import { resolveConfig, type NodeConfig } from './config.js';
 import { loadApiKey, loadTlsMaterial } from './files.js';
 import { helpText } from './flags.js';
 import { loadHandler } from './handler-loader.js';
-import { createLogger } from './logger.js';
+import { createLogs, type Logs } from './logger.js';
 import { clientNode, serverNode, type PipeNode } from './pipe-node.js';
 
 /** Exit codes: 0 done, 1 failed while running, 2 bad flags, values or files. */
@@ -28,12 +28,12 @@ export async function main(role: Role, argv: readonly string[], env: NodeJS.Proc
   } catch (error) {
     return fail(command, error);
   }
-  const logger = createLogger(config.logLevel, role);
+  const logs = createLogs(config.logLevel, role);
+  const { logger } = logs;
   guardProcess(logger);
   try {
-    await run(config, logger);
+    await run(config, logs);
   } catch (error) {
-    logger.flush?.();
     return fail(command, error);
   }
 }
@@ -44,7 +44,7 @@ function fail(command: string, error: unknown): void {
   process.exitCode = error instanceof ConfigError ? EXIT_USAGE : EXIT_FAILURE;
 }
 
-async function run(config: NodeConfig, logger: Logger): Promise<void> {
+async function run(config: NodeConfig, { logger, events }: Logs): Promise<void> {
   const tls = loadTlsMaterial(config);
   const apiKey = loadApiKey(config);
   const handler = await loadHandler(config.handler, config.role);
@@ -54,7 +54,7 @@ async function run(config: NodeConfig, logger: Logger): Promise<void> {
     statsd: config.statsd,
     prefix: config.statsdPrefix,
     connections: () => node.status.peers(),
-    logger,
+    logger: events,
   });
   const gateway = createGateway({
     status: node.status,
@@ -98,7 +98,6 @@ function handleSignals(config: NodeConfig, node: PipeNode, gateway: FastifyInsta
       .catch((error: Error) => logger.error({ err: error.message }, 'drain failed'))
       .finally(() => {
         logger.info('stopped');
-        logger.flush?.();
         process.exit(0);
       });
   };

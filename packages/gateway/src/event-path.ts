@@ -6,7 +6,8 @@ export interface EventPath {
   target: string | undefined;
   noun: string[];
   args: string[];
-  query: QueryValues;
+  /** Absent when the URL has no query string. */
+  query: QueryValues | undefined;
 }
 
 /** Client names as certificates carry them (same rule as `rp-certs`). */
@@ -45,7 +46,8 @@ function decodeArg(arg: string): string {
 }
 
 /** `a=1&a=2&b=x` -> `{ a: ['1', '2'], b: 'x' }`. */
-export function parseQuery(queryString: string): QueryValues {
+export function parseQuery(queryString: string): QueryValues | undefined {
+  if (queryString.length === 0) return undefined;
   const query: QueryValues = Object.create(null) as QueryValues;
   for (const [key, value] of new URLSearchParams(queryString)) {
     const seen = query[key];

@@ -36,11 +36,7 @@ export function eventRoute(options: EventRouteOptions) {
       throw new MethodNotAllowedError(`method ${request.method} is not allowed; use ${ALLOW_HEADER}`);
     }
     const path = parseEventPath(request.raw.url ?? '', options.prefix, options.withTarget);
-    const cancel = new AbortController();
-    // The caller hung up: tell the far side to stop.
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) cancel.abort();
-    });
+    const hangUp = new HangUp(reply);
     const response = await options.send(path.target, {
       verb: (request.method === 'HEAD' ? 'get' : request.method.toLowerCase()) as Verb,
       noun: path.noun,
@@ -49,9 +45,30 @@ export function eventRoute(options: EventRouteOptions) {
       ...bodyOf(request),
       timeoutMs: timeoutOf(request),
       requestId: request.id,
-      signal: cancel.signal,
+      onCancellable: hangUp.onCancellable,
     });
     return sendResponse(reply, response);
+  };
+}
+
+/** The caller hung up before its answer: tell the far side to stop. */
+class HangUp {
+  #cancel: (() => void) | undefined;
+  #hungUp = false;
+
+  constructor(private readonly reply: FastifyReply) {
+    reply.raw.once('close', this.#onClose);
+  }
+
+  readonly onCancellable = (cancel: () => void): void => {
+    if (this.#hungUp) cancel();
+    else this.#cancel = cancel;
+  };
+
+  readonly #onClose = (): void => {
+    if (this.reply.raw.writableFinished) return;
+    this.#hungUp = true;
+    this.#cancel?.();
   };
 }
 

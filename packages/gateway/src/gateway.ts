@@ -29,6 +29,8 @@ export interface GatewayOptions {
 }
 
 const UNSUPPORTED_METHODS = ['OPTIONS', 'TRACE'] as const;
+/** Levels at which the per-request `http` debug line is written (and worth building). */
+const DEBUG_LEVELS: ReadonlySet<string> = new Set(['debug', 'trace']);
 
 /**
  * The local REST face of a node: `/server/...` on a client, `/client/NAME/...`
@@ -67,15 +69,21 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks, not async ones: no promise per request for what is synchronous.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     if (options.apiKey !== undefined && request.url !== '/_rp/health' && !bearerMatches(request.headers.authorization, options.apiKey)) {
       reply.header('www-authenticate', 'Bearer');
-      throw new UnauthorizedError('missing or wrong API key');
+      done(new UnauthorizedError('missing or wrong API key'));
+      return;
     }
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: reply.elapsedTime }, 'http');
+  app.addHook('onResponse', (request, reply, done) => {
+    if (DEBUG_LEVELS.has(request.log.level)) {
+      request.log.debug({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: reply.elapsedTime }, 'http');
+    }
+    done();
   });
   app.setErrorHandler((error, request, reply) => {
     if (!(error instanceof RpError) && !(error as { statusCode?: number }).statusCode) {

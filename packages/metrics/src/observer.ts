@@ -115,7 +115,7 @@ export class Observer {
     const ms = round(m.ms);
     this.#statsd?.timing('event.handle', ms);
     if (m.handlerName) this.#statsd?.timing(`event.handle.${metricSafe(m.handlerName)}`, ms);
-    this.prometheus.handle.observe({ handler: m.handlerName || 'none' }, m.ms / 1000);
+    this.prometheus.observeHandle(m.handlerName || 'none', m.ms / 1000);
     if (m.failed) this.#count('event.error', 'eventError');
     this.#logger.info(
       { requestId: m.requestId, peer: m.peer, handler: m.handlerName, durationMs: round(m.ms), returnCode: m.returnCode, failed: m.failed },

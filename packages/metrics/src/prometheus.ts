@@ -38,6 +38,19 @@ export class PrometheusMetrics {
     this.heartbeatRtt = histogram('heartbeat_rtt', 'heartbeat round-trip time');
   }
 
+  readonly #handleByName = new Map<string, { observe(seconds: number): void }>();
+
+  /**
+   * Observes a handling time under its handler's label. The labelled child is
+   * kept per name (names are bounded by the handler's methods; core reports
+   * unknown ones as ''), so no label hashing per event.
+   */
+  observeHandle(handler: string, seconds: number): void {
+    let child = this.#handleByName.get(handler);
+    if (!child) this.#handleByName.set(handler, (child = this.handle.labels({ handler })));
+    child.observe(seconds);
+  }
+
   text(): Promise<string> {
     return this.registry.metrics();
   }
