@@ -1,6 +1,7 @@
 /**
  * One child process of the benchmark, in the role named by argv[2]. Each prints
- * one JSON line `{"ready": ...}` when up, and answers `rss` on stdin with its RSS.
+ * one JSON line `{"ready": ...}` when up, and answers `rss` on stdin with its RSS,
+ * `cpu` with the CPU time it has used, and `exit` by exiting cleanly.
  *
  *   bare-fastify PORT            the floor for the full path: Fastify answering directly
  *   tls-floor PORT CERTDIR       raw node:tls mutual-TLS echo of length-prefixed frames
@@ -29,6 +30,12 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     globalThis.gc?.();
     say({ rss: process.memoryUsage().rss });
   }
+  if (line === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    say({ cpuMs: (user + system) / 1000 });
+  }
+  // A clean exit, so that `--cpu-prof` in NODE_OPTIONS writes its profile.
+  if (line === 'exit') process.exit(0);
 });
 
 class Echo extends EventHandler {

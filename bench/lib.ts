@@ -68,12 +68,16 @@ export interface Child {
   /** The latest value of each key the child printed. */
   latest: Record<string, unknown>;
   rss(): Promise<number>;
+  /** CPU time (user + system) the child has used so far, in ms. */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
+  /** Asks the child to exit by itself (so profilers write their files). */
+  exit(): Promise<void>;
 }
 
 /** Runs `bench/child.ts ROLE ...args` and resolves once it says it is ready. */
-export async function child(role: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Child> {
-  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(ROOT, 'bench/child.ts'), role, ...args], {
+export async function child(role: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Child> {
+  const proc = spawn(process.execPath, ['--expose-gc', ...nodeArgs, '--import', 'tsx', join(ROOT, 'bench/child.ts'), role, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -112,6 +116,17 @@ export async function child(role: string, args: string[], env: NodeJS.ProcessEnv
       const answer = next('rss');
       proc.stdin!.write('rss\n');
       return (await answer) as number;
+    },
+    cpuMs: async () => {
+      const answer = next('cpuMs');
+      proc.stdin!.write('cpu\n');
+      return (await answer) as number;
+    },
+    exit: async () => {
+      if (proc.exitCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.stdin!.write('exit\n');
+      await gone;
     },
     stop: async () => {
       if (proc.exitCode !== null) return;

@@ -3,6 +3,8 @@
  * Writes bench/results/<time>.json and docs/benchmarks.md.
  *
  * BENCH_RUNS (3), BENCH_SECONDS (3 per load), BENCH_CLIENTS (1000) tune it.
+ * BENCH_ONLY=full|pipe|scale runs one part and prints its table, writing nothing:
+ * for a quick look while working on the hot path.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,7 @@ import { scale, type ScaleResult } from './scale.js';
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1000);
+const ONLY = process.env['BENCH_ONLY'];
 
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
   const certDir = join(tmpdir(), `restpipe-bench-certs-${CLIENTS}`);
   process.stderr.write(`bench: certificates for ${CLIENTS} clients in ${certDir}\n`);
   benchCerts(certDir, CLIENTS);
+  if (ONLY) return only(ONLY, certDir);
   const started = new Date();
   process.stderr.write('bench: full path\n');
   const full = await fullPath(certDir, RUNS, SECONDS);
@@ -127,6 +131,13 @@ async function main(): Promise<void> {
   ].join('\n');
   writeFileSync(join(ROOT, 'docs/benchmarks.md'), markdown);
   process.stdout.write(`${markdown}\nresults: ${file}\n`);
+}
+
+async function only(part: string, certDir: string): Promise<void> {
+  if (part === 'full') return void process.stdout.write(`${fullTable(await fullPath(certDir, RUNS, SECONDS)).join('\n')}\n`);
+  if (part === 'pipe') return void process.stdout.write(`${pipeTable(await pipeOnly(certDir, RUNS, SECONDS)).join('\n')}\n`);
+  if (part === 'scale') return void process.stdout.write(`${JSON.stringify(await scale(certDir, CLIENTS, Math.min(RUNS, 2), SECONDS), null, 2)}\n`);
+  throw new Error(`BENCH_ONLY must be full, pipe or scale, not ${part}`);
 }
 
 await main();
