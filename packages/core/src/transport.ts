@@ -74,11 +74,11 @@ class TlsTransport implements Transport {
   }
 
   get pendingWriteBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.#heldBytes;
   }
 
   get bytesFlushed(): number {
-    return this.#bytesQueued - this.socket.writableLength;
+    return this.#bytesQueued - this.pendingWriteBytes;
   }
 
   get destroyed(): boolean {
@@ -87,21 +87,46 @@ class TlsTransport implements Transport {
 
   write(chunks: readonly Buffer[]): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    if (chunks.length === 1) {
-      this.#bytesQueued += chunks[0]!.length;
-      this.socket.write(chunks[0]!);
-      return;
-    }
-    this.socket.cork();
     for (const chunk of chunks) {
       this.#bytesQueued += chunk.length;
-      this.socket.write(chunk);
+      this.#held.push(chunk);
+      this.#heldBytes += chunk.length;
     }
-    this.socket.uncork();
+    if (!this.#waitingForDrain) this.#pump();
   }
 
+  /** Chunks not yet handed to the socket, oldest first. */
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  #waitingForDrain = false;
+  #endWhenEmpty = false;
+
+  /**
+   * Hands chunks to the socket until it says it is full, then waits for 'drain'.
+   * A large body therefore reaches TLS on its own: chunks the socket buffers
+   * together go out through writev, which copies them all into one block first.
+   */
+  #pump(): void {
+    while (this.#held.length > 0) {
+      const chunk = this.#held.shift()!;
+      this.#heldBytes -= chunk.length;
+      if (!this.socket.write(chunk) && this.#held.length > 0) {
+        this.#waitingForDrain = true;
+        this.socket.once('drain', this.#onDrain);
+        return;
+      }
+    }
+    if (this.#endWhenEmpty) this.socket.end();
+  }
+
+  readonly #onDrain = (): void => {
+    this.#waitingForDrain = false;
+    if (!this.socket.destroyed) this.#pump();
+  };
+
   end(): void {
-    this.socket.end();
+    if (this.#held.length > 0) this.#endWhenEmpty = true;
+    else this.socket.end();
   }
 
   destroy(error?: Error): void {
