@@ -4,6 +4,7 @@ import autocannon from 'autocannon';
 import http from 'node:http';
 import { child, freePort, median, percentile, ROOT, sleep } from './lib.js';
 import { startNats } from './nats.js';
+import { sshMissing, startSshTunnel } from './ssh.js';
 
 export interface LoadResult {
   target: string;
@@ -91,6 +92,9 @@ export async function fullPath(certDir: string, runs: number, seconds: number): 
   if (!nats) process.stderr.write('  NATS skipped: nats-server is not installed (apt-get install nats-server)\n');
   const targets: Record<string, string> = { 'bare Fastify': `http://127.0.0.1:${barePort}`, restpipe: `http://127.0.0.1:${clientGw}` };
   if (nats) targets['NATS (mTLS)'] = nats.url;
+  const ssh = await startSshTunnel();
+  if (!ssh) process.stderr.write(`  ssh -R skipped: ${sshMissing()}\n`);
+  if (ssh) targets['ssh -R'] = ssh.url;
   try {
     await waitOk(`${targets.restpipe}/_rp/ready`);
     for (const url of Object.values(targets)) await load(url, PAYLOADS[0]!, 8, 1); // warm-up
@@ -129,5 +133,6 @@ export async function fullPath(certDir: string, runs: number, seconds: number): 
     client.kill('SIGKILL');
     await bare.stop();
     await nats?.stop();
+    await ssh?.stop();
   }
 }

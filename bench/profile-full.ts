@@ -3,6 +3,7 @@
  * real `rp-server` and `rp-client` processes, autocannon on the client gateway's
  * `GET /server/time`. Prints req/s and the CPU each process spent per request
  * (from /proc); with a profileDir, both write `--cpu-prof` profiles there.
+ * BENCH_BODY_BYTES=N posts N-byte bodies to `/server/echo` instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,7 +15,10 @@ import { benchCerts, freePort, ROOT, sleep } from './lib.js';
 const connections = Number(process.argv[2] ?? 64);
 const seconds = Number(process.argv[3] ?? 5);
 const profileDir = process.argv[4];
-const path = process.env['BENCH_PATH'] ?? '/server/time';
+const bodyBytes = Number(process.env['BENCH_BODY_BYTES'] ?? 0);
+const load = bodyBytes > 0
+  ? { method: 'POST' as const, body: Buffer.alloc(bodyBytes, 0x61), headers: { 'content-type': 'application/octet-stream' }, path: '/server/echo' }
+  : { method: 'GET' as const, path: '/server/time' };
 const certDir = join(tmpdir(), 'restpipe-bench-certs-20');
 benchCerts(certDir, 20);
 
@@ -36,9 +40,10 @@ const client = start('rp-client.js', ['--server', `127.0.0.1:${pipePort}`, '--se
   '--cert', join(certDir, 'client.crt.pem'), '--key', join(certDir, 'client.key.pem')]);
 const url = `http://127.0.0.1:${gatewayPort}`;
 for (let i = 0; i < 300 && !(await fetch(`${url}/_rp/ready`).then((r) => r.ok, () => false)); i++) await sleep(100);
-await autocannon({ url: url + path, connections, duration: 1 });
+const { path, ...request } = load;
+await autocannon({ url: url + path, connections, duration: 1, ...request });
 const before = [cpuMs(client.pid!), cpuMs(server.pid!)];
-const result = await autocannon({ url: url + path, connections, duration: seconds });
+const result = await autocannon({ url: url + path, connections, duration: seconds, ...request });
 const after = [cpuMs(client.pid!), cpuMs(server.pid!)];
 const per = (i: number): string => ((1000 * (after[i]! - before[i]!)) / result.requests.total).toFixed(1);
 process.stdout.write(`${Math.round(result.requests.average)} req/s at c${connections} (${result.non2xx} non-2xx); CPU per request: rp-client ${per(0)} us, rp-server ${per(1)} us\n`);
