@@ -7,7 +7,7 @@
  *   tls-floor PORT CERTDIR       raw node:tls mutual-TLS echo of length-prefixed frames
  *   pipe-server PORT CERTDIR     a PipeServer with an echo handler
  *   idle-clients PORT CERTDIR N  N PipeClients that connect and stay idle
- *   raw-idle PORT CERTDIR N      N bare mutual-TLS sockets that connect and stay idle
+ *   raw-idle PORT CERTDIR N [echo]  N bare mutual-TLS sockets that connect (and echo one frame) and stay idle
  *   active-clients PORT CERTDIR N SECONDS   N PipeClients, all sending at once for SECONDS
  *   nats-responder NATSPORT CERTDIR   answers rp.time and rp.echo over NATS (mutual TLS)
  *   nats-gateway PORT CERTDIR NATSPORT   Fastify turning /server/time and /server/echo into NATS requests
@@ -109,9 +109,17 @@ async function idleClients(): Promise<void> {
 
 async function rawIdle(): Promise<void> {
   const count = Number(countText);
+  // With `echo`, each socket sends one small frame and reads its echo, then idles:
+  // a connection that has carried data, as every restpipe connection has (its Hello).
+  const echo = process.argv[6] === 'echo';
+  const frame = Buffer.from([0, 0, 0, 4, 1, 2, 3, 4]);
   let connected = 0;
   for (let i = 0; i < count; i++) {
-    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...clientTls(i) }, () => (connected += 1));
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...clientTls(i) }, () => {
+      if (!echo) connected += 1;
+      else socket.write(frame);
+    });
+    if (echo) socket.once('data', () => (connected += 1));
     socket.on('error', () => {});
   }
   setInterval(() => say({ connected }), 50).unref();

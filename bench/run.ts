@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fullPath, type LoadResult } from './full-path.js';
 import { benchCerts, machine, ROOT } from './lib.js';
 import { pipeOnly, type PipeResult } from './pipe-only.js';
-import { scale, type ScaleResult } from './scale.js';
+import { scale, SETTLE_MS, type ScaleResult } from './scale.js';
 import { sshVersion } from './ssh.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
@@ -67,7 +67,11 @@ function targets(full: LoadResult[], pipe: PipeResult[], s: ScaleResult): Target
     { name: 'full path, c1: p99 <= 2x bare Fastify', measured: `${fmt(p99, 2)}x`, met: p99 <= 2 },
     { name: '1 MiB echo: MB/s >= 0.5x bare Fastify (c64)', measured: `${fmt(mib, 2)}x`, met: mib >= 0.5 },
     { name: 'pipe only, 64 in flight: req/s >= 0.5x raw TLS echo', measured: `${fmt(pipe64, 2)}x`, met: pipe64 >= 0.5 },
-    { name: 'idle memory per connection <= 1.1x bare node:tls', measured: `${fmt(memory, 2)}x (${fmt(s.restpipeKbPerConnection, 1)} vs ${fmt(s.tlsFloorKbPerConnection, 1)} KB)`, met: memory <= 1.1 },
+    {
+      name: 'idle memory per connection <= 1.1x bare node:tls',
+      measured: `${fmt(memory, 2)}x (${fmt(s.restpipeKbPerConnection, 1)} vs ${fmt(s.tlsFloorKbPerConnection, 1)} KB); ${fmt(s.restpipeKbPerConnection / s.tlsFloorAfterDataKbPerConnection, 2)}x a floor whose connections carried one frame`,
+      met: memory <= 1.1,
+    },
     { name: `${s.clients} clients reconnected within 10 s of a restart`, measured: `${fmt(s.reconnectResumedMs / 1000, 2)} s resumed, ${fmt(s.reconnectFullMs / 1000, 2)} s full`, met: s.reconnectResumedMs <= 10_000 },
   ];
 }
@@ -125,9 +129,15 @@ async function main(): Promise<void> {
     '| --- | --- |',
     `| server RSS per idle connection, restpipe (${scaled.clients} clients) | ${fmt(scaled.restpipeKbPerConnection, 1)} KB |`,
     `| server RSS per idle connection, bare node:tls mutual TLS | ${fmt(scaled.tlsFloorKbPerConnection, 1)} KB |`,
+    `| server RSS per idle connection, bare node:tls mutual TLS, each having echoed one 8-byte frame | ${fmt(scaled.tlsFloorAfterDataKbPerConnection, 1)} KB |`,
     `| all ${scaled.clients} reconnected after a restart, full handshakes | ${fmt(scaled.reconnectFullMs)} ms |`,
     `| all ${scaled.clients} reconnected after a restart, TLS 1.3 session resumption (same ticket keys) | ${fmt(scaled.reconnectResumedMs)} ms (${scaled.resumedCount} resumed) |`,
     `| event throughput, ${scaled.activeClients} clients active at once | ${fmt(scaled.activeReqPerSec)} req/s |`,
+    '',
+    `RSS per connection is read after the server has idled ${SETTLE_MS / 1000} s (\`BENCH_SETTLE_MS\`) with all clients connected, for the floors`,
+    'as for restpipe: V8 grows its young generation during the connection storm and returns it only after a few idle',
+    'seconds. OpenSSL keeps buffers for a connection once it has carried data, which every restpipe connection has',
+    '(its Hello, then heartbeats); the second floor shows what that alone costs.',
     '',
     'NATS: an HTTP gateway process and a responder process, both mutual-TLS clients of Debian\'s `nats-server` (skipped when it is not installed).',
     `ssh -R: a Fastify process answering the routes, reached through \`ssh -R\` (${sshVersion() || 'OpenSSH'}, default ciphers) to a private \`sshd\` on loopback; the load goes to the port sshd opens (skipped without openssh-server).`,

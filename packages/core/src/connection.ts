@@ -75,6 +75,15 @@ interface InboundEntry {
   timeoutMs: number;
 }
 
+/** One request of ours in flight, as the pending table keeps it. */
+interface Outbound {
+  event: EventFrame;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  /** performance.now() when sent. */
+  started: number;
+}
+
 interface HandshakeWaiter {
   resolve(frame: Hello | HelloAck): void;
   reject(error: Error): void;
@@ -90,7 +99,7 @@ export class PipeConnection extends EventEmitter {
   readonly role: Role;
   readonly generation: number;
   readonly stats: ConnectionStats = { eventsIn: 0, eventsOut: 0 };
-  connectedAt: Date | undefined;
+  #openedAt: number | undefined;
   peer: Peer;
 
   #state: ConnectionState = ConnectionState.HANDSHAKING;
@@ -102,12 +111,23 @@ export class PipeConnection extends EventEmitter {
   readonly #options: ResolvedPipeOptions;
   readonly #logger: Logger;
   readonly #owner: object;
+  readonly #handler: EventHandler;
   readonly #decoder: FrameDecoder;
-  readonly #pending = new PendingRequests<EventFrame>((id, event) => this.#timedOut(id, event));
-  readonly #inbound = new Map<number, InboundEntry>();
+  #pendingRequests: PendingRequests<Outbound, PipeResponse> | undefined;
+
+  /** Requests of ours awaiting replies; made on first use, as most server-side connections never send one. */
+  get #pending(): PendingRequests<Outbound, PipeResponse> {
+    return (this.#pendingRequests ??= new PendingRequests<Outbound, PipeResponse>({
+      reply: (reply, outbound) => this.#answered(reply, outbound),
+      timeout: (id, outbound) => this.#timedOut(id, outbound.event),
+      settled: (outbound, error) => this.#settled(outbound, error),
+    }));
+  }
+  // Made on first use: an idle connection keeps as little as it can (1,000s of them per server).
+  #inboundTable: Map<number, InboundEntry> | undefined;
+  #inboundTimer: DeadlineTimer | undefined;
   readonly #limiter: Limiter;
-  readonly #inboundDeadlines = new DeadlineTimer((now) => this.#expireInbound(now));
-  #handlerEnv: HandlerEnv;
+  #handlerEnv: HandlerEnv | undefined;
 
   constructor(init: ConnectionInit) {
     super();
@@ -117,17 +137,35 @@ export class PipeConnection extends EventEmitter {
     this.#options = init.options;
     this.#logger = init.logger;
     this.#owner = init.owner;
+    this.#handler = init.handler;
     this.peer = { name: init.role === 'client' ? 'server' : '', address: init.transport.remoteAddress };
     this.#decoder = new FrameDecoder(maxFrameBytes(init.options.maxEventBytes));
     this.#limiter = new Limiter(init.options.maxConcurrency, init.options.maxInFlight);
-    this.#handlerEnv = {
-      handler: init.handler,
-      exposeTracebacks: init.options.exposeTracebacks,
-      pipe: { request: (request) => this.request(request) },
-      peer: this.peer,
-    };
     init.transport.onData((chunk) => this.#onData(chunk));
     init.transport.onClose((error) => this.#onTransportClosed(error));
+  }
+
+  /** When the Hello exchange finished. */
+  get connectedAt(): Date | undefined {
+    return this.#openedAt === undefined ? undefined : new Date(this.#openedAt);
+  }
+
+  get #inbound(): Map<number, InboundEntry> {
+    return (this.#inboundTable ??= new Map());
+  }
+
+  get #inboundDeadlines(): DeadlineTimer {
+    return (this.#inboundTimer ??= new DeadlineTimer((now) => this.#expireInbound(now)));
+  }
+
+  /** What every inbound event's handler call shares; made with the first event, after the peer is named. */
+  get #env(): HandlerEnv {
+    return (this.#handlerEnv ??= {
+      handler: this.#handler,
+      exposeTracebacks: this.#options.exposeTracebacks,
+      pipe: { request: (request) => this.request(request) },
+      peer: this.peer,
+    });
   }
 
   get state(): ConnectionState {
@@ -140,16 +178,16 @@ export class PipeConnection extends EventEmitter {
 
   /** Requests sent on this connection and not yet answered. */
   get inFlight(): number {
-    return this.#pending.size;
+    return this.#pendingRequests?.size ?? 0;
   }
 
   /** Events from the peer being handled or queued here. */
   get handling(): number {
-    return this.#inbound.size;
+    return this.#inboundTable?.size ?? 0;
   }
 
   get lateReplies(): number {
-    return this.#pending.lateReplies;
+    return this.#pendingRequests?.lateReplies ?? 0;
   }
 
   get rttMs(): number | undefined {
@@ -189,7 +227,6 @@ export class PipeConnection extends EventEmitter {
   /** Server: answers the Hello and opens the connection under the verified name. */
   acceptHello(hello: Hello, peerName: string): void {
     this.peer = { name: peerName, address: this.#transport.remoteAddress };
-    this.#handlerEnv = { ...this.#handlerEnv, peer: this.peer };
     this.#send({ kind: 'helloAck', helloAck: { ...this.#ownHello(), peerName } });
     this.#open(hello);
   }
@@ -228,8 +265,10 @@ export class PipeConnection extends EventEmitter {
 
   #open(peerLimits: Limits): void {
     if (this.#state !== ConnectionState.HANDSHAKING) return;
-    this.#peerLimits = peerLimits;
-    this.connectedAt = new Date();
+    // Only the numbers: the decoded Hello (and its software string) is not kept per connection.
+    const { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency } = peerLimits;
+    this.#peerLimits = { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency };
+    this.#openedAt = Date.now();
     this.#transitionTo([ConnectionState.HANDSHAKING], ConnectionState.OPEN);
     this.#heartbeat = new Heartbeat(
       this.#options.heartbeatMs,
@@ -296,36 +335,39 @@ export class PipeConnection extends EventEmitter {
   #exchange(event: EventFrame, signal: AbortSignal | undefined, onCancellable: PipeRequest['onCancellable']): Promise<PipeResponse> {
     const id = this.#pending.nextId();
     event.id = id;
-    const reply = this.#pending.add(id, event.timeoutMs, event);
-    const onAbort = signal || onCancellable ? this.#canceller(id) : undefined;
-    if (signal) signal.addEventListener('abort', onAbort!, { once: true });
+    const outbound: Outbound = { event, signal, onAbort: undefined, started: performance.now() };
+    const response = this.#pending.add(id, event.timeoutMs, outbound);
+    if (signal || onCancellable) outbound.onAbort = this.#canceller(id);
+    if (signal) signal.addEventListener('abort', outbound.onAbort!, { once: true });
     this.stats.eventsOut += 1;
     this.#send({ kind: 'event', event });
     if (diagnostics.eventSent.hasSubscribers) {
       publish(diagnostics.eventSent, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
     }
-    const started = performance.now();
-    onCancellable?.(onAbort!);
-    return reply.then(
-      (answer) => {
-        if (signal) signal.removeEventListener('abort', onAbort!);
-        if (diagnostics.roundtrip.hasSubscribers) {
-          publish(diagnostics.roundtrip, {
-            owner: this.#owner, peer: this.peer.name, ms: performance.now() - started, requestId: event.requestId,
-            handlerName: handlerNameOf(event), returnCode: answer.returnCode, status: answer.status || 200,
-          });
-        }
-        try {
-          return responseFromReply(answer);
-        } catch (error) {
-          throw this.#failed(event, error);
-        }
-      },
-      (error: unknown) => {
-        if (signal) signal.removeEventListener('abort', onAbort!);
-        throw error instanceof EventTimeoutError ? error : this.#failed(event, error);
-      },
-    );
+    onCancellable?.(outbound.onAbort!);
+    return response;
+  }
+
+  /** A reply for one of our requests: the caller's response, or the far side's failure thrown. */
+  #answered(reply: ReplyFrame, { event, started }: Outbound): PipeResponse {
+    if (diagnostics.roundtrip.hasSubscribers) {
+      publish(diagnostics.roundtrip, {
+        owner: this.#owner, peer: this.peer.name, ms: performance.now() - started, requestId: event.requestId,
+        handlerName: handlerNameOf(event), returnCode: reply.returnCode, status: reply.status || 200,
+      });
+    }
+    return responseFromReply(reply);
+  }
+
+  #settled({ event, signal, onAbort }: Outbound, error: unknown): void {
+    if (signal) signal.removeEventListener('abort', onAbort!);
+    // A timeout has a channel of its own.
+    if (error && !(error instanceof EventTimeoutError) && diagnostics.eventError.hasSubscribers) {
+      publish(diagnostics.eventError, {
+        owner: this.#owner, peer: this.peer.name, requestId: event.requestId, handlerName: handlerNameOf(event),
+        code: (error as { code?: string }).code ?? 'RP_ERR_UNKNOWN', side: 'sender',
+      });
+    }
   }
 
   #timedOut(id: number, event: EventFrame): Error {
@@ -343,16 +385,7 @@ export class PipeConnection extends EventEmitter {
     };
   }
 
-  /** Publishes a failed request (not a timeout: that has its own channel) and returns the error. */
-  #failed(event: EventFrame, error: unknown): unknown {
-    if (diagnostics.eventError.hasSubscribers) {
-      publish(diagnostics.eventError, {
-        owner: this.#owner, peer: this.peer.name, requestId: event.requestId, handlerName: handlerNameOf(event),
-        code: (error as { code?: string }).code ?? 'RP_ERR_UNKNOWN', side: 'sender',
-      });
-    }
-    return error;
-  }
+
 
   #sendCancel(id: number): void {
     if (this.#state === ConnectionState.OPEN || this.#state === ConnectionState.DRAINING) {
@@ -412,7 +445,7 @@ export class PipeConnection extends EventEmitter {
   #runEvent(event: EventFrame, entry: InboundEntry): void | Promise<void> {
     if (entry.abort.aborted) return this.#finishEvent(event.id);
     const started = performance.now();
-    const fields = handleEvent(event, this.#handlerEnv, entry.abort);
+    const fields = handleEvent(event, this.#env, entry.abort);
     if (fields instanceof Promise) return fields.then((f) => this.#answer(event, entry, f, started));
     return this.#answer(event, entry, fields, started);
   }
@@ -646,7 +679,7 @@ export class PipeConnection extends EventEmitter {
   }
 
   #maybeFinishDrain(): void {
-    if (this.#drainWaiter && this.#pending.size === 0 && this.#inbound.size === 0) {
+    if (this.#drainWaiter && this.inFlight === 0 && this.handling === 0) {
       const done = this.#drainWaiter;
       this.#drainWaiter = undefined;
       done();
@@ -659,14 +692,14 @@ export class PipeConnection extends EventEmitter {
     const wasOpen = this.#state !== ConnectionState.HANDSHAKING;
     this.#state = ConnectionState.CLOSED;
     this.#heartbeat?.stop();
-    this.#inboundDeadlines.stop();
+    this.#inboundTimer?.stop();
     clearTimeout(this.#stallTimer);
     this.#settleHandshake(error ?? new PeerDisconnectedError(`connection closed during handshake (${reason})`));
     const lost = new PeerDisconnectedError(`connection to ${this.peer.name || this.peer.address} lost: ${reason}`, {
       cause: error,
     });
-    this.#pending.rejectAll(lost);
-    for (const entry of this.#inbound.values()) {
+    this.#pendingRequests?.rejectAll(lost);
+    for (const entry of this.#inboundTable?.values() ?? []) {
       entry.silenced = true;
       entry.abort.abort(lost);
     }

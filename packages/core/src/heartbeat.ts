@@ -1,5 +1,8 @@
 import { HEARTBEAT_MISSES } from './options.js';
 
+/** Pongs are timed for this many of the latest Pings; older ones cannot matter. */
+const PINGS_TIMED = HEARTBEAT_MISSES + 1;
+
 export interface HeartbeatHooks {
   sendPing(seq: number): void;
   /** The peer was silent for HEARTBEAT_MISSES intervals. */
@@ -15,7 +18,11 @@ export class Heartbeat {
   #timer: NodeJS.Timeout | undefined;
   #lastSeen = performance.now();
   #seq = 0;
-  #pingSentAt = new Map<number, number>();
+  /**
+   * When each of the last PINGS_TIMED Pings went out (slot seq % PINGS_TIMED; -1 once
+   * answered): on a link slower than the interval, a Pong arrives after the next Ping.
+   */
+  readonly #pingSentAt: number[] = new Array<number>(PINGS_TIMED).fill(-1);
   #rttMs: number | undefined;
 
   constructor(
@@ -42,7 +49,7 @@ export class Heartbeat {
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#pingSentAt.clear();
+    this.#pingSentAt.fill(-1);
   }
 
   noteActivity(): void {
@@ -50,9 +57,11 @@ export class Heartbeat {
   }
 
   onPong(seq: number): void {
-    const sentAt = this.#pingSentAt.get(seq);
-    if (sentAt === undefined) return;
-    this.#pingSentAt.delete(seq);
+    const age = (this.#seq - seq) >>> 0;
+    const slot = seq % PINGS_TIMED;
+    const sentAt = this.#pingSentAt[slot]!;
+    if (age >= PINGS_TIMED || sentAt < 0) return;
+    this.#pingSentAt[slot] = -1;
     this.#rttMs = performance.now() - sentAt;
     this.hooks.onRtt(this.#rttMs);
   }
@@ -65,9 +74,7 @@ export class Heartbeat {
       return;
     }
     this.#seq = (this.#seq + 1) >>> 0;
-    // Only the latest few pings can still be answered usefully.
-    if (this.#pingSentAt.size > HEARTBEAT_MISSES) this.#pingSentAt.clear();
-    this.#pingSentAt.set(this.#seq, performance.now());
+    this.#pingSentAt[this.#seq % PINGS_TIMED] = performance.now();
     this.hooks.sendPing(this.#seq);
   }
 }

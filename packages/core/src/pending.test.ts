@@ -6,7 +6,7 @@ const replyTo = (id: number): ReplyFrame => ({ id, returnCode: 0, mimeType: '', 
 
 describe('PendingRequests', () => {
   it('settles each request exactly once and drops late replies, counting them', async () => {
-    const pending = new PendingRequests<string>((_id, what) => new Error(what));
+    const pending = new PendingRequests<string>({ reply: (r) => r, timeout: (_id, what) => new Error(what) });
     const id = pending.nextId();
     const reply = pending.add(id, 20, 'deadline');
     await expect(reply).rejects.toThrow('deadline');
@@ -16,7 +16,7 @@ describe('PendingRequests', () => {
   });
 
   it('delivers a reply to the request with its id and no other', async () => {
-    const pending = new PendingRequests<string>((_id, what) => new Error(what));
+    const pending = new PendingRequests<string>({ reply: (r) => r, timeout: (_id, what) => new Error(what) });
     const a = pending.nextId();
     const aReply = pending.add(a, 1000, 'a');
     const b = pending.nextId();
@@ -29,7 +29,7 @@ describe('PendingRequests', () => {
   });
 
   it('rejects everything when asked, and then holds nothing', async () => {
-    const pending = new PendingRequests<string>((_id, what) => new Error(what));
+    const pending = new PendingRequests<string>({ reply: (r) => r, timeout: (_id, what) => new Error(what) });
     const replies = Array.from({ length: 5 }, () => pending.add(pending.nextId(), 1000, 't'));
     pending.rejectAll(new Error('gone'));
     for (const r of replies) await expect(r).rejects.toThrow('gone');

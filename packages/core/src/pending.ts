@@ -1,13 +1,22 @@
 import type { ReplyFrame } from '@restpipe/wire';
 import { DeadlineTimer } from './deadline-timer.js';
 
-interface Entry<T> {
-  resolve(reply: ReplyFrame): void;
-  reject(error: Error): void;
+/** What the owner does when a request settles; `C` is its own record of the request. */
+export interface PendingHooks<C, R> {
+  /** Turns a reply into the result the caller gets; a throw fails the request with that error. */
+  reply(reply: ReplyFrame, context: C): R;
+  /** The error a request fails with when its deadline passes. */
+  timeout(id: number, context: C): Error;
+  /** Runs once, whichever way the request settled; with the error when it failed. */
+  settled?(context: C, error: unknown): void;
+}
+
+interface Entry<C, R> {
+  resolve(result: R): void;
+  reject(error: unknown): void;
   /** Deadline, in performance.now() ms. */
   at: number;
-  /** What the owner's onTimeout is told about the request. */
-  context: T;
+  context: C;
 }
 
 const MAX_ID = 0xffff_ffff;
@@ -15,19 +24,29 @@ const MAX_ID = 0xffff_ffff;
 /**
  * Requests sent and awaiting their Reply, keyed by id. Every entry has a deadline
  * and is settled exactly once: by its reply, its deadline, a cancel, or the
- * connection closing. Ids of settled entries are forgotten, so a late reply finds nothing.
+ * connection closing. Ids of settled entries are forgotten, so a late reply finds
+ * nothing. The caller's promise is the entry's own: one promise per request.
  */
-export class PendingRequests<T = undefined> {
-  readonly #entries = new Map<number, Entry<T>>();
-  readonly #deadlines = new DeadlineTimer((now) => this.#expire(now));
+export class PendingRequests<C, R = ReplyFrame> {
+  // Made on first use: a connection that never sends a request (most of a
+  // server's) holds no table and no timer for it.
+  #table: Map<number, Entry<C, R>> | undefined;
+  #timer: DeadlineTimer | undefined;
   #nextId = 1;
   #lateReplies = 0;
 
-  /** `onTimeout` makes the error a request fails with when its deadline passes. */
-  constructor(private readonly onTimeout: (id: number, context: T) => Error) {}
+  constructor(private readonly hooks: PendingHooks<C, R>) {}
 
   get size(): number {
-    return this.#entries.size;
+    return this.#table?.size ?? 0;
+  }
+
+  get #entries(): Map<number, Entry<C, R>> {
+    return (this.#table ??= new Map());
+  }
+
+  get #deadlines(): DeadlineTimer {
+    return (this.#timer ??= new DeadlineTimer((now) => this.#expire(now)));
   }
 
   /** Replies that arrived after their request was settled and were dropped. */
@@ -45,14 +64,14 @@ export class PendingRequests<T = undefined> {
     }
   }
 
-  /** Registers request `id`; it fails with onTimeout's error if no reply comes within `timeoutMs`. */
-  add(id: number, timeoutMs: number, context: T): Promise<ReplyFrame> {
+  /** Registers request `id`; it fails with the timeout hook's error if no reply comes within `timeoutMs`. */
+  add(id: number, timeoutMs: number, context: C): Promise<R> {
     const at = performance.now() + timeoutMs;
-    const reply = new Promise<ReplyFrame>((resolve, reject) => {
+    const result = new Promise<R>((resolve, reject) => {
       this.#entries.set(id, { resolve, reject, at, context });
     });
     this.#deadlines.schedule(at);
-    return reply;
+    return result;
   }
 
   /** Delivers a reply; false (and counted as late) when nothing waits for that id. */
@@ -62,26 +81,38 @@ export class PendingRequests<T = undefined> {
       this.#lateReplies += 1;
       return false;
     }
-    entry.resolve(reply);
+    let result: R;
+    try {
+      result = this.hooks.reply(reply, entry.context);
+    } catch (error) {
+      this.hooks.settled?.(entry.context, error);
+      entry.reject(error);
+      return true;
+    }
+    this.hooks.settled?.(entry.context, undefined);
+    entry.resolve(result);
     return true;
   }
 
   reject(id: number, error: Error): boolean {
     const entry = this.#take(id);
     if (!entry) return false;
+    this.hooks.settled?.(entry.context, error);
     entry.reject(error);
     return true;
   }
 
   /** Rejects every entry, e.g. when the connection is gone. */
   rejectAll(error: Error): void {
-    for (const id of [...this.#entries.keys()]) this.reject(id, error);
-    this.#deadlines.stop();
+    if (!this.#table) return;
+    for (const id of [...this.#table.keys()]) this.reject(id, error);
+    this.#timer?.stop();
   }
 
-  #take(id: number): Entry<T> | undefined {
-    const entry = this.#entries.get(id);
-    if (entry) this.#entries.delete(id);
+  #take(id: number): Entry<C, R> | undefined {
+    const entry = this.#table?.get(id);
+    if (!entry) return undefined;
+    this.#table!.delete(id);
     return entry;
   }
 
@@ -93,8 +124,8 @@ export class PendingRequests<T = undefined> {
       else if (entry.at < next) next = entry.at;
     }
     for (const id of due) {
-      const entry = this.#take(id);
-      entry?.reject(this.onTimeout(id, entry.context));
+      const entry = this.#entries.get(id);
+      if (entry) this.reject(id, this.hooks.timeout(id, entry.context));
     }
     return next;
   }

@@ -112,17 +112,17 @@ class TlsTransport implements Transport {
       this.#heldBytes -= chunk.length;
       if (!this.socket.write(chunk) && this.#held.length > 0) {
         this.#waitingForDrain = true;
-        this.socket.once('drain', this.#onDrain);
+        this.socket.once('drain', () => this.#onDrain());
         return;
       }
     }
     if (this.#endWhenEmpty) this.socket.end();
   }
 
-  readonly #onDrain = (): void => {
+  #onDrain(): void {
     this.#waitingForDrain = false;
     if (!this.socket.destroyed) this.#pump();
-  };
+  }
 
   end(): void {
     if (this.#held.length > 0) this.#endWhenEmpty = true;

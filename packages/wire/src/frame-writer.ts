@@ -22,7 +22,6 @@ export class FrameWriter {
   readonly #sizes: number[] = [];
   /** Bytes the batch puts in its shared buffer. */
   #inlineBytes = 0;
-  readonly #writer = new HotWriter();
 
   /** Frames appended and not yet taken. */
   get queued(): number {
@@ -57,7 +56,7 @@ export class FrameWriter {
     const count = this.#items.length;
     if (count === 0) return [];
     const buf = Buffer.allocUnsafe(this.#inlineBytes);
-    const w = this.#writer;
+    const w = WRITER;
     w.reset(buf, 0);
     const chunks: Buffer[] = [];
     let chunkStart = 0;
@@ -79,7 +78,7 @@ export class FrameWriter {
 
   /** Writes one frame's body; returns its data when that goes out as a chunk of its own. */
   #writeItem(kind: Item, item: EventFrame | ReplyFrame | Uint8Array, size: number): Buffer | undefined {
-    const w = this.#writer;
+    const w = WRITER;
     if (kind === Item.ENCODED) {
       w.buf.set(item as Uint8Array, w.pos);
       w.pos += size;
@@ -102,8 +101,10 @@ export class FrameWriter {
     this.#kinds.length = 0;
     this.#sizes.length = 0;
     this.#inlineBytes = 0;
-    this.#writer.reset(EMPTY, 0);
+    WRITER.reset(EMPTY, 0);
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+/** take() runs to completion synchronously, so every FrameWriter can share one. */
+const WRITER = new HotWriter();
