@@ -38,8 +38,24 @@ export interface PipeResponse {
   readonly data: unknown;
 }
 
-export function nounSegments(noun: string | readonly string[]): string[] {
-  return typeof noun === 'string' ? noun.split('/') : [...noun];
+/** Nouns given as strings, split and validated once each; frames never change their noun. */
+const checkedNouns = new Map<string, string[]>();
+const CHECKED_NOUNS_MAX = 1024;
+
+function checkedNoun(noun: string | readonly string[]): string[] {
+  if (typeof noun !== 'string') {
+    const segments = [...noun];
+    validateNoun(segments);
+    return segments;
+  }
+  let segments = checkedNouns.get(noun);
+  if (!segments) {
+    segments = noun.split('/');
+    validateNoun(segments);
+    if (checkedNouns.size >= CHECKED_NOUNS_MAX) checkedNouns.clear();
+    checkedNouns.set(noun, segments);
+  }
+  return segments;
 }
 
 // Shared by every event without args or query; frames are never changed after they are made.
@@ -50,8 +66,7 @@ const NO_QUERY: QueryParam[] = Object.freeze([]) as unknown as QueryParam[];
 export function toEventFrame(request: PipeRequest, id: number, timeoutMs: number, requestId: string): EventFrame {
   const verb = request.verb ?? 'get';
   if (!isVerb(verb)) throw new InvalidPathError(`unknown verb ${JSON.stringify(verb)}`);
-  const noun = nounSegments(request.noun);
-  validateNoun(noun);
+  const noun = checkedNoun(request.noun);
   const body = encodeBody(request.body, request.mimeType);
   return {
     id,

@@ -52,6 +52,27 @@ export function utf8Bytes(text: string): number {
   return n;
 }
 
+/**
+ * The last string one field carried, with its UTF-8 bytes. Verbs and media types
+ * repeat from frame to frame, so they are measured and encoded once, not twice a frame.
+ */
+class FieldMemo {
+  #text = '';
+  #bytes: Buffer = Buffer.alloc(0);
+
+  encode(text: string): Buffer {
+    if (text !== this.#text) {
+      this.#bytes = Buffer.from(text, 'utf8');
+      this.#text = text;
+    }
+    return this.#bytes;
+  }
+}
+
+const verbs = new FieldMemo();
+const mimeTypes = new FieldMemo();
+
+const memoField = (memo: FieldMemo, text: string): number => (text.length === 0 ? 0 : delimited(memo.encode(text).length));
 const uintField = (value: number): number => (value === 0 ? 0 : 1 + varintBytes(value));
 const stringField = (text: string): number => (text.length === 0 ? 0 : delimited(utf8Bytes(text)));
 const delimited = (bytes: number): number => 1 + varintBytes(bytes) + bytes;
@@ -68,15 +89,15 @@ function queryParamBytes(param: QueryParam): number {
 
 /** Bytes of an Event message, data included. */
 export function eventBytes(e: EventFrame): number {
-  let size = uintField(e.id) + stringField(e.verb) + repeatedStrings(e.noun) + repeatedStrings(e.args);
+  let size = uintField(e.id) + memoField(verbs, e.verb) + repeatedStrings(e.noun) + repeatedStrings(e.args);
   for (const param of e.query) size += delimited(queryParamBytes(param));
-  size += stringField(e.mimeType) + uintField(e.timeoutMs) + stringField(e.requestId);
+  size += memoField(mimeTypes, e.mimeType) + uintField(e.timeoutMs) + stringField(e.requestId);
   return size + (e.data.length === 0 ? 0 : delimited(e.data.length));
 }
 
 /** Bytes of a Reply message, data included. */
 export function replyBytes(r: ReplyFrame): number {
-  return uintField(r.id) + uintField(r.returnCode) + stringField(r.mimeType) + uintField(r.kind) + uintField(r.status)
+  return uintField(r.id) + uintField(r.returnCode) + memoField(mimeTypes, r.mimeType) + uintField(r.kind) + uintField(r.status)
     + (r.data.length === 0 ? 0 : delimited(r.data.length));
 }
 
@@ -135,6 +156,21 @@ export class HotWriter {
     if (text.length > 0) this.string(tag, text);
   }
 
+  memoField(tag: number, memo: FieldMemo, text: string): void {
+    if (text.length === 0) return;
+    const bytes = memo.encode(text);
+    this.bytesHeader(tag, bytes.length);
+    if (bytes.length > 32) {
+      this.buf.set(bytes, this.pos);
+      this.pos += bytes.length;
+      return;
+    }
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < bytes.length; i++) buf[pos++] = bytes[i]!;
+    this.pos = pos;
+  }
+
   /** The tag and length of a bytes field; the bytes themselves are the caller's. */
   bytesHeader(tag: number, length: number): void {
     this.buf[this.pos++] = tag;
@@ -144,7 +180,7 @@ export class HotWriter {
   event(e: EventFrame, messageBytes: number): void {
     this.bytesHeader(TAG.frameEvent, messageBytes);
     this.uintField(TAG.eventId, e.id);
-    this.stringField(TAG.eventVerb, e.verb);
+    this.memoField(TAG.eventVerb, verbs, e.verb);
     for (const segment of e.noun) this.string(TAG.eventNoun, segment);
     for (const arg of e.args) this.string(TAG.eventArgs, arg);
     for (const param of e.query) {
@@ -152,7 +188,7 @@ export class HotWriter {
       this.stringField(TAG.queryKey, param.key);
       for (const value of param.values) this.string(TAG.queryValues, value);
     }
-    this.stringField(TAG.eventMime, e.mimeType);
+    this.memoField(TAG.eventMime, mimeTypes, e.mimeType);
     this.uintField(TAG.eventTimeout, e.timeoutMs);
     this.stringField(TAG.eventRequestId, e.requestId);
     if (e.data.length > 0) this.bytesHeader(TAG.eventData, e.data.length);
@@ -162,7 +198,7 @@ export class HotWriter {
     this.bytesHeader(TAG.frameReply, messageBytes);
     this.uintField(TAG.replyId, r.id);
     this.uintField(TAG.replyCode, r.returnCode);
-    this.stringField(TAG.replyMime, r.mimeType);
+    this.memoField(TAG.replyMime, mimeTypes, r.mimeType);
     this.uintField(TAG.replyKind, r.kind);
     this.uintField(TAG.replyStatus, r.status);
     if (r.data.length > 0) this.bytesHeader(TAG.replyData, r.data.length);
