@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BatchedStdout } from './log-destination.js';
 
-const turn = () => new Promise((r) => setImmediate(r));
+const turn = () => new Promise((r) => setTimeout(r, 30));
 const line = (i: number) => `{"n":${i},"pad":"${'x'.repeat(1000)}"}\n`;
 
 describe('BatchedStdout', () => {
-  it('writes the lines of one turn together, in order, and flushSync writes at once', async () => {
+  it('writes lines together a few ms later, in order, and flushSync writes at once', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'rp-log-')), 'out.log');
     const fd = openSync(file, 'w');
     const out = new BatchedStdout(fd);

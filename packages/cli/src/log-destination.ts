@@ -4,12 +4,17 @@ import { writeSync } from 'node:fs';
 export const MAX_BUFFERED_LOG_BYTES = 16 * 1024 * 1024;
 /** How long to wait before trying a full pipe again. */
 const RETRY_MS = 10;
+/** Lines wait at most this long; a busy node writes a few times per window, not once per line or turn. */
+export const LOG_FLUSH_DELAY_MS = 5;
+/** ...unless this much is waiting already. */
+export const LOG_FLUSH_BYTES = 64 * 1024;
 
 /**
- * pino's destination for stdout: lines logged in one turn of the event loop go
- * out in one write. A busy node logs a line per event on each side; a write per
- * line (pino's sync destination) or a growing string re-measured on every line
- * (sonic-boom's batching mode) cost more than the rest of a small event.
+ * pino's destination for stdout: lines go out together, at most
+ * LOG_FLUSH_DELAY_MS after the first of them or once LOG_FLUSH_BYTES wait. A busy
+ * node logs a line per event on each side; a write per line (pino's sync
+ * destination) or a growing string re-measured on every line (sonic-boom's
+ * batching mode) cost more than the rest of a small event.
  *
  * Never throws into the logger and never blocks on a full pipe: it retries, and
  * past MAX_BUFFERED_LOG_BYTES it drops lines and says how many. A closed stdout
@@ -41,9 +46,11 @@ export class BatchedStdout {
     }
     this.#lines.push(line);
     this.#bufferedChars += line.length;
-    if (!this.#scheduled) {
+    if (this.#bufferedChars >= LOG_FLUSH_BYTES && !this.#rest) {
+      this.#flush();
+    } else if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(this.#flushLater);
+      setTimeout(this.#flushLater, LOG_FLUSH_DELAY_MS).unref();
     }
     return true;
   }

@@ -85,6 +85,12 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
     );
   });
 
+  it('decodes repeated and same-length verbs, media types and nouns to their own strings', () => {
+    const frames: Frame[] = [['get', 'a/b', 'time'], ['get', 'a/b', 'time'], ['put', 'a/c', 'tune'], ['put', 'a/c', 'tune'], ['delete', '', 'x'.repeat(100)], ['get', 'a/b', 'time']]
+      .map(([verb, mimeType, noun], id) => ({ kind: 'event', event: { id, verb: verb!, noun: [noun!, 'rest'], args: [], query: [], mimeType: mimeType!, data: Buffer.alloc(0), timeoutMs: 1, requestId: '' } }));
+    expect(readAll(writeAll(frames)).map(plain)).toEqual(frames.map(plain));
+  });
+
   it('leaves a frame with a field it does not know to protobufjs, which still decodes it', () => {
     const event: EventFrame = { id: 7, verb: 'get', noun: ['time'], args: [], query: [], mimeType: '', data: Buffer.alloc(0), timeoutMs: 100, requestId: 'r' };
     const [body] = new FrameDecoder(1 << 20).push(Buffer.concat(writeAll([{ kind: 'event', event }])));

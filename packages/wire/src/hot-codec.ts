@@ -244,6 +244,41 @@ function readString(): string {
   return n === 0 ? '' : rb.toString('utf8', start, rp);
 }
 
+/**
+ * The last string decoded for one field, kept with its bytes: a field that repeats
+ * (verb, media type, first noun segment) costs a byte compare instead of a new string.
+ */
+class ReadMemo {
+  #bytes: Buffer = Buffer.alloc(64);
+  #length = -1;
+  #text = '';
+
+  read(): string {
+    const n = readLength();
+    const start = rp;
+    rp += n;
+    if (n === this.#length && this.#same(start, n)) return this.#text;
+    this.#text = n === 0 ? '' : rb.toString('utf8', start, rp);
+    if (n <= this.#bytes.length) {
+      rb.copy(this.#bytes, 0, start, rp);
+      this.#length = n;
+    } else {
+      this.#length = -1;
+    }
+    return this.#text;
+  }
+
+  #same(start: number, n: number): boolean {
+    const bytes = this.#bytes;
+    for (let i = 0; i < n; i++) if (rb[start + i] !== bytes[i]) return false;
+    return true;
+  }
+}
+
+const verbRead = new ReadMemo();
+const mimeRead = new ReadMemo();
+const nounRead = new ReadMemo();
+
 function readBytes(): Buffer {
   const n = readLength();
   const start = rp;
@@ -278,11 +313,11 @@ function readEvent(): EventFrame {
   while (rp < re) {
     switch (rb[rp++]) {
       case TAG.eventId: id = readVarint(); break;
-      case TAG.eventVerb: verb = readString(); break;
-      case TAG.eventNoun: noun.push(readString()); break;
+      case TAG.eventVerb: verb = verbRead.read(); break;
+      case TAG.eventNoun: noun.push(noun.length === 0 ? nounRead.read() : readString()); break;
       case TAG.eventArgs: ((args as unknown[]) === NONE ? (args = []) : args).push(readString()); break;
       case TAG.eventQuery: ((query as unknown[]) === NONE ? (query = []) : query).push(readQueryParam()); break;
-      case TAG.eventMime: mimeType = readString(); break;
+      case TAG.eventMime: mimeType = mimeRead.read(); break;
       case TAG.eventData: data = readBytes(); break;
       case TAG.eventTimeout: timeoutMs = readVarint(); break;
       case TAG.eventRequestId: requestId = readString(); break;
@@ -300,7 +335,7 @@ function readReply(): ReplyFrame {
     switch (rb[rp++]) {
       case TAG.replyId: id = readVarint(); break;
       case TAG.replyCode: returnCode = readVarint(); break;
-      case TAG.replyMime: mimeType = readString(); break;
+      case TAG.replyMime: mimeType = mimeRead.read(); break;
       case TAG.replyData: data = readBytes(); break;
       case TAG.replyKind: kind = readVarint(); break;
       case TAG.replyStatus: status = readVarint(); break;
