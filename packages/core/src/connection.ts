@@ -491,6 +491,8 @@ export class PipeConnection extends EventEmitter {
       this.goaway(CloseReason.FRAME_TOO_LARGE, (error as Error).message, error as FrameTooLargeError);
       return;
     }
+    // Any complete frame is a sign of life; once per chunk is as good as once per frame.
+    if (bodies.length > 0) this.#heartbeat?.noteActivity();
     for (const body of bodies) {
       if (this.#state === ConnectionState.CLOSED || this.#goawaySent) return;
       let frame: Frame;
@@ -500,7 +502,6 @@ export class PipeConnection extends EventEmitter {
         this.#protocolError(error as Error);
         return;
       }
-      this.#heartbeat?.noteActivity();
       this.#onFrame(frame);
     }
   }
