@@ -1,4 +1,6 @@
 import pino, { type Logger } from 'pino';
+import type { Logger as CoreLogger } from '@restpipe/core';
+import { EventLines } from './event-lines.js';
 import { BatchedStdout } from './log-destination.js';
 
 /** Never logged, wherever they appear in a record. */
@@ -19,10 +21,10 @@ export interface Logs {
   /** Everything but the per-event lines; secrets are redacted. */
   logger: Logger;
   /**
-   * The per-event lines (`event done`, `event handled`, ...): fixed fields that
-   * never hold a secret, so they skip the redaction pass that every other record gets.
+   * The per-event lines (`event done`, `event handled`, ...), in the same format
+   * and stream: fixed fields that never hold a secret (see EventLines).
    */
-  events: Logger;
+  events: CoreLogger;
 }
 
 let lastMs = -1;
@@ -45,9 +47,9 @@ export function isoTimeOncePerMs(): string {
 export function createLogs(level: string, role: string): Logs {
   const destination = new BatchedStdout(1);
   process.once('exit', () => destination.flushSync());
-  const base = { level, base: { role, pid: process.pid }, timestamp: isoTimeOncePerMs };
+  const base = { role, pid: process.pid };
   return {
-    logger: pino({ ...base, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination),
-    events: pino(base, destination),
+    logger: pino({ level, base, timestamp: isoTimeOncePerMs, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination),
+    events: new EventLines(destination, level, base, isoTimeOncePerMs),
   };
 }
