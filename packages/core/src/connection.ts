@@ -455,14 +455,16 @@ export class PipeConnection extends EventEmitter {
 
   #answer(event: EventFrame, entry: InboundEntry, fields: ReplyFields, started: number): void {
     const ms = performance.now() - started;
-    // The reply goes first: logs and metrics are not on the sender's clock.
     if (!entry.silenced) this.#sendReply(event.id, fields);
     this.#finishEvent(event.id);
     if (diagnostics.handled.hasSubscribers) {
-      publish(diagnostics.handled, {
+      const message = {
         owner: this.#owner, peer: this.peer.name, ms, handlerName: fields.handlerName,
         returnCode: fields.returnCode, requestId: event.requestId, failed: fields.kind !== 0,
-      });
+      };
+      // After the flush of the reply (a nextTick runs before microtasks): logs and
+      // metrics are not on the sender's clock.
+      queueMicrotask(() => publish(diagnostics.handled, message));
     }
   }
 
@@ -581,7 +583,7 @@ export class PipeConnection extends EventEmitter {
 
   /**
    * Queues a frame; what is queued goes out as one write. An idle connection
-   * writes it at once, for the lowest latency. A busy one
+   * flushes at the end of the current tick, for the lowest latency. A busy one
    * (it flushed less than BUSY_FLUSH_WINDOW_MS ago) flushes once per turn of the
    * event loop instead: a gateway reading 64 HTTP requests from 64 sockets in one
    * poll phase then sends 64 events in one TLS record and one syscall, not 64.
@@ -592,7 +594,7 @@ export class PipeConnection extends EventEmitter {
     this.#writer.append(frame);
     if (!first) return;
     if (performance.now() - this.#lastFlushAt < BUSY_FLUSH_WINDOW_MS) setImmediate(this.#flush);
-    else this.#flush();
+    else process.nextTick(this.#flush);
   }
 
   #lastFlushAt = -Infinity;
