@@ -497,27 +497,42 @@ export class PipeConnection extends EventEmitter {
   #onData(chunk: Buffer): void {
     // After a Goaway of ours, nothing the peer sends can matter: don't parse or buffer it.
     if (this.#goawaySent) return;
-    let bodies: Buffer[];
+    this.#framesInChunk = 0;
     try {
-      bodies = this.#decoder.push(chunk);
+      this.#decoder.each(chunk, this.#onBody);
     } catch (error) {
-      this.goaway(CloseReason.FRAME_TOO_LARGE, (error as Error).message, error as FrameTooLargeError);
+      if (!(error instanceof FrameTooLargeError)) throw error;
+      this.goaway(CloseReason.FRAME_TOO_LARGE, error.message, error);
       return;
     }
     // Any complete frame is a sign of life; once per chunk is as good as once per frame.
-    if (bodies.length > 0) this.#heartbeat?.noteActivity();
-    for (const body of bodies) {
-      if (this.#state === ConnectionState.CLOSED || this.#goawaySent) return;
-      let frame: Frame;
-      try {
-        frame = decodeFrame(body);
-      } catch (error) {
-        this.#protocolError(error as Error);
-        return;
-      }
-      this.#onFrame(frame);
-    }
+    if (this.#framesInChunk > 0) this.#heartbeat?.noteActivity();
   }
+
+  #framesInChunk = 0;
+
+  /** One frame body from the decoder; false stops the chunk (the connection is closing). */
+  readonly #onBody = (body: Buffer): boolean => {
+    if (this.#state === ConnectionState.CLOSED || this.#goawaySent) return false;
+    this.#framesInChunk += 1;
+    let frame: Frame;
+    try {
+      frame = decodeFrame(body);
+    } catch (error) {
+      this.#protocolError(error as Error);
+      return false;
+    }
+    try {
+      this.#onFrame(frame);
+    } catch (error) {
+      // A bug in handling one frame: report it as uncaught, as it would have been,
+      // but without leaving the decoder halfway through the chunk.
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+    return true;
+  };
 
   #onFrame(frame: Frame): void {
     if (this.#state === ConnectionState.HANDSHAKING) {

@@ -48,6 +48,18 @@ describe('FrameDecoder', () => {
     expect(ids(got)).toEqual(ids(new FrameDecoder(MAX).push(bytes)));
   });
 
+  it('each() hands over bodies in order and stops when told to, whole frames or split', () => {
+    const { bytes } = stream();
+    for (const cut of [0, 3, 20, bytes.length - 1]) {
+      const decoder = new FrameDecoder(MAX);
+      const seen: Buffer[] = [];
+      const takeTwo = (body: Buffer): boolean => seen.push(body) < 2;
+      decoder.each(bytes.subarray(0, cut), takeTwo);
+      if (seen.length < 2) decoder.each(bytes.subarray(cut), takeTwo);
+      expect(ids(seen)).toEqual(['event:1:hello', 'ping']);
+    }
+  });
+
   it('accepts a frame of exactly the maximum length', () => {
     const body = Buffer.alloc(MAX, 1);
     const prefix = Buffer.alloc(4);

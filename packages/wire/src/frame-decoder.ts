@@ -28,20 +28,54 @@ export class FrameDecoder {
   /** Feeds a chunk; returns every frame body it completes, in order. */
   push(chunk: Buffer): Buffer[] {
     const bodies: Buffer[] = [];
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
+    this.each(chunk, (body) => bodies.push(body) > 0);
+    return bodies;
+  }
+
+  /**
+   * Feeds a chunk and hands each frame body it completes to `onBody`, in order.
+   * When onBody returns false, the rest of the chunk is dropped: the caller is
+   * closing. No arrays per call: a chunk of whole frames, the usual case, is cut
+   * into views where it lies and never queued.
+   */
+  each(chunk: Buffer, onBody: (body: Buffer) => boolean): void {
+    let offset = 0;
+    if (this.#chunks.length === 0 && this.#bodyBytes < 0) {
+      offset = this.#eachWhole(chunk, onBody);
+      if (offset < 0 || offset === chunk.length) return;
+    }
+    if (chunk.length > offset) {
+      this.#chunks.push(offset === 0 ? chunk : chunk.subarray(offset));
+      this.#buffered += chunk.length - offset;
     }
     for (;;) {
       if (this.#bodyBytes < 0) {
-        if (this.#buffered < LENGTH_PREFIX_BYTES) break;
+        if (this.#buffered < LENGTH_PREFIX_BYTES) return;
         this.#bodyBytes = this.#readLength();
       }
-      if (this.#buffered < this.#bodyBytes) break;
-      bodies.push(this.#take(this.#bodyBytes));
+      if (this.#buffered < this.#bodyBytes) return;
+      const body = this.#take(this.#bodyBytes);
       this.#bodyBytes = -1;
+      if (!onBody(body)) return;
     }
-    return bodies;
+  }
+
+  /**
+   * With nothing buffered: takes the whole frames at the front of `chunk` in place.
+   * Returns where the unfinished rest begins, or -1 when onBody said stop.
+   */
+  #eachWhole(chunk: Buffer, onBody: (body: Buffer) => boolean): number {
+    let offset = 0;
+    while (chunk.length - offset >= LENGTH_PREFIX_BYTES) {
+      const length = chunk.readUInt32BE(offset);
+      if (length > this.maxFrameBytes) throw new FrameTooLargeError(length, this.maxFrameBytes);
+      const end = offset + LENGTH_PREFIX_BYTES + length;
+      if (end > chunk.length) break;
+      const body = length === 0 ? EMPTY : chunk.subarray(offset + LENGTH_PREFIX_BYTES, end);
+      offset = end;
+      if (!onBody(body)) return -1;
+    }
+    return offset;
   }
 
   #readLength(): number {

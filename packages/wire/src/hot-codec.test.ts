@@ -35,7 +35,16 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   eventArb.map((event) => ({ kind: 'event' as const, event })),
   replyArb.map((reply) => ({ kind: 'reply' as const, reply })),
   uint32.map((seq) => ({ kind: 'ping' as const, ping: { seq } })),
+  uint32.map((seq) => ({ kind: 'pong' as const, pong: { seq } })),
   fc.record({ reason: text, message: text }).map((goaway) => ({ kind: 'goaway' as const, goaway })),
+);
+
+/** The kinds the hot codec reads itself. */
+const hotArb: fc.Arbitrary<Frame> = fc.oneof(
+  eventArb.map((event) => ({ kind: 'event' as const, event })),
+  replyArb.map((reply) => ({ kind: 'reply' as const, reply })),
+  fc.oneof(fc.constant(0), uint32).map((seq) => ({ kind: 'ping' as const, ping: { seq } })),
+  fc.oneof(fc.constant(0), uint32).map((seq) => ({ kind: 'pong' as const, pong: { seq } })),
 );
 
 /** A frame as protobufjs decodes it, made plain: bytes as hex, defaults filled in. */
@@ -75,7 +84,7 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
 
   it('reads what protobufjs writes, on the fast path, to the same values (property)', () => {
     fc.assert(
-      fc.property(fc.oneof(eventArb.map((event) => ({ kind: 'event' as const, event })), replyArb.map((reply) => ({ kind: 'reply' as const, reply }))), (frame) => {
+      fc.property(hotArb, (frame) => {
         const body = encodeFrameBytes(frame).subarray(4);
         const hot = decodeHotFrame(body);
         expect(hot).toBeDefined();
@@ -89,6 +98,13 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
     const frames: Frame[] = [['get', 'a/b', 'time'], ['get', 'a/b', 'time'], ['put', 'a/c', 'tune'], ['put', 'a/c', 'tune'], ['delete', '', 'x'.repeat(100)], ['get', 'a/b', 'time']]
       .map(([verb, mimeType, noun], id) => ({ kind: 'event', event: { id, verb: verb!, noun: [noun!, 'rest'], args: [], query: [], mimeType: mimeType!, data: Buffer.alloc(0), timeoutMs: 1, requestId: '' } }));
     expect(readAll(writeAll(frames)).map(plain)).toEqual(frames.map(plain));
+  });
+
+  it('leaves a Ping with a field it does not know to protobufjs, which still decodes it', () => {
+    // Ping { seq: 5, field 2: varint 1 }
+    const extended = Buffer.from([0x2a, 4, 0x08, 5, 0x10, 1]);
+    expect(decodeHotFrame(extended)).toBeUndefined();
+    expect(decodeFrame(extended)).toEqual({ kind: 'ping', ping: { seq: 5 } });
   });
 
   it('leaves a frame with a field it does not know to protobufjs, which still decodes it', () => {

@@ -1,5 +1,6 @@
 /**
- * Event and Reply frames, which carry all the traffic, encoded and decoded
+ * Event and Reply frames, which carry all the traffic, and the Ping and Pong of
+ * the heartbeat, which every idle connection sends forever, encoded and decoded
  * straight between plain objects and bytes, the way `pipe.proto` lays them out.
  *
  * protobufjs stays the reference: it encodes and decodes every other frame,
@@ -13,6 +14,9 @@ import type { EventFrame, QueryParam, ReplyFrame, ReplyKind } from './frames.js'
 const TAG = {
   frameEvent: 0x1a, // Frame.event = 3, length-delimited
   frameReply: 0x22, // Frame.reply = 4, length-delimited
+  framePing: 0x2a, // Frame.ping = 5, length-delimited
+  framePong: 0x32, // Frame.pong = 6, length-delimited
+  seq: 0x08, // Ping.seq and Pong.seq
   eventId: 0x08,
   eventVerb: 0x12,
   eventNoun: 0x1a,
@@ -99,6 +103,11 @@ export function eventBytes(e: EventFrame): number {
 export function replyBytes(r: ReplyFrame): number {
   return uintField(r.id) + uintField(r.returnCode) + memoField(mimeTypes, r.mimeType) + uintField(r.kind) + uintField(r.status)
     + (r.data.length === 0 ? 0 : delimited(r.data.length));
+}
+
+/** Bytes of a Ping or Pong message. */
+export function heartbeatBytes(seq: number): number {
+  return uintField(seq);
 }
 
 /** Bytes of the Frame wrapper around a message of `messageBytes`. */
@@ -192,6 +201,12 @@ export class HotWriter {
     this.uintField(TAG.eventTimeout, e.timeoutMs);
     this.stringField(TAG.eventRequestId, e.requestId);
     if (e.data.length > 0) this.bytesHeader(TAG.eventData, e.data.length);
+  }
+
+  /** A Ping (`pong` false) or a Pong. */
+  heartbeat(pong: boolean, seq: number, messageBytes: number): void {
+    this.bytesHeader(pong ? TAG.framePong : TAG.framePing, messageBytes);
+    this.uintField(TAG.seq, seq);
   }
 
   reply(r: ReplyFrame, messageBytes: number): void {
@@ -345,22 +360,44 @@ function readReply(): ReplyFrame {
   return { id, returnCode, mimeType, data, kind: kind as ReplyKind, status };
 }
 
-export type HotFrame = { kind: 'event'; event: EventFrame } | { kind: 'reply'; reply: ReplyFrame };
+export type HotFrame =
+  | { kind: 'event'; event: EventFrame }
+  | { kind: 'reply'; reply: ReplyFrame }
+  | { kind: 'ping'; ping: { seq: number } }
+  | { kind: 'pong'; pong: { seq: number } };
+
+function readSeq(): number {
+  let seq = 0;
+  while (rp < re) {
+    if (rb[rp++] !== TAG.seq) throw NOT_HOT;
+    seq = readVarint();
+  }
+  return seq;
+}
+
+function readHot(first: number): HotFrame {
+  switch (first) {
+    case TAG.frameEvent: return { kind: 'event', event: readEvent() };
+    case TAG.frameReply: return { kind: 'reply', reply: readReply() };
+    case TAG.framePing: return { kind: 'ping', ping: { seq: readSeq() } };
+    default: return { kind: 'pong', pong: { seq: readSeq() } };
+  }
+}
 
 /**
- * Decodes a frame body that is exactly one Event or one Reply in the layout this
- * project writes. Anything else (other kinds, unknown fields, repeated oneof
- * members, malformed bytes) returns undefined, for protobufjs to decode or reject.
+ * Decodes a frame body that is exactly one Event, Reply, Ping or Pong in the
+ * layout this project writes. Anything else (other kinds, unknown fields, repeated
+ * oneof members, malformed bytes) returns undefined, for protobufjs to decode or reject.
  */
 export function decodeHotFrame(body: Buffer): HotFrame | undefined {
   const first = body[0];
-  if (first !== TAG.frameEvent && first !== TAG.frameReply) return undefined;
+  if (first !== TAG.frameEvent && first !== TAG.frameReply && first !== TAG.framePing && first !== TAG.framePong) return undefined;
   rb = body;
   rp = 1;
   re = body.length;
   try {
     if (readVarint() !== re - rp) return undefined;
-    return first === TAG.frameEvent ? { kind: 'event', event: readEvent() } : { kind: 'reply', reply: readReply() };
+    return readHot(first);
   } catch (error) {
     if (error === NOT_HOT) return undefined;
     throw error;
