@@ -394,8 +394,6 @@ export class PipeConnection extends EventEmitter {
     };
   }
 
-
-
   #sendCancel(id: number): void {
     if (this.#state === ConnectionState.OPEN || this.#state === ConnectionState.DRAINING) {
       this.#send({ kind: 'cancel', cancel: { id } });

@@ -67,8 +67,7 @@ export class FrameDecoder {
   #eachWhole(chunk: Buffer, onBody: (body: Buffer) => boolean): number {
     let offset = 0;
     while (chunk.length - offset >= LENGTH_PREFIX_BYTES) {
-      const length = chunk.readUInt32BE(offset);
-      if (length > this.maxFrameBytes) throw new FrameTooLargeError(length, this.maxFrameBytes);
+      const length = this.#allowed(chunk.readUInt32BE(offset));
       const end = offset + LENGTH_PREFIX_BYTES + length;
       if (end > chunk.length) break;
       const body = length === 0 ? EMPTY : chunk.subarray(offset + LENGTH_PREFIX_BYTES, end);
@@ -89,9 +88,12 @@ export class FrameDecoder {
     } else {
       length = this.#take(LENGTH_PREFIX_BYTES).readUInt32BE(0);
     }
-    if (length > this.maxFrameBytes) {
-      throw new FrameTooLargeError(length, this.maxFrameBytes);
-    }
+    return this.#allowed(length);
+  }
+
+  /** A declared body length, refused from the prefix alone when above the maximum. */
+  #allowed(length: number): number {
+    if (length > this.maxFrameBytes) throw new FrameTooLargeError(length, this.maxFrameBytes);
     return length;
   }
 
