@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-import "../dist/bin/rp-client.js";
+// Signals are held from the first moment (early-signals), then the CLI loads.
+import "../dist/early-signals.js";
+await import("../dist/bin/rp-client.js");

@@ -86,6 +86,15 @@ describe('config precedence: flag, then env, then --config, then default', () =>
     expect(() => config('client', [], { RP_EXPOSE_TRACEBACKS: 'maybe' })).toThrow(/RP_EXPOSE_TRACEBACKS/);
   });
 
+  it('--ticket-keys-file: flag, then RP_TICKET_KEYS_FILE, then --config, then none; server only', () => {
+    const cfg = file({ ticketKeysFile: '/from/config' });
+    expect(config('server', []).ticketKeysFile).toBeUndefined();
+    expect(config('server', ['--config', cfg]).ticketKeysFile).toBe('/from/config');
+    expect(config('server', ['--config', cfg], { RP_TICKET_KEYS_FILE: '/from/env' }).ticketKeysFile).toBe('/from/env');
+    expect(config('server', ['--config', cfg, '--ticket-keys-file', '/from/flag'], { RP_TICKET_KEYS_FILE: '/from/env' }).ticketKeysFile).toBe('/from/flag');
+    expect(() => config('client', ['--ticket-keys-file', '/x'])).toThrow(/ticket-keys-file/);
+  });
+
   it('--help wins over everything else', () => {
     expect(resolveConfig('server', ['--help', '--heartbeat-ms', 'x'], {}).help).toBe(true);
   });

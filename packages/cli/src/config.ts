@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, type PipeTuning, type Role, type TlsMinVersion } from '@restpipe/core';
+import { ConfigError, wholeNumber, type PipeTuning, type Role, type TlsMinVersion } from '@restpipe/core';
 import { parseGatewayAddress, parseHostPort, type GatewayAddress } from '@restpipe/gateway';
-import { camelName, envName, flagsFor, type FlagSpec } from './flags.js';
+import { camelName, envName, flagDefault, flagsFor, type FlagSpec } from './flags.js';
 
 export interface HostPort {
   host: string;
@@ -20,6 +20,7 @@ export interface NodeConfig extends PipeTuning {
   readonly key: string;
   readonly ca: string;
   readonly crl: string | undefined;
+  readonly ticketKeysFile: string | undefined;
   readonly handler: string | undefined;
   readonly statsd: HostPort | 'off';
   readonly statsdPrefix: string;
@@ -73,20 +74,20 @@ function readEnv(role: Role, specs: readonly FlagSpec[], env: NodeJS.ProcessEnv)
   return raw;
 }
 
-/** RestPipe's names; the RP_ names of our own flags are applied after and win. */
+/** RestPipe's names; the RP_ names of our own flags are applied after and win. A half given takes the other from the flag's default. */
 function applyAliases(role: Role, env: NodeJS.ProcessEnv, raw: Raw): void {
-  const hostPort = (flag: string, hostVar: string[], portVar: string[], fallback: string): void => {
+  const hostPort = (flag: string, hostVar: string[], portVar: string[]): void => {
     const host = firstSet(env, hostVar);
     const port = firstSet(env, portVar);
     if (host === undefined && port === undefined) return;
-    const base = parseHostPort(fallback, `--${flag}`);
+    const base = parseHostPort(flagDefault(flag, role) ?? '', `--${flag}`);
     raw.set(flag, `${formatHost(host || base.host)}:${port || base.port}`);
   };
-  if (role === 'client') hostPort('server', ['RP_CLIENT_TARGET_HOSTNAME'], ['RP_CLIENT_TARGET_PORT'], 'localhost:1234');
-  if (role === 'server') hostPort('listen', ['RP_SERVER_BIND_INTERFACE', 'BIND_IP'], ['RP_SERVER_BIND_PORT', 'BIND_PORT'], '0.0.0.0:1234');
+  if (role === 'client') hostPort('server', ['RP_CLIENT_TARGET_HOSTNAME'], ['RP_CLIENT_TARGET_PORT']);
+  if (role === 'server') hostPort('listen', ['RP_SERVER_BIND_INTERFACE', 'BIND_IP'], ['RP_SERVER_BIND_PORT', 'BIND_PORT']);
   if (env['RP_EVENT_HANDLER_FQ_CLASS']) raw.set('handler', env['RP_EVENT_HANDLER_FQ_CLASS']);
   if (env['RP_STATSD_HOST'] === '') raw.set('statsd', 'off');
-  else hostPort('statsd', ['RP_STATSD_HOST'], ['RP_STATSD_PORT'], 'localhost:8125');
+  else hostPort('statsd', ['RP_STATSD_HOST'], ['RP_STATSD_PORT']);
   if (env['DEBUG'] === '1' || env['DEBUG'] === 'true') {
     raw.set('log-level', 'debug');
     raw.set('expose-tracebacks', true);
@@ -147,6 +148,7 @@ function build(role: Role, pick: (name: string) => string | boolean | undefined)
     key: required('key'),
     ca: required('ca'),
     crl: str('crl'),
+    ticketKeysFile: str('ticket-keys-file'),
     handler: str('handler'),
     statsd: parseStatsd(pick('statsd')),
     statsdPrefix: required('statsd-prefix'),
@@ -156,6 +158,7 @@ function build(role: Role, pick: (name: string) => string | boolean | undefined)
     maxEventBytes: int('max-event-bytes', required('max-event-bytes'), 1),
     maxInFlight: int('max-in-flight', required('max-in-flight'), 1),
     maxConcurrency: int('max-concurrency', required('max-concurrency'), 1),
+    maxInboundBytes: int('max-inbound-bytes', required('max-inbound-bytes'), 1),
     apiKeyFile: str('api-key-file'),
     tlsMinVersion: oneOf('tls-min-version', required('tls-min-version'), ['TLSv1.3', 'TLSv1.2']) as TlsMinVersion,
     logLevel: oneOf('log-level', required('log-level'), LOG_LEVELS),
@@ -168,15 +171,9 @@ function missing(name: string): never {
   throw new ConfigError(`--${name} needs a value`);
 }
 
-/** The most a uint32 wire field holds. */
-const MAX_INT = 0xffff_ffff;
-
+/** Digits only (no `1e3`, `0x10` or ` 5`), then core's rule for a whole-number setting. */
 function int(name: string, text: string, min: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > MAX_INT) {
-    throw new ConfigError(`--${name} must be a whole number${min > 0 ? ' above 0' : ''}, got ${JSON.stringify(text)}`);
-  }
-  return value;
+  return wholeNumber(`--${name}`, /^\d+$/.test(text) ? Number(text) : NaN, min, JSON.stringify(text));
 }
 
 function oneOf(name: string, text: string, allowed: readonly string[]): string {

@@ -7,12 +7,16 @@ import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initCa, issue } from '@restpipe/certs';
+import { DEFAULT_LISTEN_PORT } from '@restpipe/core';
+import { flagDefault } from './flags.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CERTS = join(ROOT, 'certs');
 const LOGS = join(ROOT, '.rp-demo');
-const SERVER_GATEWAY = 'http://127.0.0.1:8000';
-const CLIENT_GATEWAY = 'http://127.0.0.1:8001';
+/** Each node on its default gateway; the pipe on loopback only. */
+const SERVER_GATEWAY = `http://${flagDefault('gateway', 'server')}`;
+const CLIENT_GATEWAY = `http://${flagDefault('gateway', 'client')}`;
+const PIPE = `127.0.0.1:${DEFAULT_LISTEN_PORT}`;
 const READY_TIMEOUT_MS = 20_000;
 
 function ensureCertificates(): void {
@@ -42,7 +46,7 @@ async function waitReady(url: string, children: ChildProcess[]): Promise<void> {
 }
 
 const TOUR = `
-restpipe demo is up: rp-server (pipe 127.0.0.1:1234, gateway ${SERVER_GATEWAY})
+restpipe demo is up: rp-server (pipe ${PIPE}, gateway ${SERVER_GATEWAY})
                      rp-client "client" (gateway ${CLIENT_GATEWAY})
 Logs (JSON lines): ${LOGS}/server.log and ${LOGS}/client.log
 
@@ -59,8 +63,8 @@ Ctrl-C stops both.
 async function main(): Promise<void> {
   ensureCertificates();
   mkdirSync(LOGS, { recursive: true });
-  const server = startNode('server', ['--listen', '127.0.0.1:1234', '--handler', './examples/server-handler.ts']);
-  const client = startNode('client', ['--server', '127.0.0.1:1234', '--server-name', 'localhost']);
+  const server = startNode('server', ['--listen', PIPE, '--handler', './examples/server-handler.ts']);
+  const client = startNode('client', ['--server', PIPE, '--server-name', 'localhost']);
   const children = [server, client];
   let stopping = false;
   const stop = (): void => {

@@ -1,14 +1,14 @@
 import { readFileSync, statSync } from 'node:fs';
-import { ConfigError, type TlsMaterial } from '@restpipe/core';
+import { ConfigError, TICKET_KEYS_BYTES, type TlsMaterial } from '@restpipe/core';
 import type { NodeConfig } from './config.js';
 
 /** Secrets must not be readable by group or others. */
 const PRIVATE_BITS = 0o077;
 
 /** Reads a file named by a flag; any failure is a ConfigError naming the flag and the file. */
-export function readFlagFile(flag: string, file: string): string {
+export function readFlagFile(flag: string, file: string, encoding: BufferEncoding = 'utf8'): string {
   try {
-    return readFileSync(file, 'utf8');
+    return readFileSync(file, encoding);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new ConfigError(`${flag} file ${file} cannot be read (${code})`);
@@ -16,8 +16,8 @@ export function readFlagFile(flag: string, file: string): string {
 }
 
 /** Reads a secret, refusing one that group or others can read. */
-export function readSecretFile(flag: string, file: string): string {
-  const text = readFlagFile(flag, file);
+export function readSecretFile(flag: string, file: string, encoding: BufferEncoding = 'utf8'): string {
+  const text = readFlagFile(flag, file, encoding);
   if (process.platform !== 'win32' && (statSync(file).mode & PRIVATE_BITS) !== 0) {
     throw new ConfigError(`key file ${file} is readable by others; chmod 600 ${file}`);
   }
@@ -39,6 +39,17 @@ export function loadTlsMaterial(config: NodeConfig): TlsMaterial {
     crl: config.crl ? readPem('--crl', config.crl, false) : undefined,
     minVersion: config.tlsMinVersion,
   };
+}
+
+/** TLS session ticket keys: exactly 48 bytes, readable by the owner only. */
+export function loadTicketKeys(config: NodeConfig): Buffer | undefined {
+  const file = config.ticketKeysFile;
+  if (!file) return undefined;
+  const keys = Buffer.from(readSecretFile('--ticket-keys-file', file, 'binary'), 'binary');
+  if (keys.length !== TICKET_KEYS_BYTES) {
+    throw new ConfigError(`--ticket-keys-file file ${file} must hold exactly ${TICKET_KEYS_BYTES} bytes, not ${keys.length} (make one with: head -c ${TICKET_KEYS_BYTES} /dev/urandom > ${file}; chmod 600 ${file})`);
+  }
+  return keys;
 }
 
 /** The gateway API key: the file's first line, trimmed. */

@@ -1,9 +1,14 @@
 import {
   DEFAULT_CONNECT_WAIT_MS,
   DEFAULT_HEARTBEAT_MS,
+  DEFAULT_LISTEN_HOST,
+  DEFAULT_LISTEN_PORT,
   DEFAULT_MAX_CONCURRENCY,
   DEFAULT_MAX_EVENT_BYTES,
   DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_INBOUND_BYTES,
+  DEFAULT_SERVER_HOST,
+  DEFAULT_SERVER_PORT,
   DEFAULT_TIMEOUT_MS,
   type Role,
 } from '@restpipe/core';
@@ -25,23 +30,25 @@ const both: readonly Role[] = ['server', 'client'];
 const same = (value: string | number | boolean): Partial<Record<Role, string | number | boolean>> => ({ server: value, client: value });
 
 export const FLAGS: readonly FlagSpec[] = [
-  { name: 'listen', type: 'string', roles: ['server'], value: 'HOST:PORT', help: 'accept pipe connections (mutual TLS) here', defaults: { server: '0.0.0.0:1234' } },
-  { name: 'server', type: 'string', roles: ['client'], value: 'HOST:PORT', help: 'the rp-server to connect to', defaults: { client: 'localhost:1234' } },
+  { name: 'listen', type: 'string', roles: ['server'], value: 'HOST:PORT', help: 'accept pipe connections (mutual TLS) here', defaults: { server: `${DEFAULT_LISTEN_HOST}:${DEFAULT_LISTEN_PORT}` } },
+  { name: 'server', type: 'string', roles: ['client'], value: 'HOST:PORT', help: 'the rp-server to connect to', defaults: { client: `${DEFAULT_SERVER_HOST}:${DEFAULT_SERVER_PORT}` } },
   { name: 'server-name', type: 'string', roles: ['client'], value: 'NAME', help: 'name the server certificate must carry (default: the HOST of --server)', defaults: {} },
   { name: 'gateway', type: 'string', roles: both, value: 'HOST:PORT|unix:/path.sock|off', help: 'local REST gateway', defaults: { server: '127.0.0.1:8000', client: '127.0.0.1:8001' } },
   { name: 'cert', type: 'string', roles: both, value: 'FILE', help: 'this node\'s certificate (PEM)', defaults: { server: 'certs/server.crt.pem', client: 'certs/client.crt.pem' } },
   { name: 'key', type: 'string', roles: both, value: 'FILE', help: 'this node\'s private key (PEM, mode 0600)', defaults: { server: 'certs/server.key.pem', client: 'certs/client.key.pem' } },
   { name: 'ca', type: 'string', roles: both, value: 'FILE', help: 'CA certificate that signs the peers (PEM)', defaults: same('certs/ca.crt.pem') },
-  { name: 'crl', type: 'string', roles: ['server'], value: 'FILE', help: 'certificate revocation list (PEM); reloaded on SIGHUP', defaults: {} },
+  { name: 'crl', type: 'string', roles: ['server'], value: 'FILE', help: 'certificate revocation list (PEM); reloaded on SIGHUP; still enforced past its nextUpdate (with a warning)', defaults: {} },
+  { name: 'ticket-keys-file', type: 'string', roles: ['server'], value: 'FILE', help: '48 bytes (mode 0600) that encrypt TLS session tickets: clients resume across restarts; re-read on SIGHUP', defaults: {} },
   { name: 'handler', type: 'string', roles: both, value: 'MODULE[#EXPORT]', help: 'EventHandler class to dispatch events to (.ts, .js, .mjs; default: built-in time/cat)', defaults: {} },
   { name: 'statsd', type: 'string', roles: both, value: 'HOST:PORT|off', help: 'StatsD destination', defaults: same('localhost:8125') },
   { name: 'statsd-prefix', type: 'string', roles: both, value: 'PREFIX', help: 'metric name prefix', defaults: { server: 'restpipe.server', client: 'restpipe.client' } },
-  { name: 'heartbeat-ms', type: 'int', roles: both, value: 'MS', help: 'Ping interval; a peer silent for 3 intervals is dead', defaults: same(DEFAULT_HEARTBEAT_MS) },
+  { name: 'heartbeat-ms', type: 'int', roles: both, value: 'MS', help: 'Ping interval, 1 to 300000 (peers cap a longer one); a peer silent for 3 intervals is dead', defaults: same(DEFAULT_HEARTBEAT_MS) },
   { name: 'timeout-ms', type: 'int', roles: both, value: 'MS', help: 'default reply deadline (X-Event-Timeout-Ms overrides)', defaults: same(DEFAULT_TIMEOUT_MS) },
   { name: 'connect-wait-ms', type: 'int', roles: both, value: 'MS', help: 'how long a request waits for an absent peer', defaults: same(DEFAULT_CONNECT_WAIT_MS) },
   { name: 'max-event-bytes', type: 'int', roles: both, value: 'BYTES', help: 'largest event body', defaults: same(DEFAULT_MAX_EVENT_BYTES) },
-  { name: 'max-in-flight', type: 'int', roles: both, value: 'N', help: 'outstanding requests per connection', defaults: same(DEFAULT_MAX_IN_FLIGHT) },
+  { name: 'max-in-flight', type: 'int', roles: both, value: 'N', help: 'both ways: our requests awaiting replies on a connection (or waiting for an absent peer), and the peer\'s events queued on a connection behind the running handlers; past it, 503', defaults: same(DEFAULT_MAX_IN_FLIGHT) },
   { name: 'max-concurrency', type: 'int', roles: both, value: 'N', help: 'handlers running at once per connection', defaults: same(DEFAULT_MAX_CONCURRENCY) },
+  { name: 'max-inbound-bytes', type: 'int', roles: both, value: 'BYTES', help: 'bodies of inbound events held per connection, queued or running; past it the connection is not read until handlers finish', defaults: same(DEFAULT_MAX_INBOUND_BYTES) },
   { name: 'api-key-file', type: 'string', roles: both, value: 'FILE', help: 'require Authorization: Bearer KEY on the gateway (health excepted)', defaults: {} },
   { name: 'tls-min-version', type: 'string', roles: both, value: 'TLSv1.3|TLSv1.2', help: 'oldest TLS accepted (TLSv1.2 with AEAD ciphers only)', defaults: same('TLSv1.3') },
   { name: 'log-level', type: 'string', roles: both, value: 'LEVEL', help: 'fatal, error, warn, info, debug, trace or silent', defaults: same('info') },
@@ -78,6 +85,12 @@ export function flagsFor(role: Role): FlagSpec[] {
   return FLAGS.filter((f) => f.roles.includes(role));
 }
 
+/** A flag's default for `role`, as its text; undefined when it has none. */
+export function flagDefault(name: string, role: Role): string | undefined {
+  const value = FLAGS.find((f) => f.name === name)?.defaults[role];
+  return value === undefined ? undefined : String(value);
+}
+
 export function helpText(role: Role): string {
   const command = role === 'server' ? 'rp-server' : 'rp-client';
   const job = role === 'server'
@@ -97,6 +110,6 @@ export function helpText(role: Role): string {
     if (role === 'client' && /BIND/.test(name)) continue;
     lines.push(`  ${name.padEnd(28)} ${meaning}`);
   }
-  lines.push('', 'signals: SIGHUP reloads certificate, key, CA and CRL; SIGTERM/SIGINT drain (up to 10 s) and exit 0.', '');
+  lines.push('', `signals: SIGHUP reloads certificate, key, CA and CRL${role === 'server' ? ' (and ticket keys)' : ''}; SIGTERM/SIGINT drain (up to 10 s) and exit 0.`, '');
   return lines.join('\n');
 }

@@ -1,5 +1,4 @@
 import { X509Certificate } from 'node:crypto';
-import { readCrlEntries } from '@restpipe/certs';
 import {
   peerNameFromCertificate,
   PipeClient,
@@ -12,6 +11,8 @@ import {
 } from '@restpipe/core';
 import type { NodeStatus, Send } from '@restpipe/gateway';
 import type { NodeConfig } from './config.js';
+import { CrlGuard } from './crl-guard.js';
+import { loadTicketKeys } from './files.js';
 
 /** The pipe side of a running node, as the gateway and the signal handlers see it. */
 export interface PipeNode {
@@ -34,8 +35,22 @@ function ownName(certPem: string | Buffer): string {
   return peerNameFromCertificate({ subjectAltName: cert.subjectAltName, commonName: cn }) ?? 'unnamed';
 }
 
+/**
+ * The CRL's serials are refused by PipeServer itself from the first handshake (a session
+ * resumed with --ticket-keys-file skips OpenSSL's CRL check), and OpenSSL gets the CRL
+ * only while it is within its dates (see CrlGuard).
+ */
 export function serverNode(config: NodeConfig, tls: TlsMaterial, handler: EventHandler, logger: Logger): PipeNode {
-  const server = new PipeServer({ ...pipeOptions(config, tls, handler, logger), host: config.listen.host, port: config.listen.port });
+  const guard = new CrlGuard(config.crl, logger, (now) => server.reload(now.tls, now.revoked));
+  const first = guard.prepare(tls);
+  const server = new PipeServer({
+    ...pipeOptions(config, first.tls, handler, logger),
+    host: config.listen.host,
+    port: config.listen.port,
+    ticketKeys: loadTicketKeys(config),
+    revokedSerials: first.revoked,
+  });
+  guard.commit(first);
   return {
     pipe: server,
     status: {
@@ -45,6 +60,7 @@ export function serverNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
       peers: () => server.connectionCount,
       ready: () => server.listening,
       clients: () => server.clients(),
+      crl: () => guard.health(),
     },
     send: (target, request) => server.request(target ?? '', request),
     start: async () => {
@@ -52,11 +68,15 @@ export function serverNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
       return `${host}:${port}`;
     },
     reload: (material) => {
-      const revoked = material.crl ? new Set(readCrlEntries(String(material.crl)).map((e) => e.serialHex)) : new Set<string>();
-      const closed = server.reload(material, revoked);
+      const next = guard.prepare(material);
+      const closed = server.reload(next.tls, next.revoked, loadTicketKeys(config));
+      guard.commit(next);
       return `reloaded; ${closed} revoked connection(s) closed`;
     },
-    drain: (timeoutMs) => server.drain(timeoutMs),
+    drain: (timeoutMs) => {
+      guard.stop();
+      return server.drain(timeoutMs);
+    },
   };
 }
 
