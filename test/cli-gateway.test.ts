@@ -3,7 +3,7 @@ import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipeFailError, raiseForException } from 'restpipe';
-import { CertDir, freePort, startNode, type NodeProcess } from './helpers/nodes.js';
+import { CertDir, freePort, startNode, startPair, type NodeProcess } from './helpers/nodes.js';
 import { waitFor } from './helpers/wait.js';
 
 let certs: CertDir;
@@ -12,10 +12,7 @@ let client: NodeProcess;
 
 beforeAll(async () => {
   certs = new CertDir(['node-a']);
-  const pipePort = await freePort();
-  server = await startNode('server', certs, 'server', ['--listen', `127.0.0.1:${pipePort}`, '--connect-wait-ms', '300']);
-  client = await startNode('client', certs, 'node-a', ['--server', `127.0.0.1:${pipePort}`, '--server-name', 'localhost']);
-  await waitFor(async () => (await fetch(`${client.gateway}/_rp/ready`)).ok, 'the client pipe to be up');
+  ({ server, client } = await startPair(certs, ['--connect-wait-ms', '300']));
 });
 
 afterAll(async () => {

@@ -38,6 +38,7 @@ describe('rp-server and rp-client: flags and files', () => {
   it.each([
     [['--bogus'], /--bogus/],
     [['--heartbeat-ms', 'soon'], /--heartbeat-ms must be a whole number/],
+    [['--heartbeat-ms', '300001'], /--heartbeat-ms must be a whole number from 1 to 300000, got "300001"/],
     [['--listen', 'nowhere'], /--listen must be HOST:PORT/],
     [['--tls-min-version', 'TLSv1.0'], /--tls-min-version must be one of/],
     [['--gateway-socket-mode', '999'], /--gateway-socket-mode/],

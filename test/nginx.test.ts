@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/cli.js';
@@ -23,11 +25,11 @@ describe.runIf(hasTool('nginx'))('the nginx configs, in a real nginx', () => {
   let port: number;
   let tmp: string;
 
-  /** Our config file with its socket directory and listen address pointed at the test's own. */
+  /** Our config file with its socket directory pointed at the test's own, and its port: the address stays ours. */
   function templated(name: string): string {
     const text = readFileSync(join(ROOT, 'nginx', name), 'utf8')
       .replaceAll('/run/restpipe/', `${tmp}/`)
-      .replace(/listen 80;/, `listen 127.0.0.1:${port};`);
+      .replace(/^(\s*listen\s+[^;\s]*?):80;/m, `$1:${port};`);
     const file = join(tmp, name);
     writeFileSync(file, text);
     return file;
@@ -114,11 +116,35 @@ describe.runIf(hasTool('nginx'))('the nginx configs, in a real nginx', () => {
     expect(Buffer.compare(answer.body, bytes)).toBe(0);
   });
 
+  it('is not reachable on any address of this host but loopback', async () => {
+    const external = Object.values(networkInterfaces()).flat().filter((a) => a && !a.internal && a.family === 'IPv4');
+    if (external.length === 0) console.warn('no non-loopback IPv4 address here: only the configs themselves are checked');
+    for (const address of external) {
+      const outcome = await new Promise<string>((resolve) => {
+        const socket = net.connect(port, address!.address);
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve('answered');
+        });
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+      });
+      expect(outcome, `nginx on ${address!.address}:${port}`).toBe('ECONNREFUSED');
+    }
+  });
+
   it('passes envelopes and statuses through unchanged', async () => {
     const answer = await viaNginx('rpserver.local', '/client/nobody/time');
     expect(answer.status).toBe(404);
     expect(JSON.parse(answer.body.toString()).exception.class).toBe('UnknownClientError');
     const traversal = await viaNginx('rpserver.local', '/client/node-a/%2e%2e/x');
     expect(traversal.status).toBe(400);
+  });
+});
+
+describe('the nginx configs as shipped', () => {
+  it.each(['rpserver.local.conf', 'rpclient.local.conf'])('%s listens on loopback only', (name) => {
+    const listens = readFileSync(join(ROOT, 'nginx', name), 'utf8').match(/^\s*listen\s+[^;]+;/gm) ?? [];
+    expect(listens.length).toBeGreaterThan(0);
+    for (const line of listens) expect(line.trim()).toMatch(/^listen (127\.0\.0\.1|\[::1\]):\d+;$/);
   });
 });

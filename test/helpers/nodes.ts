@@ -78,3 +78,18 @@ export async function startNode(role: 'server' | 'client', certs: CertDir, name:
   }, `rp-${role} to be ready`, 20_000);
   return node;
 }
+
+export interface NodePair {
+  server: NodeProcess;
+  client: NodeProcess;
+  pipePort: number;
+}
+
+/** rp-server on a free loopback port and rp-client `node-a` dialling it; resolves once the pipe is up. */
+export async function startPair(certs: CertDir, serverArgs: string[] = [], clientArgs: string[] = []): Promise<NodePair> {
+  const pipePort = await freePort();
+  const server = await startNode('server', certs, 'server', ['--listen', `127.0.0.1:${pipePort}`, ...serverArgs]);
+  const client = await startNode('client', certs, 'node-a', ['--server', `127.0.0.1:${pipePort}`, '--server-name', 'localhost', ...clientArgs]);
+  await waitFor(async () => (await fetch(`${client.gateway}/_rp/ready`)).ok, 'the pipe to be up');
+  return { server, client, pipePort };
+}
