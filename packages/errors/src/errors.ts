@@ -1,3 +1,6 @@
+import { brand, hasBrand } from './brand.js';
+import { isHandlerStatus } from './reply-status.js';
+
 /**
  * Every error restpipe raises carries a stable `code` (`RP_ERR_*`) to branch on,
  * and the HTTP `status` a gateway answers with when the error reaches it.
@@ -33,6 +36,10 @@ export const ERROR_CODES = {
   NOT_FOUND: 'RP_ERR_NOT_FOUND',
   INVALID_REQUEST: 'RP_ERR_INVALID_REQUEST',
   GATEWAY: 'RP_ERR_GATEWAY',
+  INVALID_ARGUMENT: 'RP_ERR_INVALID_ARGUMENT',
+  HTTP: 'RP_ERR_HTTP',
+  STORE: 'RP_ERR_STORE',
+  STORE_FULL: 'RP_ERR_STORE_FULL',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -45,7 +52,15 @@ export const RETURN_CODES = {
   UNKNOWN_HANDLER: 255,
 } as const;
 
+/**
+ * The base of every restpipe error. `instanceof` on it and on its subclasses checks
+ * a brand (see brand.ts), so errors from another copy of restpipe count too.
+ */
 export abstract class RpError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(this, value);
+  }
+
   abstract readonly code: string;
   /** HTTP status a gateway answers with when this error ends a request. */
   readonly status: number = 500;
@@ -152,8 +167,10 @@ export class FrameTooLargeError extends RpError {
   }
 }
 
+/** The peer broke the protocol: a malformed frame closes the connection; a bad Reply fails its request with 502. */
 export class ProtocolError extends RpError {
   readonly code = ERROR_CODES.PROTOCOL;
+  override readonly status = 502;
 }
 
 export class HandshakeTimeoutError extends RpError {
@@ -200,6 +217,47 @@ export class CertsError extends RpError {
   readonly code = ERROR_CODES.CERTS;
 }
 
+/**
+ * A value that would reach the wire is not one it can carry (a return code that is
+ * not a uint32, a timeout that is not a whole number of ms, a mime type that is
+ * not a string...). It fails the one request or reply that carried it, never the connection.
+ */
+export class InvalidArgumentError extends RpError {
+  readonly code = ERROR_CODES.INVALID_ARGUMENT;
+}
+
+/**
+ * Thrown by a handler to answer with a status of its choosing: any 4xx, or 503.
+ * Any other status is a plain 500. The return code is 251, as for any handler failure.
+ */
+export class HttpError extends RpError {
+  readonly code = ERROR_CODES.HTTP;
+  override readonly status: number;
+  override readonly returnCode = RETURN_CODES.HANDLER_THREW;
+
+  constructor(status: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.status = isHandlerStatus(status) ? status : 500;
+  }
+}
+
+/**
+ * The node's durable store (its `--data-dir`) cannot be opened, or a write to it failed:
+ * a corrupt or foreign database, an unwritable directory, a directory another process
+ * holds, a schema newer than this restpipe. At start a CLI prints the one-line message
+ * and exits 2; at run time the request that needed the write answers 503.
+ */
+export class StoreError extends RpError {
+  readonly code: ErrorCode = ERROR_CODES.STORE;
+  override readonly status: number = 503;
+}
+
+/** The store's disk is full (SQLITE_FULL): the write is refused whole, and what was committed before stays. */
+export class StoreFullError extends StoreError {
+  override readonly code: ErrorCode = ERROR_CODES.STORE_FULL;
+  override readonly status: number = 507;
+}
+
 export interface PipeFailDetails {
   /** Class name of the exception on the side that raised it, e.g. `TypeError`. */
   readonly className: string;
@@ -235,3 +293,15 @@ export class PipeFailError extends RpError {
     return this.className;
   }
 }
+
+/** Every error class, under the name its brand carries (see brand.ts). */
+export const ERROR_CLASSES = {
+  RpError, InvalidPathError, InvalidBodyError, BodyTooLargeError, NotFoundError, InvalidRequestError,
+  GatewayError, UnauthorizedError, MethodNotAllowedError, ForbiddenError, UnknownHandlerError,
+  UnknownClientError, PeerUnavailableError, TooManyInFlightError, EventTimeoutError,
+  PeerDisconnectedError, CancelledError, FrameTooLargeError, ProtocolError, HandshakeTimeoutError,
+  HelloTimeoutError, HeartbeatTimeoutError, SlowConsumerError, GoawayError, TlsError, ClosedError,
+  ConfigError, CertsError, InvalidArgumentError, HttpError, PipeFailError, StoreError, StoreFullError,
+} as const;
+
+for (const [name, cls] of Object.entries(ERROR_CLASSES)) brand(cls, name);
