@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FrameTooLargeError, ProtocolError, RpError } from './errors.js';
+import { FrameTooLargeError, ProtocolError, RpError } from '@restpipe/errors';
 import { FrameDecoder } from './frame-decoder.js';
 import { decodeFrame, encodeFrameBytes, type Frame } from './frames.js';
 
@@ -106,5 +106,24 @@ describe('FrameDecoder', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('stops where onBody says, keeps the rest, and goes on from there (whatever the split)', () => {
+    const { bytes } = stream();
+    const whole = ids(new FrameDecoder(MAX).push(bytes));
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const decoder = new FrameDecoder(MAX);
+      const got: Buffer[] = [];
+      // Take one frame per call, then stop: as a connection does when it stops reading.
+      const one = (body: Buffer): boolean => {
+        got.push(body);
+        return false;
+      };
+      decoder.each(bytes.subarray(0, cut), one);
+      decoder.hold(bytes.subarray(cut));
+      for (let i = 0; i < 10 && got.length < whole.length; i++) decoder.each(Buffer.alloc(0), one);
+      expect(ids(got)).toEqual(whole);
+      expect(decoder.bufferedBytes).toBe(0);
+    }
   });
 });

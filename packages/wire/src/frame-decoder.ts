@@ -1,10 +1,13 @@
-import { FrameTooLargeError } from './errors.js';
-import { LENGTH_PREFIX_BYTES } from './frames.js';
+import { FrameTooLargeError } from '@restpipe/errors';
+import { LENGTH_PREFIX_BYTES, type Frame } from './frame-types.js';
+import { decodeFrameWith } from './frames.js';
+import { HotReader } from './hot-codec.js';
 
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Splits a byte stream into frame bodies. Pure: no I/O, no timers.
+ * Splits a byte stream into frame bodies, and decodes them. Pure: no I/O, no
+ * timers, and no state shared with another FrameDecoder.
  *
  * Accepts input split at any point. A declared length above `maxFrameBytes` throws
  * FrameTooLargeError from the prefix alone, before a byte of the body is buffered
@@ -17,12 +20,22 @@ export class FrameDecoder {
   #buffered = 0;
   /** Body length of the frame being read, or -1 while reading a prefix. */
   #bodyBytes = -1;
+  /** This decoder's hot codec: its memos of verbs and media types last from frame to frame. */
+  readonly #reader = new HotReader();
 
   constructor(readonly maxFrameBytes: number) {}
 
   /** Bytes held while waiting for the rest of a frame. */
   get bufferedBytes(): number {
     return this.#buffered;
+  }
+
+  /**
+   * Decodes one frame body (a body this decoder cut, or any): decodeFrame, with
+   * this decoder's reader. Throws ProtocolError on anything malformed.
+   */
+  decode(body: Buffer): Frame {
+    return decodeFrameWith(this.#reader, body);
   }
 
   /** Feeds a chunk; returns every frame body it completes, in order. */
@@ -34,20 +47,39 @@ export class FrameDecoder {
 
   /**
    * Feeds a chunk and hands each frame body it completes to `onBody`, in order.
-   * When onBody returns false, the rest of the chunk is dropped: the caller is
-   * closing. No arrays per call: a chunk of whole frames, the usual case, is cut
-   * into views where it lies and never queued.
+   * When onBody returns false, decoding stops there and the rest is kept: the
+   * next call (with an empty chunk to add nothing) starts with the frame after
+   * the one refused. No arrays per call: a chunk of whole frames, the usual
+   * case, is cut into views where it lies and never queued.
    */
   each(chunk: Buffer, onBody: (body: Buffer) => boolean): void {
     let offset = 0;
     if (this.#chunks.length === 0 && this.#bodyBytes < 0) {
       offset = this.#eachWhole(chunk, onBody);
-      if (offset < 0 || offset === chunk.length) return;
+      if (offset === chunk.length) return;
+      if (offset < 0) {
+        this.#keep(chunk, -offset - 1);
+        return;
+      }
     }
+    this.#keep(chunk, offset);
+    this.#drainBuffered(onBody);
+  }
+
+  /** Buffers a chunk without decoding it: the next each() starts with it. */
+  hold(chunk: Buffer): void {
+    this.#keep(chunk, 0);
+  }
+
+  /** Buffers what is left of a chunk from `offset` on. */
+  #keep(chunk: Buffer, offset: number): void {
     if (chunk.length > offset) {
       this.#chunks.push(offset === 0 ? chunk : chunk.subarray(offset));
       this.#buffered += chunk.length - offset;
     }
+  }
+
+  #drainBuffered(onBody: (body: Buffer) => boolean): void {
     for (;;) {
       if (this.#bodyBytes < 0) {
         if (this.#buffered < LENGTH_PREFIX_BYTES) return;
@@ -62,7 +94,8 @@ export class FrameDecoder {
 
   /**
    * With nothing buffered: takes the whole frames at the front of `chunk` in place.
-   * Returns where the unfinished rest begins, or -1 when onBody said stop.
+   * Returns where the unfinished rest begins, or, when onBody said stop, -1 - the
+   * offset of what follows the refused frame.
    */
   #eachWhole(chunk: Buffer, onBody: (body: Buffer) => boolean): number {
     let offset = 0;
@@ -72,7 +105,7 @@ export class FrameDecoder {
       if (end > chunk.length) break;
       const body = length === 0 ? EMPTY : chunk.subarray(offset + LENGTH_PREFIX_BYTES, end);
       offset = end;
-      if (!onBody(body)) return -1;
+      if (!onBody(body)) return -1 - offset;
     }
     return offset;
   }

@@ -1,5 +1,5 @@
-import { asBuffer, LENGTH_PREFIX_BYTES, type EventFrame, type Frame, type ReplyFrame } from './frames.js';
-import { eventBytes, heartbeatBytes, HotWriter, replyBytes, wrappedBytes } from './hot-codec.js';
+import { asBuffer, LENGTH_PREFIX_BYTES, type EventFrame, type Frame, type ReplyFrame } from './frame-types.js';
+import { heartbeatBytes, HotWriter, wrappedBytes } from './hot-codec.js';
 import { FrameType } from './schema.js';
 
 /** A body from this size up goes out as a chunk of its own rather than being copied. */
@@ -21,9 +21,12 @@ type Item = (typeof Item)[keyof typeof Item];
  * Collects the frames of one batch and encodes them, prefixes included, into a
  * single buffer allocated at its exact size: one write and one TLS record for a
  * burst of small frames. Large bodies are not copied; they become chunks of
- * their own between the pieces of that buffer. Pure: no I/O, no timers.
+ * their own between the pieces of that buffer. Pure: no I/O, no timers, and no
+ * state shared with another FrameWriter.
  */
 export class FrameWriter {
+  /** Measures and writes this writer's frames, with memos of its verbs and media types. */
+  readonly #w = new HotWriter();
   /**
    * The batch, in three parallel arrays reused from batch to batch: emptying an
    * array frees its storage, and a connection sends a batch every few frames.
@@ -43,8 +46,8 @@ export class FrameWriter {
   }
 
   append(frame: Frame): void {
-    if (frame.kind === 'event') this.#appendHot(Item.EVENT, frame.event, eventBytes(frame.event));
-    else if (frame.kind === 'reply') this.#appendHot(Item.REPLY, frame.reply, replyBytes(frame.reply));
+    if (frame.kind === 'event') this.#appendHot(Item.EVENT, frame.event, this.#w.eventBytes(frame.event));
+    else if (frame.kind === 'reply') this.#appendHot(Item.REPLY, frame.reply, this.#w.replyBytes(frame.reply));
     else if (frame.kind === 'ping') this.#appendHeartbeat(Item.PING, frame.ping);
     else if (frame.kind === 'pong') this.#appendHeartbeat(Item.PONG, frame.pong);
     else this.#appendEncoded(FrameType.encode(frame as unknown as Record<string, unknown>).finish());
@@ -80,7 +83,7 @@ export class FrameWriter {
     if (count === 0) return [];
     const items = this.#items;
     const buf = Buffer.allocUnsafe(this.#inlineBytes);
-    const w = WRITER;
+    const w = this.#w;
     w.reset(buf, 0);
     const chunks: Buffer[] = [];
     let chunkStart = 0;
@@ -104,7 +107,7 @@ export class FrameWriter {
 
   /** Writes one frame's body; returns its data when that goes out as a chunk of its own. */
   #writeItem(kind: Item, item: EventFrame | ReplyFrame | Uint8Array | Heartbeat, size: number): Buffer | undefined {
-    const w = WRITER;
+    const w = this.#w;
     if (kind === Item.ENCODED) {
       w.buf.set(item as Uint8Array, w.pos);
       w.pos += size;
@@ -135,10 +138,8 @@ export class FrameWriter {
     }
     this.#count = 0;
     this.#inlineBytes = 0;
-    WRITER.reset(EMPTY, 0);
+    this.#w.reset(EMPTY, 0); // keep no batch buffer alive between batches
   }
 }
 
 const EMPTY = Buffer.alloc(0);
-/** take() runs to completion synchronously, so every FrameWriter can share one. */
-const WRITER = new HotWriter();

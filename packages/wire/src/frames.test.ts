@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from './errors.js';
+import { ProtocolError } from '@restpipe/errors';
 import { FrameDecoder } from './frame-decoder.js';
 import { decodeFrame, encodeFrameBytes, ReplyKind, type Frame } from './frames.js';
 

@@ -1,72 +1,16 @@
+/**
+ * The reference codec (protobufjs) and decodeFrame, which reads the hot kinds
+ * with the hot codec and leaves the rest to protobufjs. Stateless; a connection
+ * decodes through its FrameDecoder and encodes through its FrameWriter, which
+ * keep their own state.
+ */
+import { ProtocolError } from '@restpipe/errors';
+import { LENGTH_PREFIX_BYTES, type Frame, type FrameKind } from './frame-types.js';
+import { HotReader } from './hot-codec.js';
 import { FrameType } from './schema.js';
-import { ProtocolError } from './errors.js';
-import { decodeHotFrame } from './hot-codec.js';
+import { checkWireFormat } from './wire-check.js';
 
-/** Bytes of the big-endian length prefix in front of every frame. */
-export const LENGTH_PREFIX_BYTES = 4;
-
-export interface Limits {
-  heartbeatMs: number;
-  maxEventBytes: number;
-  maxInFlight: number;
-  maxConcurrency: number;
-}
-
-export interface Hello extends Limits {
-  protocolVersion: number;
-  software: string;
-}
-
-export interface HelloAck extends Hello {
-  peerName: string;
-}
-
-export interface QueryParam {
-  key: string;
-  values: string[];
-}
-
-export interface EventFrame {
-  id: number;
-  verb: string;
-  noun: string[];
-  args: string[];
-  query: QueryParam[];
-  mimeType: string;
-  data: Uint8Array;
-  timeoutMs: number;
-  requestId: string;
-}
-
-export const ReplyKind = { VALUE: 0, EXCEPTION: 1 } as const;
-export type ReplyKind = (typeof ReplyKind)[keyof typeof ReplyKind];
-
-export interface ReplyFrame {
-  id: number;
-  returnCode: number;
-  mimeType: string;
-  data: Uint8Array;
-  kind: ReplyKind;
-  status: number;
-}
-
-export interface Goaway {
-  reason: string;
-  message: string;
-}
-
-/** A decoded frame: exactly one kind, as a discriminated union. */
-export type Frame =
-  | { kind: 'hello'; hello: Hello }
-  | { kind: 'helloAck'; helloAck: HelloAck }
-  | { kind: 'event'; event: EventFrame }
-  | { kind: 'reply'; reply: ReplyFrame }
-  | { kind: 'ping'; ping: { seq: number } }
-  | { kind: 'pong'; pong: { seq: number } }
-  | { kind: 'cancel'; cancel: { id: number } }
-  | { kind: 'goaway'; goaway: Goaway };
-
-export type FrameKind = Frame['kind'];
+export * from './frame-types.js';
 
 const KINDS: ReadonlySet<string> = new Set<FrameKind>([
   'hello', 'helloAck', 'event', 'reply', 'ping', 'pong', 'cancel', 'goaway',
@@ -84,13 +28,31 @@ export function encodeFrameBytes(frame: Frame): Buffer {
   return bytes;
 }
 
-/** Decodes one frame body (without its prefix). Throws ProtocolError on anything malformed. */
+/**
+ * How protobufjs's messages become frames: plain objects with every field, a
+ * field left off the wire as its default (bytes as an empty Buffer). A decoded
+ * message keeps its defaults on its prototype, `data` there being an empty
+ * Array, which no Buffer code takes.
+ */
+const AS_FRAME = { defaults: true, arrays: true, oneofs: true } as const;
+
+/**
+ * Decodes one frame body (without its prefix). Throws ProtocolError on anything
+ * malformed. For tools and tests; a connection uses FrameDecoder.decode(), whose
+ * reader's memos last from frame to frame.
+ */
 export function decodeFrame(body: Buffer): Frame {
-  const hot = decodeHotFrame(body);
+  return decodeFrameWith(new HotReader(0), body);
+}
+
+/** decodeFrame with a reader that lasts (a FrameDecoder's). Internal to wire. */
+export function decodeFrameWith(reader: HotReader, body: Buffer): Frame {
+  const hot = reader.decode(body);
   if (hot) return hot;
   let message: Record<string, unknown>;
   try {
-    message = FrameType.decode(body) as unknown as Record<string, unknown>;
+    checkWireFormat(body, FrameType);
+    message = FrameType.toObject(FrameType.decode(body), AS_FRAME);
   } catch (cause) {
     throw new ProtocolError('malformed frame', { cause });
   }
@@ -99,8 +61,4 @@ export function decodeFrame(body: Buffer): Frame {
     throw new ProtocolError('frame has no known kind');
   }
   return { kind, [kind]: message[kind] } as unknown as Frame;
-}
-
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }

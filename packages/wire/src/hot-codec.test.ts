@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FrameDecoder } from './frame-decoder.js';
 import { FrameWriter, SEPARATE_DATA_BYTES } from './frame-writer.js';
 import { decodeFrame, encodeFrameBytes, type EventFrame, type Frame, type ReplyFrame } from './frames.js';
-import { decodeHotFrame } from './hot-codec.js';
+import { HotReader } from './hot-codec.js';
 import { FrameType } from './schema.js';
 
 const uint32 = fc.nat({ max: 0xffff_ffff });
@@ -63,8 +63,11 @@ function writeAll(frames: Frame[]): Buffer[] {
 
 function readAll(chunks: Buffer[]): Frame[] {
   const decoder = new FrameDecoder(1 << 24);
-  return chunks.flatMap((chunk) => decoder.push(chunk)).map(decodeFrame);
+  return chunks.flatMap((chunk) => decoder.push(chunk)).map((body) => decoder.decode(body));
 }
+
+/** Lasts the whole file, as a connection's reader does: its memos carry over. */
+const reader = new HotReader();
 
 describe('hot codec and FrameWriter, against protobufjs', () => {
   it('writes frames that protobufjs decodes to the same values (property)', () => {
@@ -86,7 +89,7 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
     fc.assert(
       fc.property(hotArb, (frame) => {
         const body = encodeFrameBytes(frame).subarray(4);
-        const hot = decodeHotFrame(body);
+        const hot = reader.decode(body);
         expect(hot).toBeDefined();
         expect(plain(hot!)).toEqual(plain(frame));
       }),
@@ -100,10 +103,31 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
     expect(readAll(writeAll(frames)).map(plain)).toEqual(frames.map(plain));
   });
 
+  it('shares no state between writers or between decoders: interleaved, each has its own frames', () => {
+    const event = (id: number, verb: string, mimeType: string, noun: string): Frame =>
+      ({ kind: 'event', event: { id, verb, noun: [noun], args: [], query: [], mimeType, data: Buffer.from([id]), timeoutMs: 5, requestId: '' } });
+    const [a, b] = [new FrameWriter(), new FrameWriter()];
+    const sent: [Frame[], Frame[]] = [[], []];
+    for (let id = 0; id < 6; id++) {
+      const fa = event(id, 'get', 'application/json', 'time');
+      const fb = event(id, id % 2 ? 'put' : 'post', 'text/plain', id % 2 ? 'tune' : 'thyme');
+      a.append(fa);
+      b.append(fb);
+      sent[0].push(fa);
+      sent[1].push(fb);
+    }
+    const streams = [Buffer.concat(a.take()), Buffer.concat(b.take())];
+    const decoders = [new FrameDecoder(1 << 20), new FrameDecoder(1 << 20)];
+    const bodies = streams.map((stream, i) => decoders[i]!.push(stream));
+    const got: [Frame[], Frame[]] = [[], []];
+    for (let i = 0; i < 6; i++) for (const side of [0, 1] as const) got[side].push(decoders[side]!.decode(bodies[side]![i]!));
+    expect(got.map((frames) => frames.map(plain))).toEqual(sent.map((frames) => frames.map(plain)));
+  });
+
   it('leaves a Ping with a field it does not know to protobufjs, which still decodes it', () => {
     // Ping { seq: 5, field 2: varint 1 }
     const extended = Buffer.from([0x2a, 4, 0x08, 5, 0x10, 1]);
-    expect(decodeHotFrame(extended)).toBeUndefined();
+    expect(reader.decode(extended)).toBeUndefined();
     expect(decodeFrame(extended)).toEqual({ kind: 'ping', ping: { seq: 5 } });
   });
 
@@ -113,7 +137,7 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
     // Field 15, varint 1, inside the Event: a newer peer's addition.
     const message = Buffer.concat([body!.subarray(2), Buffer.from([0x78, 0x01])]);
     const extended = Buffer.concat([Buffer.from([0x1a, message.length]), message]);
-    expect(decodeHotFrame(extended)).toBeUndefined();
+    expect(reader.decode(extended)).toBeUndefined();
     const frame = decodeFrame(extended);
     expect(frame.kind === 'event' && frame.event.noun).toEqual(['time']);
   });

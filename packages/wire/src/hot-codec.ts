@@ -7,8 +7,14 @@
  * decodes anything this module does not recognize, and the tests check both
  * codecs against each other. What this one saves is the intermediate message
  * objects, the per-field writer operations and the copies.
+ *
+ * No mutable state at module level: a HotWriter (one per FrameWriter) and a HotReader
+ * (one per FrameDecoder) each hold their own cursor and their own memos of the
+ * verbs and media types their connection repeats.
  */
-import type { EventFrame, QueryParam, ReplyFrame, ReplyKind } from './frames.js';
+import type { EventFrame, QueryParam, ReplyFrame, ReplyKind } from './frame-types.js';
+
+const EMPTY: Buffer = Buffer.alloc(0);
 
 /** Tag bytes: (field number << 3) | wire type. */
 const TAG = {
@@ -62,7 +68,7 @@ export function utf8Bytes(text: string): number {
  */
 class FieldMemo {
   #text = '';
-  #bytes: Buffer = Buffer.alloc(0);
+  #bytes: Buffer = EMPTY;
 
   encode(text: string): Buffer {
     if (text !== this.#text) {
@@ -72,9 +78,6 @@ class FieldMemo {
     return this.#bytes;
   }
 }
-
-const verbs = new FieldMemo();
-const mimeTypes = new FieldMemo();
 
 const memoField = (memo: FieldMemo, text: string): number => (text.length === 0 ? 0 : delimited(memo.encode(text).length));
 const uintField = (value: number): number => (value === 0 ? 0 : 1 + varintBytes(value));
@@ -91,20 +94,6 @@ function queryParamBytes(param: QueryParam): number {
   return stringField(param.key) + repeatedStrings(param.values);
 }
 
-/** Bytes of an Event message, data included. */
-export function eventBytes(e: EventFrame): number {
-  let size = uintField(e.id) + memoField(verbs, e.verb) + repeatedStrings(e.noun) + repeatedStrings(e.args);
-  for (const param of e.query) size += delimited(queryParamBytes(param));
-  size += memoField(mimeTypes, e.mimeType) + uintField(e.timeoutMs) + stringField(e.requestId);
-  return size + (e.data.length === 0 ? 0 : delimited(e.data.length));
-}
-
-/** Bytes of a Reply message, data included. */
-export function replyBytes(r: ReplyFrame): number {
-  return uintField(r.id) + uintField(r.returnCode) + memoField(mimeTypes, r.mimeType) + uintField(r.kind) + uintField(r.status)
-    + (r.data.length === 0 ? 0 : delimited(r.data.length));
-}
-
 /** Bytes of a Ping or Pong message. */
 export function heartbeatBytes(seq: number): number {
   return uintField(seq);
@@ -118,12 +107,29 @@ export function wrappedBytes(messageBytes: number): number {
 // ---- writing ---------------------------------------------------------------
 
 /**
- * Writes into a buffer sized beforehand. `data` fields come last (field order is
- * free in protobuf) so that a large body can go out as a chunk of its own.
+ * Measures frames, then writes them into a buffer sized beforehand. `data` fields
+ * come last (field order is free in protobuf) so that a large body can go out as
+ * a chunk of its own. Each FrameWriter owns one; `buf` and `pos` are its cursor.
  */
 export class HotWriter {
-  buf: Buffer = Buffer.alloc(0);
+  buf: Buffer = EMPTY;
   pos = 0;
+  readonly #verbs = new FieldMemo();
+  readonly #mimeTypes = new FieldMemo();
+
+  /** Bytes of an Event message, data included. */
+  eventBytes(e: EventFrame): number {
+    let size = uintField(e.id) + memoField(this.#verbs, e.verb) + repeatedStrings(e.noun) + repeatedStrings(e.args);
+    for (const param of e.query) size += delimited(queryParamBytes(param));
+    size += memoField(this.#mimeTypes, e.mimeType) + uintField(e.timeoutMs) + stringField(e.requestId);
+    return size + (e.data.length === 0 ? 0 : delimited(e.data.length));
+  }
+
+  /** Bytes of a Reply message, data included. */
+  replyBytes(r: ReplyFrame): number {
+    return uintField(r.id) + uintField(r.returnCode) + memoField(this.#mimeTypes, r.mimeType) + uintField(r.kind) + uintField(r.status)
+      + (r.data.length === 0 ? 0 : delimited(r.data.length));
+  }
 
   reset(buf: Buffer, pos: number): void {
     this.buf = buf;
@@ -189,7 +195,7 @@ export class HotWriter {
   event(e: EventFrame, messageBytes: number): void {
     this.bytesHeader(TAG.frameEvent, messageBytes);
     this.uintField(TAG.eventId, e.id);
-    this.memoField(TAG.eventVerb, verbs, e.verb);
+    this.memoField(TAG.eventVerb, this.#verbs, e.verb);
     for (const segment of e.noun) this.string(TAG.eventNoun, segment);
     for (const arg of e.args) this.string(TAG.eventArgs, arg);
     for (const param of e.query) {
@@ -197,7 +203,7 @@ export class HotWriter {
       this.stringField(TAG.queryKey, param.key);
       for (const value of param.values) this.string(TAG.queryValues, value);
     }
-    this.memoField(TAG.eventMime, mimeTypes, e.mimeType);
+    this.memoField(TAG.eventMime, this.#mimeTypes, e.mimeType);
     this.uintField(TAG.eventTimeout, e.timeoutMs);
     this.stringField(TAG.eventRequestId, e.requestId);
     if (e.data.length > 0) this.bytesHeader(TAG.eventData, e.data.length);
@@ -213,7 +219,7 @@ export class HotWriter {
     this.bytesHeader(TAG.frameReply, messageBytes);
     this.uintField(TAG.replyId, r.id);
     this.uintField(TAG.replyCode, r.returnCode);
-    this.memoField(TAG.replyMime, mimeTypes, r.mimeType);
+    this.memoField(TAG.replyMime, this.#mimeTypes, r.mimeType);
     this.uintField(TAG.replyKind, r.kind);
     this.uintField(TAG.replyStatus, r.status);
     if (r.data.length > 0) this.bytesHeader(TAG.replyData, r.data.length);
@@ -222,60 +228,37 @@ export class HotWriter {
 
 // ---- reading ---------------------------------------------------------------
 
-const EMPTY: Buffer = Buffer.alloc(0);
 /** Shared by every decoded event without args or without query: most of them. */
 const NONE: unknown[] = Object.freeze([]) as unknown as unknown[];
+
+/** Longest string a ReadMemo keeps the bytes of. */
+const MEMO_BYTES = 64;
 
 /** Thrown inside the reader; the caller falls back to protobufjs, which says what is wrong. */
 class NotHot extends Error {}
 const NOT_HOT = new NotHot('not a frame this codec reads');
-
-/** Reading state; decoding is synchronous, so one module-level cursor serves every call. */
-let rb: Buffer = EMPTY;
-let rp = 0;
-let re = 0;
-
-function readVarint(): number {
-  let value = 0;
-  for (let shift = 0; shift < 35; shift += 7) {
-    if (rp >= re) throw NOT_HOT;
-    const b = rb[rp++]!;
-    value |= (b & 0x7f) << shift;
-    if (b < 0x80) return value >>> 0;
-  }
-  throw NOT_HOT; // longer than a uint32 may be: let protobufjs judge it
-}
-
-function readLength(): number {
-  const n = readVarint();
-  if (n > re - rp) throw NOT_HOT;
-  return n;
-}
-
-function readString(): string {
-  const n = readLength();
-  const start = rp;
-  rp += n;
-  return n === 0 ? '' : rb.toString('utf8', start, rp);
-}
 
 /**
  * The last string decoded for one field, kept with its bytes: a field that repeats
  * (verb, media type, first noun segment) costs a byte compare instead of a new string.
  */
 class ReadMemo {
-  #bytes: Buffer = Buffer.alloc(64);
+  /** Allocated on first use: a connection that only ever sees heartbeats needs none. */
+  #bytes: Buffer = EMPTY;
   #length = -1;
   #text = '';
 
-  read(): string {
-    const n = readLength();
-    const start = rp;
-    rp += n;
-    if (n === this.#length && this.#same(start, n)) return this.#text;
-    this.#text = n === 0 ? '' : rb.toString('utf8', start, rp);
-    if (n <= this.#bytes.length) {
-      rb.copy(this.#bytes, 0, start, rp);
+  /** `capacity` 0 remembers nothing, for a reader used once. */
+  constructor(readonly capacity: number) {}
+
+  /** The string in `buf` from `start` to `end`. */
+  text(buf: Buffer, start: number, end: number): string {
+    const n = end - start;
+    if (n === this.#length && this.#same(buf, start, n)) return this.#text;
+    this.#text = n === 0 ? '' : buf.toString('utf8', start, end);
+    if (n <= this.capacity) {
+      if (this.#bytes.length < this.capacity) this.#bytes = Buffer.allocUnsafe(this.capacity);
+      buf.copy(this.#bytes, 0, start, end);
       this.#length = n;
     } else {
       this.#length = -1;
@@ -283,81 +266,11 @@ class ReadMemo {
     return this.#text;
   }
 
-  #same(start: number, n: number): boolean {
+  #same(buf: Buffer, start: number, n: number): boolean {
     const bytes = this.#bytes;
-    for (let i = 0; i < n; i++) if (rb[start + i] !== bytes[i]) return false;
+    for (let i = 0; i < n; i++) if (buf[start + i] !== bytes[i]) return false;
     return true;
   }
-}
-
-const verbRead = new ReadMemo();
-const mimeRead = new ReadMemo();
-const nounRead = new ReadMemo();
-
-function readBytes(): Buffer {
-  const n = readLength();
-  const start = rp;
-  rp += n;
-  return rb.subarray(start, rp);
-}
-
-function readQueryParam(): QueryParam {
-  const length = readLength();
-  const end = rp + length;
-  const outer = re;
-  re = end;
-  let key = '';
-  const values: string[] = [];
-  while (rp < end) {
-    const tag = rb[rp++];
-    if (tag === TAG.queryKey) key = readString();
-    else if (tag === TAG.queryValues) values.push(readString());
-    else throw NOT_HOT;
-  }
-  re = outer;
-  return { key, values };
-}
-
-function readEvent(): EventFrame {
-  let id = 0, timeoutMs = 0;
-  let verb = '', mimeType = '', requestId = '';
-  let data: Buffer = EMPTY;
-  const noun: string[] = [];
-  let args = NONE as string[];
-  let query = NONE as QueryParam[];
-  while (rp < re) {
-    switch (rb[rp++]) {
-      case TAG.eventId: id = readVarint(); break;
-      case TAG.eventVerb: verb = verbRead.read(); break;
-      case TAG.eventNoun: noun.push(noun.length === 0 ? nounRead.read() : readString()); break;
-      case TAG.eventArgs: ((args as unknown[]) === NONE ? (args = []) : args).push(readString()); break;
-      case TAG.eventQuery: ((query as unknown[]) === NONE ? (query = []) : query).push(readQueryParam()); break;
-      case TAG.eventMime: mimeType = mimeRead.read(); break;
-      case TAG.eventData: data = readBytes(); break;
-      case TAG.eventTimeout: timeoutMs = readVarint(); break;
-      case TAG.eventRequestId: requestId = readString(); break;
-      default: throw NOT_HOT;
-    }
-  }
-  return { id, verb, noun, args, query, mimeType, data, timeoutMs, requestId };
-}
-
-function readReply(): ReplyFrame {
-  let id = 0, returnCode = 0, kind = 0, status = 0;
-  let mimeType = '';
-  let data: Buffer = EMPTY;
-  while (rp < re) {
-    switch (rb[rp++]) {
-      case TAG.replyId: id = readVarint(); break;
-      case TAG.replyCode: returnCode = readVarint(); break;
-      case TAG.replyMime: mimeType = mimeRead.read(); break;
-      case TAG.replyData: data = readBytes(); break;
-      case TAG.replyKind: kind = readVarint(); break;
-      case TAG.replyStatus: status = readVarint(); break;
-      default: throw NOT_HOT;
-    }
-  }
-  return { id, returnCode, mimeType, data, kind: kind as ReplyKind, status };
 }
 
 export type HotFrame =
@@ -366,42 +279,163 @@ export type HotFrame =
   | { kind: 'ping'; ping: { seq: number } }
   | { kind: 'pong'; pong: { seq: number } };
 
-function readSeq(): number {
-  let seq = 0;
-  while (rp < re) {
-    if (rb[rp++] !== TAG.seq) throw NOT_HOT;
-    seq = readVarint();
-  }
-  return seq;
-}
-
-function readHot(first: number): HotFrame {
-  switch (first) {
-    case TAG.frameEvent: return { kind: 'event', event: readEvent() };
-    case TAG.frameReply: return { kind: 'reply', reply: readReply() };
-    case TAG.framePing: return { kind: 'ping', ping: { seq: readSeq() } };
-    default: return { kind: 'pong', pong: { seq: readSeq() } };
-  }
-}
-
 /**
- * Decodes a frame body that is exactly one Event, Reply, Ping or Pong in the
- * layout this project writes. Anything else (other kinds, unknown fields, repeated
- * oneof members, malformed bytes) returns undefined, for protobufjs to decode or reject.
+ * Reads the hot frames. Each FrameDecoder owns one; the cursor lives only for
+ * one decode() (which never calls out), the memos as long as the reader.
  */
-export function decodeHotFrame(body: Buffer): HotFrame | undefined {
-  const first = body[0];
-  if (first !== TAG.frameEvent && first !== TAG.frameReply && first !== TAG.framePing && first !== TAG.framePong) return undefined;
-  rb = body;
-  rp = 1;
-  re = body.length;
-  try {
-    if (readVarint() !== re - rp) return undefined;
-    return readHot(first);
-  } catch (error) {
-    if (error === NOT_HOT) return undefined;
-    throw error;
-  } finally {
-    rb = EMPTY;
+export class HotReader {
+  #buf: Buffer = EMPTY;
+  #pos = 0;
+  #end = 0;
+  readonly #verbs: ReadMemo;
+  readonly #mimeTypes: ReadMemo;
+  readonly #nouns: ReadMemo;
+
+  /** `memoBytes` 0 for a reader used once (decodeFrame): nothing to remember then. */
+  constructor(memoBytes = MEMO_BYTES) {
+    this.#verbs = new ReadMemo(memoBytes);
+    this.#mimeTypes = new ReadMemo(memoBytes);
+    this.#nouns = new ReadMemo(memoBytes);
+  }
+
+  /**
+   * Decodes a frame body that is exactly one Event, Reply, Ping or Pong in the
+   * layout this project writes. Anything else (other kinds, unknown fields, repeated
+   * oneof members, malformed bytes) returns undefined, for protobufjs to decode or reject.
+   */
+  decode(body: Buffer): HotFrame | undefined {
+    const first = body[0];
+    if (first !== TAG.frameEvent && first !== TAG.frameReply && first !== TAG.framePing && first !== TAG.framePong) return undefined;
+    this.#buf = body;
+    this.#pos = 1;
+    this.#end = body.length;
+    try {
+      if (this.#varint() !== this.#end - this.#pos) return undefined;
+      return this.#frame(first);
+    } catch (error) {
+      if (error === NOT_HOT) return undefined;
+      throw error;
+    } finally {
+      this.#buf = EMPTY; // keep no chunk alive between frames
+    }
+  }
+
+  #frame(first: number): HotFrame {
+    switch (first) {
+      case TAG.frameEvent: return { kind: 'event', event: this.#event() };
+      case TAG.frameReply: return { kind: 'reply', reply: this.#reply() };
+      case TAG.framePing: return { kind: 'ping', ping: { seq: this.#seq() } };
+      default: return { kind: 'pong', pong: { seq: this.#seq() } };
+    }
+  }
+
+  #varint(): number {
+    const buf = this.#buf;
+    const end = this.#end;
+    let pos = this.#pos;
+    let value = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      if (pos >= end) throw NOT_HOT;
+      const b = buf[pos++]!;
+      value |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        this.#pos = pos;
+        return value >>> 0;
+      }
+    }
+    throw NOT_HOT; // longer than a uint32 may be: let protobufjs judge it
+  }
+
+  /** A length prefix; returns where its bytes start, and moves past them. */
+  #skipDelimited(): number {
+    const n = this.#varint();
+    const start = this.#pos;
+    if (n > this.#end - start) throw NOT_HOT;
+    this.#pos = start + n;
+    return start;
+  }
+
+  #string(): string {
+    const start = this.#skipDelimited();
+    return start === this.#pos ? '' : this.#buf.toString('utf8', start, this.#pos);
+  }
+
+  #memo(memo: ReadMemo): string {
+    const start = this.#skipDelimited();
+    return memo.text(this.#buf, start, this.#pos);
+  }
+
+  #bytes(): Buffer {
+    const start = this.#skipDelimited();
+    return this.#buf.subarray(start, this.#pos);
+  }
+
+  #queryParam(): QueryParam {
+    const start = this.#skipDelimited();
+    const end = this.#pos;
+    const outer = this.#end;
+    this.#pos = start;
+    this.#end = end;
+    let key = '';
+    const values: string[] = [];
+    while (this.#pos < end) {
+      const tag = this.#buf[this.#pos++];
+      if (tag === TAG.queryKey) key = this.#string();
+      else if (tag === TAG.queryValues) values.push(this.#string());
+      else throw NOT_HOT;
+    }
+    this.#end = outer;
+    return { key, values };
+  }
+
+  #event(): EventFrame {
+    let id = 0, timeoutMs = 0;
+    let verb = '', mimeType = '', requestId = '';
+    let data: Buffer = EMPTY;
+    const noun: string[] = [];
+    let args = NONE as string[];
+    let query = NONE as QueryParam[];
+    while (this.#pos < this.#end) {
+      switch (this.#buf[this.#pos++]) {
+        case TAG.eventId: id = this.#varint(); break;
+        case TAG.eventVerb: verb = this.#memo(this.#verbs); break;
+        case TAG.eventNoun: noun.push(noun.length === 0 ? this.#memo(this.#nouns) : this.#string()); break;
+        case TAG.eventArgs: ((args as unknown[]) === NONE ? (args = []) : args).push(this.#string()); break;
+        case TAG.eventQuery: ((query as unknown[]) === NONE ? (query = []) : query).push(this.#queryParam()); break;
+        case TAG.eventMime: mimeType = this.#memo(this.#mimeTypes); break;
+        case TAG.eventData: data = this.#bytes(); break;
+        case TAG.eventTimeout: timeoutMs = this.#varint(); break;
+        case TAG.eventRequestId: requestId = this.#string(); break;
+        default: throw NOT_HOT;
+      }
+    }
+    return { id, verb, noun, args, query, mimeType, data, timeoutMs, requestId };
+  }
+
+  #reply(): ReplyFrame {
+    let id = 0, returnCode = 0, kind = 0, status = 0;
+    let mimeType = '';
+    let data: Buffer = EMPTY;
+    while (this.#pos < this.#end) {
+      switch (this.#buf[this.#pos++]) {
+        case TAG.replyId: id = this.#varint(); break;
+        case TAG.replyCode: returnCode = this.#varint(); break;
+        case TAG.replyMime: mimeType = this.#memo(this.#mimeTypes); break;
+        case TAG.replyData: data = this.#bytes(); break;
+        case TAG.replyKind: kind = this.#varint(); break;
+        case TAG.replyStatus: status = this.#varint(); break;
+        default: throw NOT_HOT;
+      }
+    }
+    return { id, returnCode, mimeType, data, kind: kind as ReplyKind, status };
+  }
+
+  #seq(): number {
+    let seq = 0;
+    while (this.#pos < this.#end) {
+      if (this.#buf[this.#pos++] !== TAG.seq) throw NOT_HOT;
+      seq = this.#varint();
+    }
+    return seq;
   }
 }

@@ -1,5 +1,6 @@
-export * from './errors.js';
-export * from './frames.js';
+export * from '@restpipe/errors';
+export * from './frame-types.js';
+export { encodeFrameBytes, decodeFrame } from './frames.js';
 export { FrameDecoder } from './frame-decoder.js';
 export { FrameWriter, SEPARATE_DATA_BYTES } from './frame-writer.js';
-export { PROTO_PATH, PROTOCOL_VERSION } from './schema.js';
+export { PROTOCOL_VERSION } from './schema.js';

@@ -1,15 +1,13 @@
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-
-/** Path of the wire schema, shipped at the top of the repository in `proto/`. */
-export const PROTO_PATH = fileURLToPath(
-  new URL('../../../proto/restpipe/v1/pipe.proto', import.meta.url),
-);
+import { SCHEMA_JSON } from './schema-json.js';
 
 /** Version carried in Hello/HelloAck; bumped on any incompatible change. */
 export const PROTOCOL_VERSION = 1;
 
-const root = protobuf.loadSync(PROTO_PATH);
-
-/** The reflected `restpipe.v1.Frame` type; protobufjs generates its codec at load. */
-export const FrameType = root.lookupType('restpipe.v1.Frame');
+/**
+ * The reflected `restpipe.v1.Frame` type, built from the schema embedded in
+ * schema-json.ts (generated from proto/restpipe/v1/pipe.proto by
+ * scripts/embed-schema.mjs), so that wire reads no file; protobufjs generates
+ * its codec on first use.
+ */
+export const FrameType = protobuf.Root.fromJSON(SCHEMA_JSON).lookupType('restpipe.v1.Frame');

@@ -1,0 +1,78 @@
+/**
+ * The shapes of frames and the one constant of their framing: a leaf, which the
+ * codecs (frames.ts, hot-codec.ts, frame-writer.ts, frame-decoder.ts) share
+ * without importing each other. The schema is `proto/restpipe/v1/pipe.proto`.
+ */
+
+/** Bytes of the big-endian length prefix in front of every frame. */
+export const LENGTH_PREFIX_BYTES = 4;
+
+export interface Limits {
+  heartbeatMs: number;
+  maxEventBytes: number;
+  maxInFlight: number;
+  maxConcurrency: number;
+  /** Inbound event bytes the sender of this Hello holds at once; 0 when it did not say. */
+  maxInboundBytes: number;
+}
+
+export interface Hello extends Limits {
+  protocolVersion: number;
+  software: string;
+}
+
+export interface HelloAck extends Hello {
+  peerName: string;
+}
+
+export interface QueryParam {
+  key: string;
+  values: string[];
+}
+
+export interface EventFrame {
+  id: number;
+  verb: string;
+  noun: string[];
+  args: string[];
+  query: QueryParam[];
+  mimeType: string;
+  data: Uint8Array;
+  timeoutMs: number;
+  requestId: string;
+}
+
+export const ReplyKind = { VALUE: 0, EXCEPTION: 1 } as const;
+export type ReplyKind = (typeof ReplyKind)[keyof typeof ReplyKind];
+
+export interface ReplyFrame {
+  id: number;
+  returnCode: number;
+  mimeType: string;
+  data: Uint8Array;
+  kind: ReplyKind;
+  status: number;
+}
+
+export interface Goaway {
+  reason: string;
+  message: string;
+}
+
+/** A decoded frame: exactly one kind, as a discriminated union. */
+export type Frame =
+  | { kind: 'hello'; hello: Hello }
+  | { kind: 'helloAck'; helloAck: HelloAck }
+  | { kind: 'event'; event: EventFrame }
+  | { kind: 'reply'; reply: ReplyFrame }
+  | { kind: 'ping'; ping: { seq: number } }
+  | { kind: 'pong'; pong: { seq: number } }
+  | { kind: 'cancel'; cancel: { id: number } }
+  | { kind: 'goaway'; goaway: Goaway };
+
+export type FrameKind = Frame['kind'];
+
+/** A Buffer over the same bytes: no copy. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}

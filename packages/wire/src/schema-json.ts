@@ -1,0 +1,261 @@
+// Generated from proto/restpipe/v1/pipe.proto by packages/wire/scripts/embed-schema.mjs: do not edit.
+// Change the .proto file, then run `npm run embed-schema -w @restpipe/wire`.
+import type { INamespace } from 'protobufjs';
+
+/** The protobufjs JSON descriptor of proto/restpipe/v1/pipe.proto. */
+export const SCHEMA_JSON: INamespace = {
+  "nested": {
+    "restpipe": {
+      "nested": {
+        "v1": {
+          "nested": {
+            "Frame": {
+              "oneofs": {
+                "kind": {
+                  "oneof": [
+                    "hello",
+                    "helloAck",
+                    "event",
+                    "reply",
+                    "ping",
+                    "pong",
+                    "cancel",
+                    "goaway"
+                  ]
+                }
+              },
+              "fields": {
+                "hello": {
+                  "type": "Hello",
+                  "id": 1
+                },
+                "helloAck": {
+                  "type": "HelloAck",
+                  "id": 2
+                },
+                "event": {
+                  "type": "Event",
+                  "id": 3
+                },
+                "reply": {
+                  "type": "Reply",
+                  "id": 4
+                },
+                "ping": {
+                  "type": "Ping",
+                  "id": 5
+                },
+                "pong": {
+                  "type": "Pong",
+                  "id": 6
+                },
+                "cancel": {
+                  "type": "Cancel",
+                  "id": 7
+                },
+                "goaway": {
+                  "type": "Goaway",
+                  "id": 8
+                }
+              }
+            },
+            "Hello": {
+              "fields": {
+                "protocolVersion": {
+                  "type": "uint32",
+                  "id": 1
+                },
+                "software": {
+                  "type": "string",
+                  "id": 2
+                },
+                "heartbeatMs": {
+                  "type": "uint32",
+                  "id": 3
+                },
+                "maxEventBytes": {
+                  "type": "uint32",
+                  "id": 4
+                },
+                "maxInFlight": {
+                  "type": "uint32",
+                  "id": 5
+                },
+                "maxConcurrency": {
+                  "type": "uint32",
+                  "id": 6
+                },
+                "maxInboundBytes": {
+                  "type": "uint32",
+                  "id": 7
+                }
+              }
+            },
+            "HelloAck": {
+              "fields": {
+                "protocolVersion": {
+                  "type": "uint32",
+                  "id": 1
+                },
+                "software": {
+                  "type": "string",
+                  "id": 2
+                },
+                "heartbeatMs": {
+                  "type": "uint32",
+                  "id": 3
+                },
+                "maxEventBytes": {
+                  "type": "uint32",
+                  "id": 4
+                },
+                "maxInFlight": {
+                  "type": "uint32",
+                  "id": 5
+                },
+                "maxConcurrency": {
+                  "type": "uint32",
+                  "id": 6
+                },
+                "peerName": {
+                  "type": "string",
+                  "id": 7
+                },
+                "maxInboundBytes": {
+                  "type": "uint32",
+                  "id": 8
+                }
+              }
+            },
+            "QueryParam": {
+              "fields": {
+                "key": {
+                  "type": "string",
+                  "id": 1
+                },
+                "values": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "Event": {
+              "fields": {
+                "id": {
+                  "type": "uint32",
+                  "id": 1
+                },
+                "verb": {
+                  "type": "string",
+                  "id": 2
+                },
+                "noun": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 3
+                },
+                "args": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 4
+                },
+                "query": {
+                  "rule": "repeated",
+                  "type": "QueryParam",
+                  "id": 5
+                },
+                "mimeType": {
+                  "type": "string",
+                  "id": 6
+                },
+                "data": {
+                  "type": "bytes",
+                  "id": 7
+                },
+                "timeoutMs": {
+                  "type": "uint32",
+                  "id": 8
+                },
+                "requestId": {
+                  "type": "string",
+                  "id": 9
+                }
+              }
+            },
+            "ReplyKind": {
+              "values": {
+                "REPLY_KIND_VALUE": 0,
+                "REPLY_KIND_EXCEPTION": 1
+              }
+            },
+            "Reply": {
+              "fields": {
+                "id": {
+                  "type": "uint32",
+                  "id": 1
+                },
+                "returnCode": {
+                  "type": "uint32",
+                  "id": 2
+                },
+                "mimeType": {
+                  "type": "string",
+                  "id": 3
+                },
+                "data": {
+                  "type": "bytes",
+                  "id": 4
+                },
+                "kind": {
+                  "type": "ReplyKind",
+                  "id": 5
+                },
+                "status": {
+                  "type": "uint32",
+                  "id": 6
+                }
+              }
+            },
+            "Ping": {
+              "fields": {
+                "seq": {
+                  "type": "uint32",
+                  "id": 1
+                }
+              }
+            },
+            "Pong": {
+              "fields": {
+                "seq": {
+                  "type": "uint32",
+                  "id": 1
+                }
+              }
+            },
+            "Cancel": {
+              "fields": {
+                "id": {
+                  "type": "uint32",
+                  "id": 1
+                }
+              }
+            },
+            "Goaway": {
+              "fields": {
+                "reason": {
+                  "type": "string",
+                  "id": 1
+                },
+                "message": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+};
