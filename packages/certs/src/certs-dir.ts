@@ -1,12 +1,13 @@
-import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { CertsError } from '@restpipe/wire';
-import { createCrl, normalizeSerial, readCrlEntries } from './crl.js';
+import { CertsError } from '@restpipe/errors';
+import { writeFileAtomic } from './atomic-write.js';
+import { indexEntry, recordIssued } from './cert-index.js';
+import { createCrl } from './crl.js';
 import { createCa, issueCertificate, type Identity, type LeafOptions } from './identity.js';
+import { NAME_PATTERN } from './names.js';
 
-/** Names become file names and certificate names: keep them plain. */
-export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export { NAME_PATTERN } from './names.js';
 
 export const CA_NAME = 'ca';
 
@@ -31,31 +32,27 @@ export function checkName(name: string | undefined): string {
   return name;
 }
 
-/** Creates the CA and an empty CRL. Returns the files written. */
+/** Creates the CA, an empty CRL and a new index.json. Returns the files written. */
 export function initCa(options: DirOptions & { days?: number | undefined }): string[] {
+  const crl = crlPath(options.dir);
+  refuseExisting(options, [...Object.values(paths(options.dir, CA_NAME)), crl]);
   const ca = createCa({ days: options.days });
+  mkdirSync(options.dir, { recursive: true });
+  // A new CA starts a new index: the old one's certificates do not chain to it.
+  recordIssued(options.dir, indexEntry('ca', CA_NAME, ca.certPem), true);
   const files = writeIdentity(options, CA_NAME, ca);
-  writeFile(crlPath(options.dir), createCrl(ca, []), 0o644, options.force ?? false);
-  return [...files, crlPath(options.dir)];
+  writeFileAtomic(crl, createCrl(ca, []), 0o644);
+  return [...files, crl];
 }
 
+/** Issues NAME's certificate, recorded in index.json before it is written. */
 export function issue(kind: 'server' | 'client', options: DirOptions & Omit<LeafOptions, 'purposes'>): string[] {
   const name = checkName(options.name);
   const ca = readCa(options.dir);
-  return writeIdentity(options, name, issueCertificate(ca, kind, { ...options, name }));
-}
-
-/** Adds NAME's certificate to the CRL and re-signs it. Returns the CRL path. */
-export function revoke(options: { dir: string; name: string }): string {
-  const name = checkName(options.name);
-  const ca = readCa(options.dir);
-  const certFile = paths(options.dir, name).cert;
-  const serialHex = normalizeSerial(new X509Certificate(readText(certFile)).serialNumber);
-  const file = crlPath(options.dir);
-  const existing = existsSync(file) ? readCrlEntries(readText(file)) : [];
-  const entries = existing.some((e) => e.serialHex === serialHex) ? existing : [...existing, { serialHex, revokedAt: new Date() }];
-  writeFile(file, createCrl(ca, entries), 0o644, true);
-  return file;
+  refuseExisting(options, Object.values(paths(options.dir, name)));
+  const identity = issueCertificate(ca, kind, { ...options, name });
+  recordIssued(options.dir, indexEntry(kind, name, identity.certPem));
+  return writeIdentity(options, name, identity);
 }
 
 export function readCa(dir: string): Identity {
@@ -63,13 +60,18 @@ export function readCa(dir: string): Identity {
   return { keyPem: readText(key), certPem: readText(cert) };
 }
 
+function refuseExisting(options: DirOptions, files: readonly string[]): void {
+  if (options.force) return;
+  for (const file of files) {
+    if (existsSync(file)) throw new CertsError(`${file} exists; use --force to overwrite`);
+  }
+}
+
 function writeIdentity(options: DirOptions, name: string, identity: Identity): string[] {
   mkdirSync(options.dir, { recursive: true });
   const { key, cert } = paths(options.dir, name);
   const force = options.force ?? false;
-  for (const file of [key, cert]) {
-    if (!force && existsSync(file)) throw new CertsError(`${file} exists; use --force to overwrite`);
-  }
+  refuseExisting(options, [key, cert]);
   writeFile(key, identity.keyPem, 0o600, force);
   writeFile(cert, identity.certPem, 0o644, force);
   return [key, cert];

@@ -12,29 +12,49 @@ export interface RevokedEntry {
 
 const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
 const CRL_NUMBER = '2.5.29.20';
-const DEFAULT_CRL_DAYS = 30;
+export const DEFAULT_CRL_DAYS = 30;
+const DAY_MS = 86_400_000;
+/** Tolerates clocks a little behind ours, as certificates do. */
+const BACKDATE_MS = 5 * 60 * 1000;
+
+export interface CrlOptions {
+  /** nextUpdate = now + days. @default 30 */
+  days?: number | undefined;
+  /** Must grow with every CRL the CA signs. @default seconds since 1970 */
+  crlNumber?: number | undefined;
+  /** Explicit dates, for tests of stale CRLs. @default 5 minutes ago */
+  thisUpdate?: Date | undefined;
+  /** Overrides `days`. @default now + days */
+  nextUpdate?: Date | undefined;
+}
+
+/** A CRL's revoked entries and dates, as read back. */
+export interface CrlInfo {
+  entries: RevokedEntry[];
+  thisUpdate: Date;
+  /** When the CA promised a newer CRL; absent in a CRL that names none. */
+  nextUpdate: Date | undefined;
+  crlNumber: number | undefined;
+}
 
 /**
  * Builds a signed X.509 v2 CRL. node-forge has certificates but no CRLs, so
  * the structure (RFC 5280 §5.1) is assembled with its ASN.1 tools and signed with its RSA.
  */
-export function createCrl(
-  ca: { keyPem: string; certPem: string },
-  revoked: readonly RevokedEntry[],
-  options: { days?: number; crlNumber?: number } = {},
-): string {
+export function createCrl(ca: { keyPem: string; certPem: string }, revoked: readonly RevokedEntry[], options: CrlOptions = {}): string {
   const caCert = pki.certificateFromPem(ca.certPem);
   const caKey = pki.privateKeyFromPem(ca.keyPem);
-  const now = new Date();
-  const next = new Date(now.getTime() + (options.days ?? DEFAULT_CRL_DAYS) * 86_400_000);
+  const now = Date.now();
+  const thisUpdate = options.thisUpdate ?? new Date(now - BACKDATE_MS);
+  const next = options.nextUpdate ?? new Date(now + (options.days ?? DEFAULT_CRL_DAYS) * DAY_MS);
   const tbs = seq([
     int(1), // v2
     algorithm(),
     pki.distinguishedNameToAsn1(caCert.subject),
-    time(now),
+    time(thisUpdate),
     time(next),
     ...(revoked.length > 0 ? [seq(revoked.map(entry))] : []),
-    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [seq([crlNumberExtension(options.crlNumber ?? Math.floor(Date.now() / 1000))])]),
+    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [seq([crlNumberExtension(options.crlNumber ?? Math.floor(now / 1000))])]),
   ]);
   const md = forge.md.sha256.create();
   md.update(asn1.toDer(tbs).getBytes());
@@ -45,22 +65,64 @@ export function createCrl(
 
 /** Reads the revoked entries back out of a CRL this module wrote (or any RFC 5280 CRL). */
 export function readCrlEntries(pem: string): RevokedEntry[] {
+  return readCrl(pem).entries;
+}
+
+/** Reads revoked entries, thisUpdate, nextUpdate and the CRL number of a PEM CRL. */
+export function readCrl(pem: string): CrlInfo {
   const der = forge.pem.decode(pem).find((m) => m.type === 'X509 CRL');
   if (!der) throw new Error('no X509 CRL block in the file');
   const list = asn1.fromDer(der.body);
   const tbs = (list.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[];
-  const revoked = tbs.find((node, index) => index > 2 && node.tagClass === UNIVERSAL && node.type === T.SEQUENCE);
+  // version is OPTIONAL (absent in v1 CRLs); then signature, issuer, thisUpdate, nextUpdate?.
+  const first = tbs[0]!.type === T.INTEGER ? 1 : 0;
+  const thisUpdate = tbs[first + 2];
+  if (!thisUpdate || !isTime(thisUpdate)) throw new Error('CRL has no thisUpdate');
+  const next = tbs[first + 3];
+  return {
+    entries: revokedEntries(tbs.slice(first + 3)),
+    thisUpdate: dateOf(thisUpdate),
+    nextUpdate: next && isTime(next) ? dateOf(next) : undefined,
+    crlNumber: crlNumberOf(tbs[tbs.length - 1]!),
+  };
+}
+
+function revokedEntries(rest: forge.asn1.Asn1[]): RevokedEntry[] {
+  const revoked = rest.find((node) => node.tagClass === UNIVERSAL && node.type === T.SEQUENCE);
   if (!revoked) return [];
   return (revoked.value as forge.asn1.Asn1[]).map((node) => {
     const [serial, when] = node.value as forge.asn1.Asn1[];
-    return {
-      serialHex: normalizeSerial(forge.util.bytesToHex(serial!.value as string)),
-      revokedAt: when!.type === T.UTCTIME ? asn1.utcTimeToDate(when!.value as string) : asn1.generalizedTimeToDate(when!.value as string),
-    };
+    return { serialHex: normalizeSerial(forge.util.bytesToHex(serial!.value as string)), revokedAt: dateOf(when!) };
   });
 }
 
-/** Serials compare as numbers: no leading zeros, lower case. */
+/** The crlNumber extension inside `[0] EXPLICIT Extensions`, when there is one. */
+function crlNumberOf(node: forge.asn1.Asn1): number | undefined {
+  if (node.tagClass !== asn1.Class.CONTEXT_SPECIFIC || node.type !== 0) return undefined;
+  const extensions = ((node.value as forge.asn1.Asn1[])[0]?.value ?? []) as forge.asn1.Asn1[];
+  for (const extension of extensions) {
+    const parts = extension.value as forge.asn1.Asn1[];
+    if (asn1.derToOid(parts[0]!.value as string) !== CRL_NUMBER) continue;
+    const value = asn1.fromDer(parts[parts.length - 1]!.value as string);
+    return Number.parseInt(forge.util.bytesToHex(value.value as string), 16);
+  }
+  return undefined;
+}
+
+function isTime(node: forge.asn1.Asn1): boolean {
+  return node.tagClass === UNIVERSAL && (node.type === T.UTCTIME || node.type === T.GENERALIZEDTIME);
+}
+
+function dateOf(node: forge.asn1.Asn1): Date {
+  return node.type === T.UTCTIME ? asn1.utcTimeToDate(node.value as string) : asn1.generalizedTimeToDate(node.value as string);
+}
+
+/**
+ * The one spelling of a certificate serial in what rp-certs reads and writes (the
+ * CRL, index.json, `revoke --serial`): lower-case hex, no leading zeros, so that two
+ * spellings of one number are one serial. (PipeServer compares serials as numbers
+ * and needs no spelling.)
+ */
 export function normalizeSerial(hex: string): string {
   return hex.toLowerCase().replace(/^0+(?=.)/, '');
 }
@@ -98,6 +160,8 @@ function int(value: number): forge.asn1.Asn1 {
   return asn1.create(UNIVERSAL, T.INTEGER, false, asn1.integerToDer(value).getBytes());
 }
 
+/** RFC 5280: UTCTime through 2049, GeneralizedTime from 2050. */
 function time(date: Date): forge.asn1.Asn1 {
+  if (date.getUTCFullYear() >= 2050) return asn1.create(UNIVERSAL, T.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(date));
   return asn1.create(UNIVERSAL, T.UTCTIME, false, asn1.dateToUtcTime(date));
 }

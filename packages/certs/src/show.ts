@@ -1,6 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { CertsError } from '@restpipe/wire';
-import { readCrlEntries } from './crl.js';
+import { CertsError } from '@restpipe/errors';
+import { readCrl } from './crl.js';
 
 const EKU_NAMES: Record<string, string> = {
   '1.3.6.1.5.5.7.3.1': 'serverAuth',
@@ -26,10 +26,13 @@ export function describePem(pem: string): string[] {
 }
 
 function describeCrl(pem: string): string[] {
-  const entries = readCrlEntries(pem);
+  const { entries, thisUpdate, nextUpdate, crlNumber } = readCrl(pem);
   const digest = createHash('sha256').update(pem).digest('hex');
   return [
     `CRL with ${entries.length} revoked certificate(s)`,
+    `CRL number:  ${crlNumber ?? '(none)'}`,
+    `this update: ${thisUpdate.toISOString()}`,
+    `next update: ${nextUpdate?.toISOString() ?? '(none)'}${nextUpdate && nextUpdate.getTime() < Date.now() ? ' (past: re-sign with rp-certs crl)' : ''}`,
     ...entries.map((e) => `revoked:     serial ${e.serialHex} at ${e.revokedAt.toISOString()}`),
     `SHA-256:     ${digest}`,
   ];

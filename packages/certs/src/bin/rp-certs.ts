@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
-import { CertsError } from '@restpipe/wire';
-import { initCa, issue, readText, revoke } from '../certs-dir.js';
+import { CertsError } from '@restpipe/errors';
+import { initCa, issue, readText } from '../certs-dir.js';
+import { DEFAULT_CRL_DAYS } from '../crl.js';
 import { DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS } from '../identity.js';
+import { NAME_PATTERN } from '../names.js';
+import { resignCrl, revoke } from '../revocation.js';
 import { describePem } from '../show.js';
 
 const HELP = `rp-certs: make restpipe identities (node-forge)
@@ -10,18 +13,27 @@ usage:
   rp-certs init   [--dir certs] [--days ${DEFAULT_CA_DAYS}]                      -> ca.key.pem ca.crt.pem ca.crl.pem
   rp-certs server NAME [--dir certs] [--san DNS:x,IP:1.2.3.4] [--days ${DEFAULT_LEAF_DAYS}]
   rp-certs client NAME [--dir certs] [--days ${DEFAULT_LEAF_DAYS}]
-  rp-certs revoke NAME [--dir certs]                                -> updates ca.crl.pem
+  rp-certs revoke NAME [--dir certs] [--days ${DEFAULT_CRL_DAYS}]                    -> updates ca.crl.pem
+  rp-certs revoke --serial HEX [--dir certs] [--days ${DEFAULT_CRL_DAYS}]            -> updates ca.crl.pem
+  rp-certs crl    [--dir certs] [--days ${DEFAULT_CRL_DAYS}]                         -> re-signs ca.crl.pem
   rp-certs show FILE                                                -> subject, SANs, EKU, validity, fingerprint
+
+Every certificate issued is recorded in DIR/index.json (name, serial, notAfter).
+revoke NAME revokes every certificate ever issued for NAME (re-issued ones too);
+revoke --serial revokes one. crl signs the CRL again with the same entries and a
+new nextUpdate: run it well before nextUpdate (weekly, say), then reload rp-server.
 
 flags:
   --dir DIR      where files are read and written (default: certs)
-  --days N       validity in days (default: ${DEFAULT_CA_DAYS} for init, ${DEFAULT_LEAF_DAYS} for server/client)
+  --days N       validity in days (default: ${DEFAULT_CA_DAYS} for init, ${DEFAULT_LEAF_DAYS} for server/client,
+                 ${DEFAULT_CRL_DAYS} for the CRL that revoke and crl sign)
+  --serial HEX   revoke: the certificate serial (any case, leading zeros optional)
   --san LIST     server SANs, comma-separated DNS:name / IP:addr
                  (default: DNS:NAME,DNS:localhost,IP:127.0.0.1)
   --force        overwrite existing files (default: off)
   -h, --help     this text
 
-NAME must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$. Keys are written with mode 0600.
+NAME must match ${NAME_PATTERN.source}. Keys are written with mode 0600.
 `;
 
 class UsageError extends CertsError {}
@@ -36,7 +48,7 @@ function main(argv: string[]): number {
   const dir = values.dir;
   const days = values.days === undefined ? undefined : positiveDays(values.days);
   const force = values.force;
-  const written = run(command!, { name, dir, days, force, san: values.san });
+  const written = run(command!, { name, dir, days, force, san: values.san, serial: values.serial });
   for (const line of written) process.stdout.write(`${line}\n`);
   return 0;
 }
@@ -47,6 +59,7 @@ interface RunOptions {
   days: number | undefined;
   force: boolean;
   san: string | undefined;
+  serial: string | undefined;
 }
 
 function run(command: string, o: RunOptions): string[] {
@@ -59,13 +72,26 @@ function run(command: string, o: RunOptions): string[] {
       return issue(command, { dir: o.dir, name: o.name ?? '', days: o.days, force: o.force, san }).map((f) => `wrote ${f}`);
     }
     case 'revoke':
-      return [`revoked ${o.name}; updated ${revoke({ dir: o.dir, name: o.name ?? '' })}`];
+      return revokeLines(o);
+    case 'crl': {
+      const { file, revoked, nextUpdate } = resignCrl({ dir: o.dir, days: o.days });
+      return [`re-signed ${file}: ${revoked} revoked, next update ${nextUpdate.toISOString()}`];
+    }
     case 'show':
       if (!o.name) throw new UsageError('show needs a FILE');
       return describePem(readText(o.name));
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}; see rp-certs --help`);
   }
+}
+
+function revokeLines(o: RunOptions): string[] {
+  if (o.serial === undefined && o.name === undefined) throw new UsageError('revoke needs a NAME or --serial HEX');
+  const { file, serials, notes } = revoke({ dir: o.dir, name: o.name, serial: o.serial, days: o.days });
+  const who = o.name ?? 'serial';
+  // Notes go to stderr: a script reading stdout sees only what was done.
+  for (const note of notes) process.stderr.write(`rp-certs: note: ${note}\n`);
+  return [...serials.map((s) => `revoked ${who} ${s}`), `updated ${file}`];
 }
 
 function parse(argv: string[]) {
@@ -77,6 +103,7 @@ function parse(argv: string[]) {
         dir: { type: 'string', default: 'certs' },
         days: { type: 'string' },
         san: { type: 'string' },
+        serial: { type: 'string' },
         force: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
