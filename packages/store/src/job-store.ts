@@ -1,0 +1,220 @@
+/**
+ * The jobs of SPEC §8. Reads are synchronous and see committed data only (a write is
+ * invisible until its promise resolves). Every write goes through the group commit; every
+ * status change is one guarded UPDATE (`WHERE status IN (allowed)`), so a transition from
+ * the wrong state changes nothing and resolves `undefined`.
+ */
+import type Database from 'better-sqlite3';
+import type { GroupCommit } from './group-commit.js';
+import { checkLimit, checkNewJob, checkResult } from './job-input.js';
+import { newJobId } from './job-id.js';
+import { INFO_COLUMNS, insertParams, JOB_COLUMNS, resultParams, toJob, toJobInfo, type InfoRow, type InsertParams, type JobRow } from './job-rows.js';
+import { JOB_STATUS, type InsertOutcome, type Job, type JobInfo, type JobResult, type JobStatus, type NewJob } from './job-types.js';
+
+/**
+ * Jobs that wait (queued or held), through the partial index on their expiry: the planner
+ * would rather take the status index, and scan every queued job for min(expires_at).
+ */
+const WAITING = `jobs INDEXED BY jobs_waiting_expiry`;
+const WAITING_SQL = `status IN ('queued', 'on_hold')`;
+const NEWEST_FIRST = 'ORDER BY created_at DESC, id DESC';
+
+/** A guarded status change: `SET status = @to` where the row is in one of `from`. */
+function transitionSql(from: readonly JobStatus[], extraSet = ''): string {
+  const allowed = from.map((s) => `'${s}'`).join(', ');
+  const set = extraSet ? `, ${extraSet}` : '';
+  return `UPDATE jobs SET status = @to, updated_at = @now${set} WHERE id = @id AND status IN (${allowed}) RETURNING ${JOB_COLUMNS}`;
+}
+
+const RESULT_SET = `result_kind = @result_kind, result_status = @result_status, result_return_code = @result_return_code,
+  result_mime_type = @result_mime_type, result_body = @result_body`;
+
+function prepareAll(db: Database.Database) {
+  return {
+    insert: db.prepare(`INSERT INTO jobs (id, target, verb, noun, args, query, mime_type, body, timeout_ms, request_id,
+        idempotency_key, status, attempts, created_at, updated_at, expires_at, next_attempt_at)
+      VALUES (@id, @target, @verb, @noun, @args, @query, @mime_type, @body, @timeout_ms, @request_id,
+        @idempotency_key, 'queued', 0, @now, @now, @expires_at, @now) RETURNING ${JOB_COLUMNS}`),
+    byId: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
+    infoById: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs WHERE id = ?`),
+    byKey: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = ?`),
+    list: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs ${NEWEST_FIRST} LIMIT ?`),
+    listByStatus: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs WHERE status = ? ${NEWEST_FIRST} LIMIT ?`),
+    due: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
+      ORDER BY next_attempt_at, id LIMIT @limit`),
+    dueFor: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
+      AND target = @target ORDER BY next_attempt_at, id LIMIT @limit`),
+    nextDue: db.prepare(`SELECT min(next_attempt_at) AS at FROM jobs WHERE status = 'queued'`),
+    nextExpiry: db.prepare(`SELECT min(expires_at) AS at FROM ${WAITING} WHERE ${WAITING_SQL}`),
+    unfinished: db.prepare(`SELECT unfinished FROM job_counts WHERE id = 1`),
+    start: db.prepare(transitionSql([JOB_STATUS.QUEUED], 'attempts = attempts + 1')),
+    retry: db.prepare(transitionSql([JOB_STATUS.RUNNING], 'next_attempt_at = @next_attempt_at')),
+    complete: db.prepare(transitionSql([JOB_STATUS.RUNNING], RESULT_SET)),
+    fail: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.RUNNING, JOB_STATUS.ON_HOLD], RESULT_SET)),
+    cancel: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.ON_HOLD])),
+    hold: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.RUNNING], 'hold = @hold')),
+    release: db.prepare(transitionSql([JOB_STATUS.ON_HOLD], 'next_attempt_at = @now')),
+    expire: db.prepare(`UPDATE ${WAITING} SET status = 'expired', updated_at = @now
+      WHERE ${WAITING_SQL} AND expires_at <= @now RETURNING id`),
+    recover: db.prepare(`UPDATE jobs SET status = 'queued', updated_at = @now, next_attempt_at = @now
+      WHERE status = 'running' RETURNING id`),
+  };
+}
+
+type Statements = ReturnType<typeof prepareAll>;
+
+export interface ListOptions {
+  /** Only jobs in this status; all when absent. */
+  readonly status?: JobStatus;
+  /** At most this many, newest `createdAt` first. */
+  readonly limit: number;
+}
+
+export class JobStore {
+  readonly #sql: Statements;
+  readonly #writes: GroupCommit;
+  readonly #clock: () => number;
+
+  /** Made by `Store.open`; use `store.jobs`. */
+  constructor(db: Database.Database, writes: GroupCommit, clock: () => number) {
+    this.#sql = prepareAll(db);
+    this.#writes = writes;
+    this.#clock = clock;
+  }
+
+  /**
+   * Queues a job, durably: resolves once it is committed. With `maxUnfinished`, a node that
+   * already has that many unfinished jobs refuses it (`full`), counted exactly, in the same
+   * transaction. A job whose idempotency key another job has is not queued (`duplicate`).
+   */
+  insert(job: NewJob, options: { readonly maxUnfinished?: number } = {}): Promise<InsertOutcome> {
+    try {
+      checkNewJob(job);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const now = this.#clock();
+    const params = insertParams(newJobId(now), job, now);
+    const checkKey = job.idempotencyKey !== undefined;
+    return this.#writes.write(() => this.#insertNow(params, checkKey, options.maxUnfinished));
+  }
+
+  #insertNow(params: InsertParams, checkKey: boolean, maxUnfinished: number | undefined): InsertOutcome {
+    const existing = checkKey ? (this.#sql.byKey.get(params.idempotency_key) as JobRow | undefined) : undefined;
+    if (existing) return { status: 'duplicate', job: toJob(existing) };
+    if (maxUnfinished !== undefined) {
+      const unfinished = this.countUnfinished();
+      if (unfinished >= maxUnfinished) return { status: 'full', unfinished };
+    }
+    return { status: 'inserted', job: toJob(this.#sql.insert.get(params) as JobRow) };
+  }
+
+  /** The whole job, bodies included. */
+  get(id: string): Job | undefined {
+    const row = this.#sql.byId.get(id) as JobRow | undefined;
+    return row && toJob(row);
+  }
+
+  /** The job without its bodies. */
+  info(id: string): JobInfo | undefined {
+    const row = this.#sql.infoById.get(id) as InfoRow | undefined;
+    return row && toJobInfo(row);
+  }
+
+  /** Jobs newest `createdAt` first, optionally of one status. */
+  list(options: ListOptions): JobInfo[] {
+    checkLimit(options.limit);
+    const rows = options.status === undefined ? this.#sql.list.all(options.limit) : this.#sql.listByStatus.all(options.status, options.limit);
+    return (rows as InfoRow[]).map(toJobInfo);
+  }
+
+  /** Queued jobs due by `now` (not expired), earliest first; only `target`'s when given. */
+  due(now: number, limit: number, target?: string): Job[] {
+    checkLimit(limit);
+    const rows = target === undefined ? this.#sql.due.all({ now, limit }) : this.#sql.dueFor.all({ now, limit, target });
+    return (rows as JobRow[]).map(toJob);
+  }
+
+  /** When the earliest queued job is due (ms), so that one timer can be armed for it; undefined when none is queued. */
+  nextDueAt(): number | undefined {
+    return (this.#sql.nextDue.get() as { at: number | null }).at ?? undefined;
+  }
+
+  /** When the earliest queued or held job expires (ms); undefined when there is none. */
+  nextExpiryAt(): number | undefined {
+    return (this.#sql.nextExpiry.get() as { at: number | null }).at ?? undefined;
+  }
+
+  /** Jobs queued, running or on hold: what `--max-jobs` bounds. O(1). */
+  countUnfinished(): number {
+    return (this.#sql.unfinished.get() as { unfinished: number }).unfinished;
+  }
+
+  /** queued → running, for a delivery: `attempts` counts it. */
+  start(id: string): Promise<Job | undefined> {
+    return this.#transition(this.#sql.start, { id, to: JOB_STATUS.RUNNING });
+  }
+
+  /** running → queued, to be delivered again (same key) from `nextAttemptAt` on. */
+  retry(id: string, nextAttemptAt: number): Promise<Job | undefined> {
+    return this.#transition(this.#sql.retry, { id, to: JOB_STATUS.QUEUED, next_attempt_at: nextAttemptAt });
+  }
+
+  /** running → succeeded (a 2xx reply) or failed (any other), keeping the reply. */
+  complete(id: string, result: JobResult): Promise<Job | undefined> {
+    const to = result.status >= 200 && result.status < 300 ? JOB_STATUS.SUCCEEDED : JOB_STATUS.FAILED;
+    return this.#withResult(this.#sql.complete, id, to, result);
+  }
+
+  /** queued, running or on_hold → failed, with the reply that explains it (an IndeterminateError, say). */
+  fail(id: string, result: JobResult): Promise<Job | undefined> {
+    return this.#withResult(this.#sql.fail, id, JOB_STATUS.FAILED, result);
+  }
+
+  /** queued or on_hold → cancelled (`DELETE /_rp/jobs/ID`). */
+  cancel(id: string): Promise<Job | undefined> {
+    return this.#transition(this.#sql.cancel, { id, to: JOB_STATUS.CANCELLED });
+  }
+
+  /** queued or running → on_hold, under hold `holdId` (SPEC §9). */
+  hold(id: string, holdId: string): Promise<Job | undefined> {
+    return this.#transition(this.#sql.hold, { id, to: JOB_STATUS.ON_HOLD, hold: holdId });
+  }
+
+  /** on_hold → queued, due now. */
+  release(id: string): Promise<Job | undefined> {
+    return this.#transition(this.#sql.release, { id, to: JOB_STATUS.QUEUED });
+  }
+
+  /** Queued and held jobs whose TTL ran out by `now` → expired; resolves their ids. */
+  expire(now: number): Promise<string[]> {
+    return this.#writes.write(() => (this.#sql.expire.all({ now }) as { id: string }[]).map((r) => r.id));
+  }
+
+  /**
+   * At start: jobs that were running when the node died → queued, due now, to be delivered
+   * again with the same idempotency key (the receiver then answers from its record, or
+   * IndeterminateError). Resolves their ids.
+   */
+  recoverRunning(): Promise<string[]> {
+    const now = this.#clock();
+    return this.#writes.write(() => (this.#sql.recover.all({ now }) as { id: string }[]).map((r) => r.id));
+  }
+
+  #withResult(statement: Database.Statement, id: string, to: JobStatus, result: JobResult): Promise<Job | undefined> {
+    try {
+      checkResult(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#transition(statement, { id, to, ...resultParams(result) });
+  }
+
+  #transition(statement: Database.Statement, params: Record<string, unknown>): Promise<Job | undefined> {
+    const now = this.#clock();
+    return this.#writes.write(() => {
+      const row = statement.get({ ...params, now }) as JobRow | undefined;
+      return row && toJob(row);
+    });
+  }
+}

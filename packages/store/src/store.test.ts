@@ -1,0 +1,168 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, StoreError } from '@restpipe/errors';
+import { DATABASE_FILE, Store } from './index.js';
+import { APPLICATION_ID, MIGRATIONS, migrate } from './migrations.js';
+import { mountTmpfs } from './test-support/mounts.js';
+import { sampleJob, tempDir } from './test-support/helpers.js';
+
+let tmp: ReturnType<typeof tempDir>;
+let dir: string;
+beforeEach(() => {
+  tmp = tempDir();
+  dir = join(tmp.dir, 'data', 'server-1');
+});
+afterEach(() => tmp.remove());
+
+/** The StoreError `fn` throws, after checking it is one line naming `named`. */
+function storeErrorOf(fn: () => unknown, named = dir): StoreError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(StoreError);
+  const error = caught as StoreError;
+  expect(error.code).toBe('RP_ERR_STORE');
+  expect(error.message).toContain(named);
+  expect(error.message).not.toContain('\n');
+  return error;
+}
+
+describe('opening a store', () => {
+  it('creates the data directory (mode 0700) and restpipe.db in WAL mode with synchronous=FULL', () => {
+    const store = Store.open(dir);
+    try {
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(existsSync(join(dir, DATABASE_FILE))).toBe(true);
+      expect(store.file).toBe(join(dir, DATABASE_FILE));
+      expect(store.settings).toMatchObject({ journalMode: 'wal', synchronous: 'full', lockingMode: 'exclusive', schemaVersion: 1 });
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a second Store on the same directory in this process fails at open, naming the directory', () => {
+    const first = Store.open(dir);
+    const error = storeErrorOf(() => Store.open(dir));
+    expect(error.message).toMatch(/in use by another process/);
+    first.close();
+    Store.open(dir).close();
+  });
+
+  it('gives a fresh database schema v1, recorded in schema_migrations; a reopen migrates nothing', () => {
+    const store = Store.open(dir);
+    expect(store.migratedFrom).toBe(0);
+    store.close();
+    const raw = new Database(join(dir, DATABASE_FILE));
+    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
+    expect(raw.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: MIGRATIONS[0]!.name }]);
+    raw.close();
+    const again = Store.open(dir);
+    expect(again.migratedFrom).toBe(1);
+    again.close();
+  });
+
+  it('numbers its migrations 1, 2, 3... with no gap', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    expect(Store.schemaVersion).toBe(MIGRATIONS.length);
+  });
+
+  it('rolls a failing migration back whole, leaving the version before it', () => {
+    mkdirSync(dir, { recursive: true });
+    const raw = new Database(join(dir, DATABASE_FILE));
+    const broken = [...MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE half (x); SELECT * FROM no_such_table;' }];
+    expect(() => migrate(raw, 'f', 0, broken)).toThrow(/no_such_table/);
+    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE name = 'half'`).get()).toEqual({ n: 0 });
+    raw.close();
+  });
+
+  it('refuses a database from a newer restpipe with a clear error', () => {
+    Store.open(dir).close();
+    const raw = new Database(join(dir, DATABASE_FILE));
+    raw.pragma('user_version = 7');
+    raw.close();
+    const error = storeErrorOf(() => Store.open(dir));
+    expect(error.message).toMatch(/schema version 7, newer than this restpipe knows \(1\)/);
+  });
+
+  it("refuses another program's SQLite database", () => {
+    mkdirSync(dir, { recursive: true });
+    const raw = new Database(join(dir, DATABASE_FILE));
+    raw.exec('CREATE TABLE theirs (x)');
+    raw.close();
+    expect(storeErrorOf(() => Store.open(dir)).message).toMatch(/not a restpipe database/);
+  });
+
+  it('refuses a file of garbage with one clear line', () => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, DATABASE_FILE), randomBytes(16384));
+    expect(storeErrorOf(() => Store.open(dir)).message).toMatch(/is corrupt or not a restpipe database/);
+  });
+
+  it('refuses a database whose pages are damaged', async () => {
+    const store = Store.open(dir);
+    await Promise.all(Array.from({ length: 300 }, (_, i) => store.jobs.insert(sampleJob({ body: Buffer.alloc(300, i) }))));
+    store.close();
+    const file = join(dir, DATABASE_FILE);
+    const bytes = readFileSync(file);
+    expect(bytes.length).toBeGreaterThan(16 * 4096);
+    randomBytes(8 * 4096).copy(bytes, 4 * 4096);
+    writeFileSync(file, bytes);
+    expect(storeErrorOf(() => Store.open(dir)).message).toMatch(/corrupt/);
+  });
+
+  it('refuses a directory under a regular file, and one it cannot write', () => {
+    writeFileSync(join(tmp.dir, 'plain'), 'x');
+    expect(storeErrorOf(() => Store.open(join(tmp.dir, 'plain', 'd')), join(tmp.dir, 'plain', 'd')).message).toMatch(/cannot be created|not a directory/);
+
+    const locked = join(tmp.dir, 'locked');
+    mkdirSync(locked);
+    // root writes through mode bits, so as root the directory is a read-only mount instead.
+    const mounted = process.getuid?.() === 0 ? mountTmpfs(locked, 'ro,size=1m') : undefined;
+    if (mounted && !mounted.ok) console.warn(`unwritable dir as root: ${mounted.reason}; using mode 0500, which root ignores`);
+    if (!mounted?.ok) chmodSync(locked, 0o500);
+    try {
+      const error = storeErrorOf(() => Store.open(locked), locked);
+      expect(error.message).toMatch(/not writable|cannot open|readonly|read-only/i);
+    } finally {
+      if (mounted?.ok) mounted.unmount();
+      chmodSync(locked, 0o700);
+    }
+  });
+
+  it('arms no timer while idle', async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'Immediate').length;
+    const before = timers();
+    const store = Store.open(dir);
+    expect(timers()).toBe(before);
+    await store.jobs.insert(sampleJob());
+    await new Promise((r) => setImmediate(r));
+    expect(timers()).toBe(before);
+    store.close();
+  });
+
+  it('names the bad option in a ConfigError', () => {
+    expect(() => Store.open(dir, { busyTimeoutMs: -1 })).toThrow(ConfigError);
+    expect(() => Store.open(dir, { idempotencyTtlMs: 1.5 })).toThrow(/idempotencyTtlMs/);
+    expect(() => Store.open(dir, { maxBytes: -3 })).toThrow(/maxBytes/);
+  });
+
+  it('commits what is queued on close, and refuses writes after it', async () => {
+    const store = Store.open(dir);
+    const queued = store.jobs.insert(sampleJob());
+    store.close();
+    const { job } = (await queued) as { job: { id: string } };
+    await expect(store.jobs.insert(sampleJob())).rejects.toThrow(StoreError);
+    store.close();
+    const again = Store.open(dir);
+    expect(again.jobs.get(job.id)?.status).toBe('queued');
+    again.close();
+  });
+});
