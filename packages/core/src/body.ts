@@ -1,5 +1,5 @@
-import { InvalidBodyError } from '@restpipe/wire';
-import type { EventBody } from './event-handler.js';
+import { asBuffer, InvalidBodyError } from '@restpipe/wire';
+import type { EventBody } from './api-types.js';
 
 export const JSON_MIME = 'application/json';
 export const TEXT_MIME = 'text/plain; charset=utf-8';
@@ -25,16 +25,23 @@ export function isTextMime(mimeType: string): boolean {
 
 /** Parses raw bytes by media type. Throws InvalidBodyError on bad JSON. */
 export function parseBody(mimeType: string, raw: Buffer): unknown {
-  if (isJsonMime(mimeType)) {
-    if (raw.length === 0) return undefined;
-    try {
-      return JSON.parse(raw.toString('utf8'));
-    } catch (cause) {
-      throw new InvalidBodyError(`body is not valid JSON: ${(cause as Error).message}`, { cause });
-    }
-  }
+  if (isJsonMime(mimeType)) return parseJsonBody(raw);
   if (isTextMime(mimeType)) return raw.toString('utf8');
   return raw;
+}
+
+/**
+ * The JSON a body holds (`undefined` when empty), or InvalidBodyError (400): the
+ * one check of a JSON body, by the receiving handler's side and by a gateway
+ * before it sends anything.
+ */
+export function parseJsonBody(raw: Buffer): unknown {
+  if (raw.length === 0) return undefined;
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (cause) {
+    throw new InvalidBodyError(`body is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
 }
 
 export function eventBody(mimeType: string, raw: Buffer): EventBody {
@@ -49,10 +56,7 @@ export interface EncodedBody {
 /** Buffers stay bytes, strings become text, anything else JSON; `undefined` is empty. */
 export function encodeBody(value: unknown, mimeType?: string): EncodedBody {
   if (value === undefined) return { mimeType: mimeType ?? '', data: EMPTY };
-  if (Buffer.isBuffer(value)) return { mimeType: mimeType ?? BINARY_MIME, data: value };
-  if (value instanceof Uint8Array) {
-    return { mimeType: mimeType ?? BINARY_MIME, data: Buffer.from(value.buffer, value.byteOffset, value.length) };
-  }
+  if (value instanceof Uint8Array) return { mimeType: mimeType ?? BINARY_MIME, data: asBuffer(value) };
   if (typeof value === 'string') return { mimeType: mimeType ?? TEXT_MIME, data: Buffer.from(value) };
   return encodeJson(value, mimeType);
 }

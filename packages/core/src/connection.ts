@@ -1,139 +1,74 @@
 import { EventEmitter } from 'node:events';
 import {
-  BodyTooLargeError,
-  CancelledError,
-  decodeFrame,
-  EventTimeoutError,
-  FrameDecoder,
-  FrameTooLargeError,
-  FrameWriter,
   GoawayError,
-  HeartbeatTimeoutError,
-  HelloTimeoutError,
   PeerDisconnectedError,
   PeerUnavailableError,
   ProtocolError,
-  PROTOCOL_VERSION,
-  SlowConsumerError,
-  TooManyInFlightError,
-  type EventFrame,
   type Frame,
   type Hello,
   type HelloAck,
   type Limits,
   type ReplyFrame,
 } from '@restpipe/wire';
+import type { ConnectionEvents, ConnectionInit, ConnectionStats, ConnectionView } from './connection-types.js';
 import { diagnostics, publish } from './diagnostics.js';
 import type { EventHandler, Peer } from './event-handler.js';
-import { DeadlineTimer } from './deadline-timer.js';
-import { exceptionReply, handleEvent, type HandlerEnv, type ReplyFields } from './handle-event.js';
-import { Heartbeat } from './heartbeat.js';
-import { LazyAbort } from './lazy-abort.js';
-import { Limiter } from './limiter.js';
+import { FrameReader } from './frame-reader.js';
+import type { HandlerEnv } from './handle-event.js';
+import { HelloExchange } from './hello-exchange.js';
+import { InboundEvents } from './inbound-events.js';
+import { Liveness } from './liveness.js';
 import type { Logger } from './logger.js';
-import { maxFrameBytes, SLOW_CONSUMER_HARD_FACTOR, type ResolvedPipeOptions } from './options.js';
-import { PendingRequests } from './pending.js';
-import { nextRequestId } from './request-id.js';
-import { responseFromReply, toEventFrame, type PipeRequest, type PipeResponse } from './request.js';
-import { CloseReason, ConnectionState } from './state.js';
+import { peerReason, peerText } from './peer-text.js';
+import { MAX_PEER_HEARTBEAT_MS, maxFrameBytes, type ResolvedPipeOptions } from './options.js';
+import { OutboundRequests } from './outbound-requests.js';
+import { Outbox } from './outbox.js';
+import type { PipeRequest, PipeResponse } from './request.js';
+import type { Role } from './role.js';
+import { CloseReason, ConnectionState, isAllowedTransition } from './state.js';
 import type { Transport } from './transport.js';
-import { SOFTWARE } from './version.js';
 
-export type Role = 'server' | 'client';
+export type { ConnectionEvents, ConnectionInit, ConnectionStats } from './connection-types.js';
+export type { Role } from './role.js';
 
-/** A connection that flushed more recently than this is busy: it batches per event-loop turn. */
-const BUSY_FLUSH_WINDOW_MS = 0.1;
-/**
- * Within one burst, the first this many frames go out at once, then twice as many,
- * and so on: the peer starts on the head of a long burst while this side is still
- * producing its tail, and a burst of n frames costs about log2(n / 16) more writes.
- */
-const FIRST_PIECE_FRAMES = 16;
-
-/** `get_time_utc`: how diagnostics name an event's method. */
-function handlerNameOf(event: EventFrame): string {
-  return `${event.verb}_${event.noun.join('_')}`;
-}
-
-export interface ConnectionInit {
-  role: Role;
-  transport: Transport;
-  options: ResolvedPipeOptions;
-  handler: EventHandler;
-  /** Increases with every connection the owner accepts or dials. */
-  generation: number;
-  logger: Logger;
-  /** The PipeServer or PipeClient, named in diagnostics. */
-  owner: object;
-}
-
-export interface ConnectionStats {
-  eventsIn: number;
-  eventsOut: number;
-}
-
-interface InboundEntry {
-  abort: LazyAbort;
-  /** Cancelled by the peer or the connection, or past its deadline: no reply is sent. */
-  silenced: boolean;
-  /** Deadline, in performance.now() ms. */
-  at: number;
-  timeoutMs: number;
-}
-
-/** One request of ours in flight, as the pending table keeps it. */
-interface Outbound {
-  event: EventFrame;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  /** performance.now() when sent. */
-  started: number;
-}
-
-interface HandshakeWaiter {
-  resolve(frame: Hello | HelloAck): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
-}
+/** After our Goaway, a peer that never reads is not allowed to hold the socket longer than this. */
+const GOAWAY_LINGER_MS = 1_000;
 
 /**
- * One mutual-TLS connection after the TLS handshake: the Hello exchange,
- * requests in both directions multiplexed by id, heartbeats, and an orderly or
- * abrupt end. Emits `open` and, exactly once, `close` (reason, error).
+ * One mutual-TLS connection after the TLS handshake. It routes frames to the
+ * collaborators that own each concern and ends the connection, orderly or not:
+ *
+ * - HelloExchange: the first frame each way;
+ * - OutboundRequests: our requests, their deadlines, cancel, the queue behind a full socket;
+ * - InboundEvents: the peer's events, the handler limiter, deadlines, the byte budget;
+ * - FrameReader: bytes to frames, and reading paused while InboundEvents is full;
+ * - Outbox: write batching; Liveness: heartbeats and the slow-consumer rule.
+ *
+ * States: HANDSHAKING -> OPEN -> DRAINING -> CLOSING -> CLOSED, each change
+ * through #transitionTo (see state.ts for the allowed ones).
  */
-export class PipeConnection extends EventEmitter {
+export class PipeConnection extends EventEmitter<ConnectionEvents> {
   readonly role: Role;
   readonly generation: number;
-  readonly stats: ConnectionStats = { eventsIn: 0, eventsOut: 0 };
-  #openedAt: number | undefined;
   peer: Peer;
 
   #state: ConnectionState = ConnectionState.HANDSHAKING;
   #closeReason: CloseReason | undefined;
+  #openedAt: number | undefined;
   #peerLimits: Limits | undefined;
-  #handshake: HandshakeWaiter | undefined;
-  #heartbeat: Heartbeat | undefined;
+  #liveness: Liveness | undefined;
+  #handlerEnv: HandlerEnv | undefined;
+  #drainWaiter: (() => void) | undefined;
   readonly #transport: Transport;
   readonly #options: ResolvedPipeOptions;
   readonly #logger: Logger;
   readonly #owner: object;
   readonly #handler: EventHandler;
-  readonly #decoder: FrameDecoder;
-  #pendingRequests: PendingRequests<Outbound, PipeResponse> | undefined;
-
-  /** Requests of ours awaiting replies; made on first use, as most server-side connections never send one. */
-  get #pending(): PendingRequests<Outbound, PipeResponse> {
-    return (this.#pendingRequests ??= new PendingRequests<Outbound, PipeResponse>({
-      reply: (reply, outbound) => this.#answered(reply, outbound),
-      timeout: (id, outbound) => this.#timedOut(id, outbound.event),
-      settled: (outbound, error) => this.#settled(outbound, error),
-    }));
-  }
-  // Made on first use: an idle connection keeps as little as it can (1,000s of them per server).
-  #inboundTable: Map<number, InboundEntry> | undefined;
-  #inboundTimer: DeadlineTimer | undefined;
-  readonly #limiter: Limiter;
-  #handlerEnv: HandlerEnv | undefined;
+  readonly #reader: FrameReader;
+  readonly #hello: HelloExchange;
+  readonly #outbound: OutboundRequests;
+  readonly #inbound: InboundEvents;
+  readonly #outbox: Outbox;
 
   constructor(init: ConnectionInit) {
     super();
@@ -145,34 +80,37 @@ export class PipeConnection extends EventEmitter {
     this.#owner = init.owner;
     this.#handler = init.handler;
     this.peer = { name: init.role === 'client' ? 'server' : '', address: init.transport.remoteAddress };
-    this.#decoder = new FrameDecoder(maxFrameBytes(init.options.maxEventBytes));
-    this.#limiter = new Limiter(init.options.maxConcurrency, init.options.maxInFlight);
-    init.transport.onData((chunk) => this.#onData(chunk));
+    this.#reader = new FrameReader(init.transport, maxFrameBytes(init.options.maxEventBytes), this.#readerHooks());
+    this.#hello = new HelloExchange(init.role, init.options.helloTimeoutMs, (error) => this.destroy(error, CloseReason.HELLO_TIMEOUT));
+    const view: ConnectionView = { owner: init.owner, peerName: () => this.peer.name, sending: () => this.#sending };
+    this.#outbound = new OutboundRequests({
+      ...view,
+      peerLimits: () => this.#peerLimits,
+      send: (frame) => this.#send(frame),
+      writeBlocked: () => this.#writeBlocked(),
+      settled: () => this.#maybeFinishDrain(),
+    }, init.options);
+    this.#inbound = new InboundEvents({
+      ...view,
+      handlerEnv: () => this.#env,
+      sendReply: (id, fields) => this.#sendReply(id, fields),
+      protocolError: (error) => this.#protocolError(error),
+      full: () => this.#reader.stop(),
+      finished: () => {
+        this.#reader.maybeResume();
+        this.#maybeFinishDrain();
+      },
+    }, init.options);
+    this.#outbox = new Outbox({
+      write: (chunks) => this.#write(chunks),
+      failed: (error) => this.destroy(error, CloseReason.PROTOCOL_ERROR),
+    });
+    init.transport.onData((chunk) => this.#reader.onData(chunk));
+    init.transport.onWritable(() => this.#onWritable());
     init.transport.onClose((error) => this.#onTransportClosed(error));
   }
 
-  /** When the Hello exchange finished. */
-  get connectedAt(): Date | undefined {
-    return this.#openedAt === undefined ? undefined : new Date(this.#openedAt);
-  }
-
-  get #inbound(): Map<number, InboundEntry> {
-    return (this.#inboundTable ??= new Map());
-  }
-
-  get #inboundDeadlines(): DeadlineTimer {
-    return (this.#inboundTimer ??= new DeadlineTimer((now) => this.#expireInbound(now)));
-  }
-
-  /** What every inbound event's handler call shares; made with the first event, after the peer is named. */
-  get #env(): HandlerEnv {
-    return (this.#handlerEnv ??= {
-      handler: this.#handler,
-      exposeTracebacks: this.#options.exposeTracebacks,
-      pipe: { request: (request) => this.request(request) },
-      peer: this.peer,
-    });
-  }
+  // ---- what others read -------------------------------------------------
 
   get state(): ConnectionState {
     return this.#state;
@@ -182,22 +120,31 @@ export class PipeConnection extends EventEmitter {
     return this.#state === ConnectionState.OPEN;
   }
 
-  /** Requests sent on this connection and not yet answered. */
+  /** When the Hello exchange finished. */
+  get connectedAt(): Date | undefined {
+    return this.#openedAt === undefined ? undefined : new Date(this.#openedAt);
+  }
+
+  get stats(): ConnectionStats {
+    return { eventsIn: this.#inbound.eventsIn, eventsOut: this.#outbound.eventsOut };
+  }
+
+  /** Requests sent on this connection (or waiting to be) and not yet answered. */
   get inFlight(): number {
-    return this.#pendingRequests?.size ?? 0;
+    return this.#outbound.size;
   }
 
   /** Events from the peer being handled or queued here. */
   get handling(): number {
-    return this.#inboundTable?.size ?? 0;
+    return this.#inbound.size;
   }
 
   get lateReplies(): number {
-    return this.#pendingRequests?.lateReplies ?? 0;
+    return this.#outbound.lateReplies;
   }
 
   get rttMs(): number | undefined {
-    return this.#heartbeat?.rttMs;
+    return this.#liveness?.rttMs;
   }
 
   /** This connection resumed a TLS session instead of a full handshake. */
@@ -218,8 +165,8 @@ export class PipeConnection extends EventEmitter {
 
   /** Client: sends Hello and resolves with the server's HelloAck, then the connection is open. */
   async helloAsClient(): Promise<HelloAck> {
-    const ack = this.#awaitHandshake(new HelloTimeoutError('no HelloAck from the server in time'));
-    this.#send({ kind: 'hello', hello: this.#ownHello() });
+    const ack = this.#hello.wait();
+    this.#send({ kind: 'hello', hello: HelloExchange.own(this.#options) });
     const helloAck = (await ack) as HelloAck;
     this.#open(helloAck);
     return helloAck;
@@ -227,329 +174,132 @@ export class PipeConnection extends EventEmitter {
 
   /** Server: resolves with the client's Hello; call acceptHello() to open. */
   awaitHello(): Promise<Hello> {
-    return this.#awaitHandshake(new HelloTimeoutError('no Hello from the client in time')) as Promise<Hello>;
+    return this.#hello.wait() as Promise<Hello>;
   }
 
   /** Server: answers the Hello and opens the connection under the verified name. */
   acceptHello(hello: Hello, peerName: string): void {
     this.peer = { name: peerName, address: this.#transport.remoteAddress };
-    this.#send({ kind: 'helloAck', helloAck: { ...this.#ownHello(), peerName } });
+    this.#send({ kind: 'helloAck', helloAck: { ...HelloExchange.own(this.#options), peerName } });
     this.#open(hello);
   }
 
-  #ownHello(): Hello {
-    const o = this.#options;
-    return {
-      protocolVersion: PROTOCOL_VERSION,
-      software: SOFTWARE,
-      heartbeatMs: o.heartbeatMs,
-      maxEventBytes: o.maxEventBytes,
-      maxInFlight: o.maxInFlight,
-      maxConcurrency: o.maxConcurrency,
-    };
-  }
-
-  #awaitHandshake(timeoutError: Error): Promise<Hello | HelloAck> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#handshake = undefined;
-        reject(timeoutError);
-        this.destroy(timeoutError, CloseReason.HELLO_TIMEOUT);
-      }, this.#options.helloTimeoutMs);
-      this.#handshake = { resolve, reject, timer };
-    });
-  }
-
-  #settleHandshake(frame: Hello | HelloAck | Error): void {
-    const waiter = this.#handshake;
-    if (!waiter) return;
-    this.#handshake = undefined;
-    clearTimeout(waiter.timer);
-    if (frame instanceof Error) waiter.reject(frame);
-    else waiter.resolve(frame);
-  }
-
   #open(peerLimits: Limits): void {
-    if (this.#state !== ConnectionState.HANDSHAKING) return;
+    if (!this.#transitionTo(ConnectionState.OPEN)) return;
     // Only the numbers: the decoded Hello (and its software string) is not kept per connection.
-    const { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency } = peerLimits;
-    this.#peerLimits = { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency };
+    const { maxEventBytes, maxInFlight, maxConcurrency } = peerLimits;
+    const heartbeatMs = Math.min(peerLimits.heartbeatMs, MAX_PEER_HEARTBEAT_MS);
+    const maxInboundBytes = peerLimits.maxInboundBytes ?? 0;
+    this.#peerLimits = { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency, maxInboundBytes };
     this.#openedAt = Date.now();
-    this.#transitionTo([ConnectionState.HANDSHAKING], ConnectionState.OPEN);
-    this.#heartbeat = new Heartbeat(
-      this.#options.heartbeatMs,
-      Heartbeat.deadline(this.#options.heartbeatMs, peerLimits.heartbeatMs),
-      {
-        sendPing: (seq) => this.#send({ kind: 'ping', ping: { seq } }),
-        onDead: (silentMs) =>
-          this.destroy(
-            new HeartbeatTimeoutError(`peer silent for ${Math.round(silentMs)} ms`),
-            CloseReason.HEARTBEAT_TIMEOUT,
-          ),
-        onRtt: (ms) => publish(diagnostics.heartbeatRtt, { owner: this.#owner, peer: this.peer.name, ms }),
-      },
-    );
-    this.#heartbeat.start();
+    this.#liveness = new Liveness(this.#options.heartbeatMs, heartbeatMs, this.#transport, {
+      sendPing: (seq) => this.#send({ kind: 'ping', ping: { seq } }),
+      dead: (error, reason) => this.destroy(error, reason),
+      rtt: (ms) => publish(diagnostics.heartbeatRtt, { owner: this.#owner, peer: this.peer.name, ms }),
+    });
     this.emit('open');
   }
 
-  #transitionTo(allowedFrom: readonly ConnectionState[], to: ConnectionState): boolean {
+  /** The one place the state changes; false (and no change) when `to` is not allowed from here. */
+  #transitionTo(to: ConnectionState): boolean {
     const from = this.#state;
-    if (!allowedFrom.includes(from)) return false;
+    if (!isAllowedTransition(from, to)) return false;
     this.#state = to;
+    if (to === ConnectionState.DRAINING || to === ConnectionState.CLOSING) {
+      // Requests that never went out won't now: 503 at once, as for a request made now.
+      this.#outbound.failWaiting(new PeerUnavailableError(`peer ${this.peer.name || this.peer.address} is ${to}`));
+    }
     this.#logger.debug({ peer: this.peer.name, generation: this.generation, from, to }, 'connection state');
     this.emit('state', to, from);
     return true;
   }
 
-  // ---- outbound requests ----------------------------------------------
+  // ---- requests both ways ------------------------------------------------
 
-  /** Sends an event to the peer and resolves with its reply. */
+  /** Sends an event to the peer and resolves with its reply; 503 at once unless the connection is open. */
   request(request: PipeRequest): Promise<PipeResponse> {
-    let event: EventFrame;
-    try {
-      event = this.#eventFor(request);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#exchange(event, request.signal, request.onCancellable);
-  }
-
-  /** Checks that the request may go now and makes its Event frame; throws if not. */
-  #eventFor(request: PipeRequest): EventFrame {
     if (this.#state !== ConnectionState.OPEN) {
-      throw new PeerUnavailableError(`peer ${this.peer.name || this.peer.address} is not connected`);
+      return Promise.reject(new PeerUnavailableError(`peer ${this.peer.name || this.peer.address} is not connected (${this.#state})`));
     }
-    const limit = Math.min(this.#options.maxInFlight, this.#peerLimits?.maxInFlight || Infinity);
-    if (this.#pending.size >= limit) {
-      throw new TooManyInFlightError(`${limit} requests already in flight to ${this.peer.name}`);
-    }
-    const timeoutMs = request.timeoutMs ?? this.#options.timeoutMs;
-    const event = toEventFrame(request, 0, timeoutMs, request.requestId || nextRequestId());
-    this.#checkEventSize(event);
-    request.signal?.throwIfAborted();
-    return event;
+    return this.#outbound.request(request);
   }
 
-  #checkEventSize(event: EventFrame): void {
-    const limit = Math.min(this.#options.maxEventBytes, this.#peerLimits?.maxEventBytes || Infinity);
-    if (event.data.length > limit) {
-      throw new BodyTooLargeError(`event body of ${event.data.length} bytes exceeds the limit of ${limit}`);
-    }
+  get #sending(): boolean {
+    return this.#state === ConnectionState.OPEN || this.#state === ConnectionState.DRAINING;
   }
 
-  #exchange(event: EventFrame, signal: AbortSignal | undefined, onCancellable: PipeRequest['onCancellable']): Promise<PipeResponse> {
-    const id = this.#pending.nextId();
-    event.id = id;
-    const outbound: Outbound = { event, signal, onAbort: undefined, started: performance.now() };
-    const response = this.#pending.add(id, event.timeoutMs, outbound);
-    if (signal || onCancellable) outbound.onAbort = this.#canceller(id);
-    if (signal) signal.addEventListener('abort', outbound.onAbort!, { once: true });
-    this.stats.eventsOut += 1;
-    this.#send({ kind: 'event', event });
-    if (diagnostics.eventSent.hasSubscribers) {
-      publish(diagnostics.eventSent, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
-    }
-    onCancellable?.(outbound.onAbort!);
-    return response;
-  }
-
-  /** A reply for one of our requests: the caller's response, or the far side's failure thrown. */
-  #answered(reply: ReplyFrame, { event, started }: Outbound): PipeResponse {
-    if (diagnostics.roundtrip.hasSubscribers) {
-      const message = {
-        owner: this.#owner, peer: this.peer.name, ms: performance.now() - started, requestId: event.requestId,
-        handlerName: handlerNameOf(event), returnCode: reply.returnCode, status: reply.status || 200,
-      };
-      // After the caller's own continuation (a gateway writes its HTTP response there):
-      // logs and metrics are not on the caller's clock.
-      queueMicrotask(() => publish(diagnostics.roundtrip, message));
-    }
-    return responseFromReply(reply);
-  }
-
-  #settled({ event, signal, onAbort }: Outbound, error: unknown): void {
-    if (signal) signal.removeEventListener('abort', onAbort!);
-    // A timeout has a channel of its own.
-    if (error && !(error instanceof EventTimeoutError) && diagnostics.eventError.hasSubscribers) {
-      publish(diagnostics.eventError, {
-        owner: this.#owner, peer: this.peer.name, requestId: event.requestId, handlerName: handlerNameOf(event),
-        code: (error as { code?: string }).code ?? 'RP_ERR_UNKNOWN', side: 'sender',
-      });
-    }
-  }
-
-  #timedOut(id: number, event: EventFrame): Error {
-    this.#sendCancel(id);
-    publish(diagnostics.eventTimeout, {
-      owner: this.#owner, peer: this.peer.name, requestId: event.requestId, handlerName: handlerNameOf(event),
+  /** What every inbound event's handler call shares; made with the first event, after the peer is named. */
+  get #env(): HandlerEnv {
+    return (this.#handlerEnv ??= {
+      handler: this.#handler,
+      exposeTracebacks: this.#options.exposeTracebacks,
+      pipe: { request: (request) => this.request(request) },
+      peer: this.peer,
+      // A reply the peer would refuse as too large fails alone, not the connection.
+      maxReplyBytes: this.#peerLimits?.maxEventBytes || undefined,
     });
-    return new EventTimeoutError(`no reply from ${this.peer.name} within ${event.timeoutMs} ms`);
-  }
-
-  /** Cancels request `id` if it is still pending: it fails with CancelledError and the peer gets Cancel. */
-  #canceller(id: number): () => void {
-    return () => {
-      if (this.#pending.reject(id, new CancelledError('request cancelled by the caller'))) this.#sendCancel(id);
-    };
-  }
-
-  #sendCancel(id: number): void {
-    if (this.#state === ConnectionState.OPEN || this.#state === ConnectionState.DRAINING) {
-      this.#send({ kind: 'cancel', cancel: { id } });
-    }
-  }
-
-  #onReply(reply: ReplyFrame): void {
-    if (!this.#pending.resolve(reply)) {
-      this.#logger.debug({ peer: this.peer.name, id: reply.id }, 'late reply dropped');
-      publish(diagnostics.lateReply, { owner: this.#owner, peer: this.peer.name, requestId: '' });
-      return;
-    }
-    this.#maybeFinishDrain();
-  }
-
-  // ---- inbound events -------------------------------------------------
-
-  #onEvent(event: EventFrame): void {
-    this.stats.eventsIn += 1;
-    if (diagnostics.eventReceived.hasSubscribers) {
-      publish(diagnostics.eventReceived, { owner: this.#owner, peer: this.peer.name, requestId: event.requestId });
-    }
-    if (this.#inbound.has(event.id)) {
-      this.#protocolError(new ProtocolError(`event id ${event.id} is already in flight`));
-      return;
-    }
-    // The deadline runs from arrival: an event that waits its turn past it is never run.
-    const timeoutMs = event.timeoutMs || this.#options.timeoutMs;
-    const entry: InboundEntry = { abort: new LazyAbort(), silenced: false, at: performance.now() + timeoutMs, timeoutMs };
-    this.#inbound.set(event.id, entry);
-    const accepted = this.#limiter.tryRun(() => this.#runEvent(event, entry));
-    if (!accepted) {
-      this.#inbound.delete(event.id);
-      const error = new TooManyInFlightError('too many events in flight on this connection');
-      this.#sendReply(event.id, exceptionReply(error, false));
-      return;
-    }
-    if (this.#inbound.has(event.id)) this.#inboundDeadlines.schedule(entry.at);
-  }
-
-  /** The sender has given up (504 there): whatever a handler does after its deadline is not sent. */
-  #expireInbound(now: number): number {
-    let next = Infinity;
-    for (const entry of this.#inbound.values()) {
-      if (entry.silenced) continue;
-      if (entry.at <= now) {
-        entry.silenced = true;
-        entry.abort.abort(new EventTimeoutError(`deadline of ${entry.timeoutMs} ms passed`));
-      } else if (entry.at < next) {
-        next = entry.at;
-      }
-    }
-    return next;
-  }
-
-  #runEvent(event: EventFrame, entry: InboundEntry): void | Promise<void> {
-    if (entry.abort.aborted) return this.#finishEvent(event.id);
-    const started = performance.now();
-    const fields = handleEvent(event, this.#env, entry.abort);
-    if (fields instanceof Promise) return fields.then((f) => this.#answer(event, entry, f, started));
-    return this.#answer(event, entry, fields, started);
-  }
-
-  #answer(event: EventFrame, entry: InboundEntry, fields: ReplyFields, started: number): void {
-    const ms = performance.now() - started;
-    if (!entry.silenced) this.#sendReply(event.id, fields);
-    this.#finishEvent(event.id);
-    if (diagnostics.handled.hasSubscribers) {
-      const message = {
-        owner: this.#owner, peer: this.peer.name, ms, handlerName: fields.handlerName,
-        returnCode: fields.returnCode, requestId: event.requestId, failed: fields.kind !== 0,
-      };
-      // After the flush of the reply (a nextTick runs before microtasks): logs and
-      // metrics are not on the sender's clock.
-      queueMicrotask(() => publish(diagnostics.handled, message));
-    }
-  }
-
-  #finishEvent(id: number): void {
-    this.#inbound.delete(id);
-    this.#maybeFinishDrain();
   }
 
   #sendReply(id: number, fields: Omit<ReplyFrame, 'id'>): void {
-    if (this.#state !== ConnectionState.OPEN && this.#state !== ConnectionState.DRAINING) return;
+    if (!this.#sending) return;
     const { returnCode, mimeType, data, kind, status } = fields;
     this.#send({ kind: 'reply', reply: { id, returnCode, mimeType, data, kind, status } });
   }
 
-  #onCancel(id: number): void {
-    const entry = this.#inbound.get(id);
-    if (!entry) return;
-    entry.silenced = true;
-    entry.abort.abort(new CancelledError('the sender cancelled the event'));
+  #onReply(reply: ReplyFrame): void {
+    if (!this.#outbound.onReply(reply)) {
+      this.#logger.debug({ peer: this.peer.name, id: reply.id }, 'late reply dropped');
+      publish(diagnostics.lateReply, { owner: this.#owner, peer: this.peer.name, requestId: '' });
+    }
   }
 
   // ---- frames in --------------------------------------------------------
 
-  #onData(chunk: Buffer): void {
-    // After a Goaway of ours, nothing the peer sends can matter: don't parse or buffer it.
-    if (this.#goawaySent) return;
-    this.#framesInChunk = 0;
-    try {
-      this.#decoder.each(chunk, this.#onBody);
-    } catch (error) {
-      if (!(error instanceof FrameTooLargeError)) throw error;
-      this.goaway(CloseReason.FRAME_TOO_LARGE, error.message, error);
-      return;
-    }
-    // Any complete frame is a sign of life; once per chunk is as good as once per frame.
-    if (this.#framesInChunk > 0) this.#heartbeat?.noteActivity();
+  get #closing(): boolean {
+    return this.#state === ConnectionState.CLOSING || this.#state === ConnectionState.CLOSED;
   }
 
-  #framesInChunk = 0;
+  #readerHooks(): ConstructorParameters<typeof FrameReader>[2] {
+    const connection = this;
+    return {
+      get closing() {
+        // Destroyed but not yet closed: the rest of the chunk must start nothing.
+        return connection.#closing || connection.#transport.destroyed;
+      },
+      get full() {
+        return connection.#inbound.full;
+      },
+      onFrame: (frame, bytes) => this.#onFrame(frame, bytes),
+      onProtocolError: (error) => this.#protocolError(error),
+      onTooLarge: (error) => this.goaway(CloseReason.FRAME_TOO_LARGE, error.message, error),
+      onActivity: () => this.#liveness?.noteActivity(),
+      onPaused: (paused) => {
+        if (this.#liveness) this.#liveness.deaf = paused;
+        if (paused) this.#logger.debug({ peer: this.peer.name, inboundBytes: this.#inbound.bytes }, 'inbound events hold maxInboundBytes: reading paused');
+      },
+    };
+  }
 
-  /** One frame body from the decoder; false stops the chunk (the connection is closing). */
-  readonly #onBody = (body: Buffer): boolean => {
-    if (this.#state === ConnectionState.CLOSED || this.#goawaySent) return false;
-    this.#framesInChunk += 1;
-    let frame: Frame;
-    try {
-      frame = decodeFrame(body);
-    } catch (error) {
-      this.#protocolError(error as Error);
-      return false;
-    }
-    try {
-      this.#onFrame(frame);
-    } catch (error) {
-      // A bug in handling one frame: report it as uncaught, as it would have been,
-      // but without leaving the decoder halfway through the chunk.
-      process.nextTick(() => {
-        throw error;
-      });
-    }
-    return true;
-  };
-
-  #onFrame(frame: Frame): void {
+  #onFrame(frame: Frame, bytes: number): void {
+    if (frame.kind === 'goaway') return this.#onGoaway(peerReason(frame.goaway.reason), peerText(frame.goaway.message));
     if (this.#state === ConnectionState.HANDSHAKING) {
-      this.#onHandshakeFrame(frame);
+      const refused = this.#hello.accept(frame);
+      if (refused) this.#protocolError(refused);
+      // Open now, not when helloAsClient() resumes: an Event may follow in the same chunk.
+      else if (frame.kind === 'helloAck') this.#open(frame.helloAck);
       return;
     }
     switch (frame.kind) {
       case 'event':
-        return this.#onEvent(frame.event);
+        return this.#inbound.onEvent(frame.event, bytes);
       case 'reply':
         return this.#onReply(frame.reply);
       case 'ping':
         return this.#send({ kind: 'pong', pong: { seq: frame.ping.seq } });
       case 'pong':
-        return this.#heartbeat?.onPong(frame.pong.seq);
+        return this.#liveness?.onPong(frame.pong.seq);
       case 'cancel':
-        return this.#onCancel(frame.cancel.id);
-      case 'goaway':
-        return this.#onGoaway(frame.goaway.reason, frame.goaway.message);
+        return this.#inbound.onCancel(frame.cancel.id);
       case 'hello':
       case 'helloAck':
         return this.#protocolError(new ProtocolError(`unexpected ${frame.kind} after the handshake`));
@@ -560,36 +310,18 @@ export class PipeConnection extends EventEmitter {
     }
   }
 
-  #onHandshakeFrame(frame: Frame): void {
-    const expected = this.role === 'server' ? 'hello' : 'helloAck';
-    if (frame.kind === 'goaway') {
-      this.#onGoaway(frame.goaway.reason, frame.goaway.message);
-      return;
-    }
-    if (frame.kind !== expected) {
-      this.#protocolError(new ProtocolError(`expected ${expected} first, got ${frame.kind}`));
-      return;
-    }
-    const hello = frame.kind === 'hello' ? frame.hello : frame.kind === 'helloAck' ? frame.helloAck : undefined;
-    if (!hello || hello.protocolVersion !== PROTOCOL_VERSION) {
-      this.#protocolError(new ProtocolError(`unsupported protocol version ${hello?.protocolVersion}`));
-      return;
-    }
-    this.#settleHandshake(hello);
-  }
-
   #onGoaway(reason: string, message: string): void {
     const error = new GoawayError(reason, message);
     this.#logger.info({ peer: this.peer.name, reason }, 'peer sent goaway');
-    this.#settleHandshake(error);
+    this.#hello.fail(error);
     this.#closeReason ??= `goaway:${reason}`;
-    this.emit('goaway', reason);
-    if (reason === CloseReason.SHUTDOWN && this.#state === ConnectionState.OPEN) {
-      // The peer finishes what is in flight and closes; nothing new goes to it.
-      this.#transitionTo([ConnectionState.OPEN], ConnectionState.DRAINING);
-      return;
+    this.emit('goaway', reason, message);
+    // The peer finishes what is in flight and closes; nothing new goes to it.
+    if (reason === CloseReason.SHUTDOWN) {
+      // Both sides draining is still draining; from the handshake there is nothing to finish.
+      if (this.#transitionTo(ConnectionState.DRAINING) || this.#state === ConnectionState.DRAINING) return;
     }
-    if (this.#state !== ConnectionState.DRAINING) this.destroy(error, `goaway:${reason}`);
+    this.destroy(error, `goaway:${reason}`);
   }
 
   #protocolError(error: Error): void {
@@ -598,98 +330,42 @@ export class PipeConnection extends EventEmitter {
 
   // ---- frames out -------------------------------------------------------
 
-  readonly #writer = new FrameWriter();
-
-  /**
-   * Queues a frame; a burst of them goes out together. An idle connection
-   * flushes at the end of the current tick, for the lowest latency. A busy one
-   * (it flushed less than BUSY_FLUSH_WINDOW_MS ago) flushes once per turn of the
-   * event loop instead: a gateway reading 64 HTTP requests from 64 sockets in one
-   * poll phase then sends them in a few TLS records, not 64. A long burst is sent
-   * in growing pieces (FIRST_PIECE_FRAMES) so that the peer is never left waiting
-   * for its end: with 64 requests in flight on one connection, that overlap of the
-   * two sides' work gave about 1.4 times the requests per second.
-   */
   #send(frame: Frame): void {
-    if (this.#transport.destroyed) return;
-    this.#writer.append(frame);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      if (performance.now() - this.#lastFlushAt < BUSY_FLUSH_WINDOW_MS) setImmediate(this.#endOfBurst);
-      else process.nextTick(this.#endOfBurst);
-    } else if (this.#writer.queued >= this.#pieceFrames) {
-      this.#pieceFrames *= 2;
-      this.#flush();
-    }
+    if (!this.#transport.destroyed) this.#outbox.append(frame);
   }
 
-  #lastFlushAt = -Infinity;
-  #flushScheduled = false;
-  #pieceFrames = FIRST_PIECE_FRAMES;
-
-  readonly #endOfBurst = (): void => {
-    this.#flushScheduled = false;
-    this.#pieceFrames = FIRST_PIECE_FRAMES;
-    this.#flush();
-  };
-
-  readonly #flush = (): void => {
-    if (this.#writer.queued === 0) return;
-    this.#lastFlushAt = performance.now();
-    let chunks: Buffer[];
-    try {
-      chunks = this.#writer.take();
-    } catch (error) {
-      // A frame this side could not encode: a bug of ours, never the peer's doing.
-      this.destroy(error as Error, CloseReason.PROTOCOL_ERROR);
-      return;
-    }
+  #write(chunks: Buffer[]): void {
     if (this.#transport.destroyed) return;
     this.#transport.write(chunks);
-    this.#watchBackpressure();
-  };
+    // The socket may have taken it all at once, with no 'drain' to come.
+    this.#onWritable();
+  }
 
-  #stallTimer: NodeJS.Timeout | undefined;
+  /** Room in the socket again, perhaps: waiting requests go, held handlers start. */
+  #onWritable(): void {
+    this.#outbound.sendWaiting();
+    if (this.#writeBlocked()) this.#inbound.hold();
+    else this.#inbound.release();
+  }
 
-  /**
-   * A busy peer may have a lot queued for it; a slow consumer is one that stops
-   * taking it. Past `maxPendingWriteBytes` the peer must make progress within a
-   * heartbeat interval; past SLOW_CONSUMER_HARD_FACTOR times that, it is cut off at once.
-   */
-  #watchBackpressure(): void {
-    const pending = this.#transport.pendingWriteBytes;
-    const soft = this.#options.maxPendingWriteBytes;
-    if (pending <= soft) return;
-    if (pending > soft * SLOW_CONSUMER_HARD_FACTOR + maxFrameBytes(this.#options.maxEventBytes)) {
-      this.destroy(new SlowConsumerError(`peer left ${pending} bytes unread`), CloseReason.SLOW_CONSUMER);
-      return;
-    }
-    if (this.#stallTimer) return;
-    const flushed = this.#transport.bytesFlushed;
-    this.#stallTimer = setTimeout(() => {
-      this.#stallTimer = undefined;
-      const stuck = this.#transport.bytesFlushed === flushed;
-      if (stuck && this.#transport.pendingWriteBytes > soft) {
-        this.destroy(new SlowConsumerError(`peer read nothing of ${this.#transport.pendingWriteBytes} bytes for ${this.#options.heartbeatMs} ms`), CloseReason.SLOW_CONSUMER);
-      }
-    }, this.#options.heartbeatMs);
-    this.#stallTimer.unref();
+  /** More than `maxPendingWriteBytes` is on its way to the peer: new requests wait their turn. */
+  #writeBlocked(): boolean {
+    return this.#transport.pendingWriteBytes + this.#outbox.unflushedBytes >= this.#options.maxPendingWriteBytes;
   }
 
   // ---- ending -----------------------------------------------------------
 
-  /** Tells the peer why, then closes once the Goaway is flushed. */
+  /** Tells the peer why, then closes once the Goaway is flushed; nothing more is read or sent. */
   goaway(reason: string, message = '', error?: Error): void {
-    if (this.#state === ConnectionState.CLOSED || this.#goawaySent) return;
-    this.#goawaySent = true;
+    if (this.#closing) return;
     this.#closeReason ??= reason as CloseReason;
     this.#send({ kind: 'goaway', goaway: { reason, message } });
+    this.#transitionTo(ConnectionState.CLOSING);
     this.#logger.info({ peer: this.peer.name || this.peer.address, reason, err: error?.message }, 'sent goaway');
-    this.#settleHandshake(error ?? new GoawayError(reason, message));
-    this.#flush();
-    this.#transport.end();
+    this.#hello.fail(error ?? new GoawayError(reason, message));
+    this.#end();
     // A peer that never reads must not hold the socket open.
-    setTimeout(() => this.#transport.destroy(), 1_000).unref();
+    setTimeout(() => this.#transport.destroy(), GOAWAY_LINGER_MS).unref();
   }
 
   /** Closes at once. In-flight requests fail with PeerDisconnectedError. */
@@ -698,20 +374,22 @@ export class PipeConnection extends EventEmitter {
     this.#transport.destroy(error);
   }
 
-  #drainWaiter: (() => void) | undefined;
-  /** Set by goaway(): the connection is on its way out and reads nothing more. */
-  #goawaySent = false;
-
   /**
    * Graceful end: Goaway `shutdown`, let in-flight work in both directions
    * finish (up to `timeoutMs`), then close.
    */
-  async drain(timeoutMs: number): Promise<void> {
-    if (this.#state === ConnectionState.CLOSED) return;
+  drain(timeoutMs: number): Promise<void> {
+    return (this.#draining ??= this.#drain(timeoutMs));
+  }
+
+  #draining: Promise<void> | undefined;
+
+  async #drain(timeoutMs: number): Promise<void> {
+    if (this.#closing) return;
     this.#closeReason ??= CloseReason.SHUTDOWN;
     if (this.#state === ConnectionState.OPEN) {
       this.#send({ kind: 'goaway', goaway: { reason: CloseReason.SHUTDOWN, message: 'draining' } });
-      this.#transitionTo([ConnectionState.OPEN], ConnectionState.DRAINING);
+      this.#transitionTo(ConnectionState.DRAINING);
     }
     const idle = new Promise<void>((resolve) => {
       this.#drainWaiter = resolve;
@@ -723,7 +401,14 @@ export class PipeConnection extends EventEmitter {
     });
     await Promise.race([idle, timeout]);
     clearTimeout(timer);
-    this.#flush();
+    this.#drainWaiter = undefined;
+    if (this.#transitionTo(ConnectionState.CLOSING)) this.#end();
+  }
+
+  /** Flushes what is queued and half-closes the socket. */
+  #end(): void {
+    this.#outbox.flush();
+    this.#outbox.close();
     this.#transport.end();
   }
 
@@ -738,20 +423,16 @@ export class PipeConnection extends EventEmitter {
   #onTransportClosed(error: Error | undefined): void {
     const reason = this.#closeReason ?? (error ? CloseReason.SOCKET_ERROR : CloseReason.PEER_CLOSED);
     this.#closeReason = reason;
-    const wasOpen = this.#state !== ConnectionState.HANDSHAKING;
-    this.#state = ConnectionState.CLOSED;
-    this.#heartbeat?.stop();
-    this.#inboundTimer?.stop();
-    clearTimeout(this.#stallTimer);
-    this.#settleHandshake(error ?? new PeerDisconnectedError(`connection closed during handshake (${reason})`));
+    const wasOpen = this.#openedAt !== undefined;
+    this.#transitionTo(ConnectionState.CLOSED);
+    this.#liveness?.stop();
+    this.#outbox.close();
+    this.#hello.fail(error ?? new PeerDisconnectedError(`connection closed during handshake (${reason})`));
     const lost = new PeerDisconnectedError(`connection to ${this.peer.name || this.peer.address} lost: ${reason}`, {
       cause: error,
     });
-    this.#pendingRequests?.rejectAll(lost);
-    for (const entry of this.#inboundTable?.values() ?? []) {
-      entry.silenced = true;
-      entry.abort.abort(lost);
-    }
+    this.#outbound.failAll(lost);
+    this.#inbound.abortAll(lost);
     this.#drainWaiter?.();
     this.emit('close', reason, error, wasOpen);
   }

@@ -1,7 +1,6 @@
 import { InvalidPathError } from '@restpipe/wire';
-import { HANDLER_BASE, type EventHandler, type Verb } from './event-handler.js';
-
-export const VERBS: readonly Verb[] = ['get', 'post', 'put', 'patch', 'delete'];
+import { VERBS, type Verb } from './api-types.js';
+import { HANDLER_BASE, type EventHandler } from './event-handler.js';
 
 /** One noun segment: a letter, then letters, digits or `_`. */
 export const NOUN_SEGMENT = /^[A-Za-z][A-Za-z0-9_]*$/;
@@ -14,14 +13,14 @@ export function isVerb(value: string): value is Verb {
 export function validateNoun(noun: readonly string[]): void {
   if (noun.length === 0) throw new InvalidPathError('the path names no event');
   for (const segment of noun) {
-    if (!NOUN_SEGMENT.test(segment)) {
-      throw new InvalidPathError(`invalid path segment ${JSON.stringify(segment)}`);
+    if (typeof segment !== 'string' || !NOUN_SEGMENT.test(segment)) {
+      throw new InvalidPathError(`invalid path segment ${typeof segment === 'string' ? JSON.stringify(segment) : `of type ${typeof segment}`}`);
     }
   }
 }
 
-/** `get` + `['time', 'utc']` -> `get_time_utc`. */
-export function handlerMethodName(verb: Verb, noun: readonly string[]): string {
+/** `get` + `['time', 'utc']` -> `get_time_utc`: the one rule for a handler's method name. */
+export function handlerMethodName(verb: string, noun: readonly string[]): string {
   return `${verb}_${noun.join('_')}`;
 }
 

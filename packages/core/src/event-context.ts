@@ -1,5 +1,5 @@
 import type { EventFrame } from '@restpipe/wire';
-import type { EventContext, Peer, PipeLink, QueryValues, Verb } from './event-handler.js';
+import type { EventContext, Peer, PipeLink, QueryValues, Verb } from './api-types.js';
 import type { LazyAbort } from './lazy-abort.js';
 import { fromQueryParams } from './request.js';
 

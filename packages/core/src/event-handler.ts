@@ -1,40 +1,7 @@
-import type { PipeRequest, PipeResponse } from './request.js';
+import type { EventContext, Peer, ReplyOptions } from './api-types.js';
+import { checkReplyOptions } from './wire-values.js';
 
-export type Verb = 'get' | 'post' | 'put' | 'patch' | 'delete';
-
-/** The peer at the other end of the connection an event came in on. */
-export interface Peer {
-  /** Client name from its verified certificate; `server` for the server. */
-  readonly name: string;
-  readonly address: string;
-}
-
-/** Sends events back the other way, over the connection the event came in on. */
-export interface PipeLink {
-  request(request: PipeRequest): Promise<PipeResponse>;
-}
-
-export type QueryValues = Record<string, string | string[]>;
-
-export interface EventContext {
-  readonly peer: Peer;
-  readonly requestId: string;
-  readonly query: QueryValues;
-  readonly verb: Verb;
-  readonly noun: readonly string[];
-  readonly args: readonly string[];
-  /** Fires on the deadline, on Cancel from the sender, and on disconnect. */
-  readonly signal: AbortSignal;
-  readonly pipe: PipeLink;
-}
-
-export interface EventBody {
-  /** Media type without parameters, lower case; `''` when none. */
-  readonly mimeType: string;
-  readonly raw: Buffer;
-  /** Parsed JSON for JSON types, a string for `text/*`, else the raw Buffer. */
-  readonly data: unknown;
-}
+export type { EventBody, EventContext, Peer, PipeLink, QueryValues, ReplyOptions, Verb } from './api-types.js';
 
 /** Marks EventHandler.prototype: dispatch never looks at or above it. */
 export const HANDLER_BASE = Symbol.for('restpipe.EventHandler');
@@ -50,17 +17,18 @@ export interface EventHandler {
   /** Return false to refuse an event with 403 ForbiddenError (return code 252). */
   authorize?(ctx: EventContext): boolean | Promise<boolean>;
   onConnect?(peer: Peer): void | Promise<void>;
+  /**
+   * Once per connection that onConnect was called for. When a client reconnects
+   * under the same name (`duplicate_identity`), the old connection's onDisconnect
+   * is called before the new one's onConnect (as the `disconnect` and `connect`
+   * events are), while the old socket may still be finishing its events. The
+   * hooks are called in that order, not awaited one after the other.
+   */
   onDisconnect?(peer: Peer, reason: string): void | Promise<void>;
   /** Once per process, before the first connection. */
   init?(): void | Promise<void>;
   /** Once per process, at shutdown. */
   close?(): void | Promise<void>;
-}
-
-export interface ReplyOptions {
-  mimeType?: string;
-  /** Return code sent as `X-Event-Return-Code`. @default 0 */
-  code?: number;
 }
 
 const REPLY_MARK = Symbol.for('restpipe.Reply');
@@ -78,7 +46,12 @@ export class HandlerReply {
   }
 }
 
-/** Answers with `data` as given (Buffer, string or JSON value) and an explicit code. */
+/**
+ * Answers with `data` as given (Buffer, string or JSON value) and an explicit code.
+ * Throws InvalidArgumentError for a code or media type the wire cannot carry: the
+ * caller then gets a 500 (return code 251), as for any handler failure.
+ */
 export function reply(data: unknown, options: ReplyOptions = {}): HandlerReply {
+  checkReplyOptions(options);
   return new HandlerReply(data, options);
 }

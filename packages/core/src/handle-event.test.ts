@@ -14,6 +14,12 @@ class Handler extends EventHandler {
   get_boom(): never {
     throw new RangeError('boom');
   }
+  get_unprintable(): never {
+    throw { toString: () => { throw new Error('printing failed'); } };
+  }
+  async get_unprintable_later(): Promise<never> {
+    throw new Proxy({}, { get: () => { throw new Error('trap'); }, getPrototypeOf: () => { throw new Error('trap'); } });
+  }
 }
 
 const env: HandlerEnv = {
@@ -49,4 +55,12 @@ describe('handleEvent', () => {
     const fields = await handleEvent(event(['boom']), env, new LazyAbort());
     expect(fields).toMatchObject({ handlerName: 'get_boom', status: 500, returnCode: 251, kind: 1 });
   });
+
+  it.each([['synchronous', ['unprintable']], ['asynchronous', ['unprintable', 'later']]])(
+    'answers a %s throw it cannot print with a 500 envelope under the method name', async (_how, noun) => {
+      const fields = await handleEvent(event(noun), env, new LazyAbort());
+      expect(fields).toMatchObject({ handlerName: `get_${noun.join('_')}`, status: 500, returnCode: 251, kind: 1 });
+      const { exception } = JSON.parse(Buffer.from(fields.data).toString()) as { exception: Record<string, string> };
+      expect(exception).toEqual({ class: 'Error', message: '[unprintable]', code: 'RP_ERR_HANDLER', traceback: '' });
+    });
 });

@@ -1,6 +1,8 @@
 import {
+  asBuffer,
   ForbiddenError,
   InvalidPathError,
+  isExceptionStatus,
   ReplyKind,
   RETURN_CODES,
   RpError,
@@ -9,14 +11,20 @@ import {
 } from '@restpipe/wire';
 import { encodeBody, encodeJson, eventBody } from './body.js';
 import { findHandlerMethod, handlerMethodName, isVerb, validateNoun } from './dispatch.js';
-import { envelopeBytes } from './envelope.js';
+import { envelopeBytes, safely } from './envelope.js';
 import { InboundContext, type InboundEnv } from './event-context.js';
 import { HandlerReply, type EventHandler } from './event-handler.js';
 import type { LazyAbort } from './lazy-abort.js';
+import { checkReplyBytes, checkReplyOptions, isReturnCode } from './wire-values.js';
 
 export interface HandlerEnv extends InboundEnv {
   readonly handler: EventHandler;
   readonly exposeTracebacks: boolean;
+  /**
+   * The largest reply body the peer takes (its max-event-bytes): a bigger one would
+   * close the connection at the peer, so it fails that one request instead. None: unchecked.
+   */
+  readonly maxReplyBytes?: number | undefined;
 }
 
 /** A reply without its id: what the connection sends back for one event. */
@@ -63,10 +71,8 @@ function run(ctx: InboundContext, event: EventFrame, env: HandlerEnv): ReplyFiel
   // handler must stay bounded by the methods that exist.
   if (!method) return failed(new UnknownHandlerError(`no handler for ${ctx.verb} /${ctx.noun.join('/')}`), env, '');
   try {
-    const { data, mimeType } = event;
-    const raw = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
-    const result = method.call(env.handler, ctx, eventBody(mimeType, raw), ...event.args);
-    if (!isThenable(result)) return valueReply(result, handlerName);
+    const result = method.call(env.handler, ctx, eventBody(event.mimeType, asBuffer(event.data)), ...event.args);
+    if (!isThenable(result)) return valueReply(result, env, handlerName);
     return Promise.resolve(result).then(
       (value) => valueReplyOrFailure(value, env, handlerName),
       (error: unknown) => failed(error, env, handlerName),
@@ -88,17 +94,24 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function valueReplyOrFailure(result: unknown, env: HandlerEnv, handlerName: string): ReplyFields {
   try {
-    return valueReply(result, handlerName);
+    return valueReply(result, env, handlerName);
   } catch (error) {
     return failed(error, env, handlerName);
   }
 }
 
-function valueReply(result: unknown, handlerName: string): ReplyFields {
-  const reply = HandlerReply.is(result);
-  const body = reply ? encodeBody(result.data, result.options.mimeType) : encodeJson(result);
-  const returnCode = reply ? (result.options.code ?? RETURN_CODES.OK) : RETURN_CODES.OK;
-  return { mimeType: body.mimeType, data: body.data, returnCode, kind: ReplyKind.VALUE, status: 200, handlerName };
+/** What the handler returned, as reply fields; throws InvalidArgumentError for a reply the wire cannot carry. */
+function valueReply(result: unknown, env: HandlerEnv, handlerName: string): ReplyFields {
+  if (!HandlerReply.is(result)) {
+    const body = encodeJson(result);
+    checkReplyBytes(body.data.length, env.maxReplyBytes);
+    return { mimeType: body.mimeType, data: body.data, returnCode: RETURN_CODES.OK, kind: ReplyKind.VALUE, status: 200, handlerName };
+  }
+  // Checked again here: the reply may come from another copy of restpipe, or be hand-made.
+  const { mimeType, code } = checkReplyOptions(result.options);
+  const body = encodeBody(result.data, mimeType);
+  checkReplyBytes(body.data.length, env.maxReplyBytes);
+  return { mimeType: body.mimeType, data: body.data, returnCode: code, kind: ReplyKind.VALUE, status: 200, handlerName };
 }
 
 function failed(error: unknown, env: HandlerEnv, handlerName: string): ReplyFields {
@@ -107,14 +120,27 @@ function failed(error: unknown, env: HandlerEnv, handlerName: string): ReplyFiel
 
 type Fields = Omit<ReplyFields, 'handlerName'>;
 
-/** Our own errors keep their status and code; anything else the handler threw is 500 / 251. */
+/**
+ * restpipe's errors (from any copy of it: `instanceof` checks a brand) keep their
+ * status and return code; anything else the handler threw is 500 / 251. A status
+ * no failure may have (see isExceptionStatus) is 500, and every 500 carries 251
+ * unless the error names a return code of its own.
+ */
 export function exceptionReply(error: unknown, exposeTracebacks: boolean): Fields {
-  const own = error instanceof RpError;
+  // Never throws: `instanceof` and each field read may run a handler's getter or Proxy trap.
+  const own = safely(() => error instanceof RpError, false);
+  const declared: unknown = own ? safely(() => (error as RpError).status, undefined) : undefined;
+  const status = isExceptionStatus(declared) ? declared : 500;
   return {
     mimeType: 'application/json',
     data: envelopeBytes(error, exposeTracebacks),
     kind: ReplyKind.EXCEPTION,
-    status: own ? error.status : 500,
-    returnCode: own ? (error.returnCode ?? 0) : RETURN_CODES.HANDLER_THREW,
+    status,
+    returnCode: own ? ownReturnCode(safely(() => (error as RpError).returnCode, undefined), status) : RETURN_CODES.HANDLER_THREW,
   };
+}
+
+function ownReturnCode(returnCode: unknown, status: number): number {
+  if (isReturnCode(returnCode)) return returnCode;
+  return status === 500 ? RETURN_CODES.HANDLER_THREW : RETURN_CODES.OK;
 }

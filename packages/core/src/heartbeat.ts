@@ -1,4 +1,4 @@
-import { HEARTBEAT_MISSES } from './options.js';
+import { HEARTBEAT_MISSES, MAX_PEER_HEARTBEAT_MS } from './options.js';
 
 /** Pongs are timed for this many of the latest Pings; older ones cannot matter. */
 const PINGS_TIMED = HEARTBEAT_MISSES + 1;
@@ -8,6 +8,8 @@ export interface HeartbeatHooks {
   /** The peer was silent for HEARTBEAT_MISSES intervals. */
   onDead(silentMs: number): void;
   onRtt(rttMs: number): void;
+  /** Every interval, before the silence check. */
+  onTick?(): void;
 }
 
 /**
@@ -24,6 +26,8 @@ export class Heartbeat {
    */
   readonly #pingSentAt: number[] = new Array<number>(PINGS_TIMED).fill(-1);
   #rttMs: number | undefined;
+  /** While this side reads nothing (by its own choice), the peer's silence proves nothing. */
+  #deaf = false;
 
   constructor(
     private readonly intervalMs: number,
@@ -32,8 +36,16 @@ export class Heartbeat {
     private readonly hooks: HeartbeatHooks,
   ) {}
 
+  /** Silence allowed: HEARTBEAT_MISSES of the longer interval, the peer's clamped to MAX_PEER_HEARTBEAT_MS. */
   static deadline(ownIntervalMs: number, peerIntervalMs: number): number {
-    return HEARTBEAT_MISSES * Math.max(ownIntervalMs, peerIntervalMs || ownIntervalMs);
+    const peer = Math.min(peerIntervalMs || ownIntervalMs, MAX_PEER_HEARTBEAT_MS);
+    return HEARTBEAT_MISSES * Math.max(ownIntervalMs, peer);
+  }
+
+  /** This side stopped (true) or started again (false) reading the peer. */
+  set deaf(value: boolean) {
+    this.#deaf = value;
+    this.#lastSeen = performance.now();
   }
 
   get rttMs(): number | undefined {
@@ -67,6 +79,9 @@ export class Heartbeat {
   }
 
   #tick(): void {
+    this.hooks.onTick?.();
+    if (this.#timer === undefined) return; // onTick closed the connection
+    if (this.#deaf) this.#lastSeen = performance.now();
     const silentMs = performance.now() - this.#lastSeen;
     if (silentMs >= this.deadAfterMs) {
       this.stop();

@@ -1,3 +1,5 @@
+import type { EventEmitter } from 'node:events';
+import { diagnostics, publish } from './diagnostics.js';
 import type { EventHandler, Peer } from './event-handler.js';
 import type { Logger } from './logger.js';
 
@@ -32,4 +34,25 @@ export function notifyConnect(handler: EventHandler, logger: Logger, peer: Peer)
 
 export function notifyDisconnect(handler: EventHandler, logger: Logger, peer: Peer, reason: string): void {
   if (handler.onDisconnect) void runHook(logger, 'onDisconnect', () => handler.onDisconnect?.(peer, reason));
+}
+
+/** The PipeServer or PipeClient whose peers come and go. */
+export interface PeerOwner {
+  readonly owner: EventEmitter;
+  readonly handler: EventHandler;
+  readonly logger: Logger;
+}
+
+/** A peer connected: the diagnostics channel, the owner's `connect` event, then the handler's onConnect. */
+export function announceConnect({ owner, handler, logger }: PeerOwner, peer: Peer): void {
+  publish(diagnostics.connect, { owner, peer: peer.name, address: peer.address });
+  owner.emit('connect', peer);
+  notifyConnect(handler, logger, peer);
+}
+
+/** A peer left: the diagnostics channel, the owner's `disconnect` event, then the handler's onDisconnect. */
+export function announceDisconnect({ owner, handler, logger }: PeerOwner, peer: Peer, reason: string): void {
+  publish(diagnostics.disconnect, { owner, peer: peer.name, address: peer.address, reason });
+  owner.emit('disconnect', peer, reason);
+  notifyDisconnect(handler, logger, peer, reason);
 }

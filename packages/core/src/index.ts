@@ -1,5 +1,5 @@
 export * from '@restpipe/wire';
-export { PipeServer, normalizeSerial, DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT, type PipeServerOptions, type ClientInfo } from './pipe-server.js';
+export { PipeServer, DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT, type PipeServerOptions, type ClientInfo } from './pipe-server.js';
 export { PipeClient, DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT, type PipeClientOptions, type ReconnectingInfo } from './pipe-client.js';
 export { PipeConnection, type Role } from './connection.js';
 export {
@@ -15,12 +15,15 @@ export {
   type Verb,
 } from './event-handler.js';
 export { DefaultHandler } from './default-handler.js';
-export { VERBS, NOUN_SEGMENT, isVerb, validateNoun, handlerMethodName, findHandlerMethod } from './dispatch.js';
-export { essence, isJsonMime, isTextMime, parseBody, encodeBody, JSON_MIME } from './body.js';
-export { envelopeOf, envelopeBytes, failFromEnvelope, type ExceptionEnvelope } from './envelope.js';
-export { raiseForException } from './raise-for-exception.js';
+export { VERBS } from './api-types.js';
+export { NOUN_SEGMENT, isVerb, validateNoun, handlerMethodName, findHandlerMethod } from './dispatch.js';
+export { essence, isJsonMime, isTextMime, parseBody, parseJsonBody, encodeBody, JSON_MIME } from './body.js';
+export { envelopeOf, envelopeBytes, failFromEnvelope, relayedEnvelope, type ExceptionEnvelope } from './envelope.js';
+export { raiseForException, type ResponseLike } from './raise-for-exception.js';
 export { type PipeRequest, type PipeResponse } from './request.js';
+export { isMimeType, MAX_EVENT_FIELDS_BYTES, MAX_MIME_TYPE_LENGTH, MAX_RETURN_CODE } from './wire-values.js';
 export { peerNameFromCertificate, dnsNames } from './identity.js';
+export { saneRequestId, peerRequestId, REQUEST_ID_PATTERN, MAX_REQUEST_ID_LENGTH } from './request-id.js';
 export { diagnostics } from './diagnostics.js';
 export type * from './diagnostics.js';
 export * from './options.js';
@@ -28,4 +31,4 @@ export { ConnectionState, CloseReason } from './state.js';
 export { type Logger, silentLogger } from './logger.js';
 export { type BackoffOptions } from './reconnect.js';
 export { VERSION, SOFTWARE } from './version.js';
-export { AEAD_CIPHERS } from './transport.js';
+export { AEAD_CIPHERS, TICKET_KEYS_BYTES } from './transport.js';

@@ -17,8 +17,22 @@ export class Limiter {
     private readonly maxQueued: number,
   ) {}
 
+  /** While held, queued tasks wait and new ones queue, whatever the concurrency. */
+  #held = false;
+
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Starts what waited, up to the concurrency. */
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.#startQueued();
+  }
+
   tryRun(task: Task): boolean {
-    if (this.#running < this.concurrency) {
+    if (!this.#held && this.#running < this.concurrency) {
       this.#start(task);
       return true;
     }
@@ -41,9 +55,13 @@ export class Limiter {
 
   readonly #done = (): void => {
     this.#running -= 1;
+    this.#startQueued();
+  };
+
+  #startQueued(): void {
     if (this.#draining) return; // the loop below is already running further up the stack
     this.#draining = true;
-    while (this.#running < this.concurrency && this.#queue.length > 0) this.#start(this.#queue.shift()!);
+    while (!this.#held && this.#running < this.concurrency && this.#queue.length > 0) this.#start(this.#queue.shift()!);
     this.#draining = false;
-  };
+  }
 }

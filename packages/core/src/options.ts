@@ -1,6 +1,9 @@
 import { ConfigError } from '@restpipe/wire';
 import type { EventHandler } from './event-handler.js';
+import { FRAME_OVERHEAD_BYTES, MAX_MS } from './limits.js';
 import type { Logger } from './logger.js';
+
+export { FRAME_OVERHEAD_BYTES, MAX_MS } from './limits.js';
 
 export const DEFAULT_HEARTBEAT_MS = 5_000;
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -11,12 +14,13 @@ export const DEFAULT_MAX_CONCURRENCY = 64;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const DEFAULT_HELLO_TIMEOUT_MS = 5_000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
-/** Room for a frame's own fields on top of its event data. */
-export const FRAME_OVERHEAD_BYTES = 64 * 1024;
-/** Past this much unread, a peer that makes no progress for a heartbeat interval is cut off. */
+/** Bytes handed to the socket and not yet taken by the kernel, past which new requests wait their turn here. */
 export const DEFAULT_MAX_PENDING_WRITE_BYTES = 16 * 1024 * 1024;
-/** Past this many times `maxPendingWriteBytes` unread, a peer is cut off at once (256 MiB by default). */
-export const SLOW_CONSUMER_HARD_FACTOR = 16;
+/** Bodies of the inbound events of one connection, queued or running, past which it is not read. */
+export const DEFAULT_MAX_INBOUND_BYTES = 64 * 1024 * 1024;
+/** Clamps on what a peer says: its deadlines and its heartbeat interval. */
+export const MAX_PEER_DEADLINE_MS = 86_400_000;
+export const MAX_PEER_HEARTBEAT_MS = 300_000;
 export const RECONNECT_MIN_MS = 250;
 export const RECONNECT_MAX_MS = 30_000;
 export const RECONNECT_FACTOR = 2;
@@ -40,7 +44,10 @@ export interface PipeOptions {
   tls: TlsMaterial;
   /** The EventHandler instance that answers events from the peer(s). */
   handler?: EventHandler | undefined;
-  /** @default 5000 */
+  /**
+   * Ping interval, 1 to 300000 (MAX_PEER_HEARTBEAT_MS: peers clamp a longer one from
+   * our Hello, and would declare this node dead when it is idle). @default 5000
+   */
   heartbeatMs?: number | undefined;
   /** Default reply deadline. @default 30000 */
   timeoutMs?: number | undefined;
@@ -48,15 +55,32 @@ export interface PipeOptions {
   connectWaitMs?: number | undefined;
   /** @default 4194304 */
   maxEventBytes?: number | undefined;
-  /** Outstanding requests per connection and direction. @default 1024 */
+  /**
+   * Two bounds, one each way, and both answer 503 TooManyInFlightError at once:
+   * - outbound, the requests of ours awaiting a reply on one connection (lowered to
+   *   the peer's own maxInFlight, from its Hello), and the requests waiting for an
+   *   absent peer to connect;
+   * - inbound, the peer's events queued on one connection behind the
+   *   `maxConcurrency` handlers running (so at most maxConcurrency + maxInFlight
+   *   are held). It is sent to the peer in Hello, which caps its requests by it.
+   * @default 1024
+   */
   maxInFlight?: number | undefined;
   /** Handlers running at once per connection. @default 64 */
   maxConcurrency?: number | undefined;
+  /**
+   * Bodies of one connection's inbound events, queued or running, in bytes; past
+   * it the connection is not read until handlers finish. @default 67108864
+   */
+  maxInboundBytes?: number | undefined;
   /** @default 10000 */
   handshakeTimeoutMs?: number | undefined;
   /** @default 5000 */
   helloTimeoutMs?: number | undefined;
-  /** @default 16777216 */
+  /**
+   * Unflushed bytes past which new requests wait in a local queue (their deadlines
+   * running) until the socket takes more. @default 16777216
+   */
   maxPendingWriteBytes?: number | undefined;
   /** Send handler stack traces to the peer. @default false */
   exposeTracebacks?: boolean | undefined;
@@ -71,12 +95,13 @@ export interface PipeTuning {
   readonly maxEventBytes: number;
   readonly maxInFlight: number;
   readonly maxConcurrency: number;
+  readonly maxInboundBytes: number;
 }
 
 /** Just the PipeTuning fields of a larger object (a CLI config, say). */
 export function tuningOf(source: PipeTuning): PipeTuning {
-  const { heartbeatMs, timeoutMs, connectWaitMs, maxEventBytes, maxInFlight, maxConcurrency } = source;
-  return { heartbeatMs, timeoutMs, connectWaitMs, maxEventBytes, maxInFlight, maxConcurrency };
+  const { heartbeatMs, timeoutMs, connectWaitMs, maxEventBytes, maxInFlight, maxConcurrency, maxInboundBytes } = source;
+  return { heartbeatMs, timeoutMs, connectWaitMs, maxEventBytes, maxInFlight, maxConcurrency, maxInboundBytes };
 }
 
 export interface ResolvedPipeOptions extends PipeTuning {
@@ -99,6 +124,7 @@ export function resolvePipeOptions(options: PipeOptions): ResolvedPipeOptions {
     maxEventBytes: positiveInt('maxEventBytes', options.maxEventBytes, DEFAULT_MAX_EVENT_BYTES),
     maxInFlight: positiveInt('maxInFlight', options.maxInFlight, DEFAULT_MAX_IN_FLIGHT),
     maxConcurrency: positiveInt('maxConcurrency', options.maxConcurrency, DEFAULT_MAX_CONCURRENCY),
+    maxInboundBytes: positiveInt('maxInboundBytes', options.maxInboundBytes, DEFAULT_MAX_INBOUND_BYTES),
     handshakeTimeoutMs: positiveInt('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS),
     helloTimeoutMs: positiveInt('helloTimeoutMs', options.helloTimeoutMs, DEFAULT_HELLO_TIMEOUT_MS),
     maxPendingWriteBytes: positiveInt('maxPendingWriteBytes', options.maxPendingWriteBytes, DEFAULT_MAX_PENDING_WRITE_BYTES),
@@ -120,20 +146,31 @@ function requireTls(tls: TlsMaterial | undefined): void {
 /** The most a uint32 wire field can say; larger settings could not be advertised. */
 const MAX_UINT32 = 0xffff_ffff;
 
-export function positiveInt(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v <= 0 || v > MAX_UINT32) {
-    throw new ConfigError(`${name} must be a positive integer, got ${String(value)}`);
+/** The heartbeat interval, as the option and the CLI flag name it. */
+const HEARTBEAT_LABEL = /^(?:heartbeatMs|--heartbeat-ms)$/;
+
+/**
+ * The one rule for a whole-number setting, an option here or a flag of the CLIs:
+ * from `min` up to MAX_PEER_HEARTBEAT_MS for the heartbeat interval (`heartbeatMs`,
+ * `--heartbeat-ms`: peers clamp a longer one from our Hello, and would declare an
+ * idle node dead), a duration's MAX_MS (`label` names one: `timeoutMs`,
+ * `--timeout-ms`) or else what a uint32 holds. `shown` is the value as it was
+ * given, for the ConfigError that names `label`.
+ */
+export function wholeNumber(label: string, value: number, min: number, shown: string = String(value)): number {
+  const max = HEARTBEAT_LABEL.test(label) ? MAX_PEER_HEARTBEAT_MS : /(?:Ms|-ms)$/.test(label) ? MAX_MS : MAX_UINT32;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${label} must be a whole number from ${min} to ${max}, got ${shown}`);
   }
-  return v;
+  return value;
+}
+
+export function positiveInt(name: string, value: number | undefined, fallback: number): number {
+  return wholeNumber(name, value ?? fallback, 1, String(value));
 }
 
 export function nonNegativeInt(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < 0 || v > MAX_UINT32) {
-    throw new ConfigError(`${name} must be a non-negative integer, got ${String(value)}`);
-  }
-  return v;
+  return wholeNumber(name, value ?? fallback, 0, String(value));
 }
 
 /** Largest frame accepted: the event limit plus room for the frame's other fields. */

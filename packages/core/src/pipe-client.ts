@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { ClosedError, PeerUnavailableError } from '@restpipe/wire';
+import { ClosedError, PeerUnavailableError, TooManyInFlightError } from '@restpipe/wire';
 import { PipeConnection } from './connection.js';
 import { DefaultHandler } from './default-handler.js';
 import { diagnostics, publish } from './diagnostics.js';
 import type { EventHandler } from './event-handler.js';
-import { closeHandler, initHandler, notifyConnect, notifyDisconnect } from './hooks.js';
+import { announceConnect, announceDisconnect, closeHandler, initHandler } from './hooks.js';
 import { silentLogger, type Logger } from './logger.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, RECONNECT_MAX_MS, RECONNECT_MIN_MS, resolvePipeOptions, type PipeOptions, type ResolvedPipeOptions, type TlsMaterial } from './options.js';
-import { pause, retryForever, type AttemptInfo, type BackoffOptions } from './reconnect.js';
+import { pause, resolveBackoff, retryForever, type AttemptInfo, type BackoffOptions } from './reconnect.js';
 import type { PipeRequest, PipeResponse } from './request.js';
 import { CloseReason } from './state.js';
 import { dialTls } from './transport.js';
@@ -58,7 +58,7 @@ export class PipeClient extends EventEmitter {
     this.#host = options.host ?? DEFAULT_SERVER_HOST;
     this.#port = options.port ?? DEFAULT_SERVER_PORT;
     this.#serverName = options.serverName ?? this.#host;
-    this.#backoff = options.reconnect ?? {};
+    this.#backoff = resolveBackoff(options.reconnect);
     this.#logger = options.logger ?? silentLogger;
     this.#tls = this.options.tls;
   }
@@ -99,6 +99,10 @@ export class PipeClient extends EventEmitter {
   }
 
   async #requestWhenConnected(request: PipeRequest): Promise<PipeResponse> {
+    // Each waiting request holds its body: no more than may be in flight.
+    if (this.#ready.count('server') >= this.options.maxInFlight) {
+      throw new TooManyInFlightError('too many requests already waiting for the pipe to the server');
+    }
     const connection = await this.#ready.wait('server', this.options.connectWaitMs);
     if (!connection?.isOpen) throw new PeerUnavailableError('not connected to the server');
     return connection.request(request);
@@ -167,9 +171,7 @@ export class PipeClient extends EventEmitter {
     this.#connection = connection;
     const peer = connection.peer;
     this.#logger.info({ server: `${this.#host}:${this.#port}`, generation: connection.generation }, 'connected to server');
-    publish(diagnostics.connect, { owner: this, peer: peer.name, address: peer.address });
-    this.emit('connect', peer);
-    notifyConnect(this.handler, this.#logger, peer);
+    announceConnect({ owner: this, handler: this.handler, logger: this.#logger }, peer);
     this.#ready.notify('server', connection);
   }
 
@@ -178,9 +180,7 @@ export class PipeClient extends EventEmitter {
     this.#connection = undefined;
     const peer = connection.peer;
     this.#logger.info({ server: `${this.#host}:${this.#port}`, reason, err: error?.message }, 'disconnected from server');
-    publish(diagnostics.disconnect, { owner: this, peer: peer.name, address: peer.address, reason });
-    this.emit('disconnect', peer, reason);
-    notifyDisconnect(this.handler, this.#logger, peer, reason);
+    announceDisconnect({ owner: this, handler: this.handler, logger: this.#logger }, peer, reason);
     // Replaced by a newer connection with our name: back off fully so two copies don't flap.
     const delay = reason === `goaway:${CloseReason.DUPLICATE_IDENTITY}` ? (this.#backoff.maxMs ?? RECONNECT_MAX_MS) : this.#jitterMs();
     this.#ensureLoop(delay);

@@ -1,22 +1,54 @@
 import { EventEmitter } from 'node:events';
-import { PeerUnavailableError, TlsError, UnknownClientError, type Hello } from '@restpipe/wire';
+import { ConfigError, PeerUnavailableError, TooManyInFlightError, TlsError, UnknownClientError, type Hello } from '@restpipe/wire';
 import { PipeConnection } from './connection.js';
 import { DefaultHandler } from './default-handler.js';
 import { diagnostics, publish } from './diagnostics.js';
 import type { EventHandler, Peer } from './event-handler.js';
-import { closeHandler, initHandler, notifyConnect, notifyDisconnect } from './hooks.js';
+import { announceConnect, announceDisconnect, closeHandler, initHandler, type PeerOwner } from './hooks.js';
 import { peerNameFromCertificate } from './identity.js';
 import { silentLogger, type Logger } from './logger.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, resolvePipeOptions, type PipeOptions, type ResolvedPipeOptions, type TlsMaterial } from './options.js';
 import type { PipeRequest, PipeResponse } from './request.js';
-import { CloseReason } from './state.js';
-import { listenTls, type TlsListener, type TlsRefusal, type Transport } from './transport.js';
+import { CloseReason, ConnectionState } from './state.js';
+import { listenTls, TICKET_KEYS_BYTES, type TlsListener, type TlsRefusal, type Transport } from './transport.js';
 import { Waiters } from './waiters.js';
 
-/** Serials compare as numbers: lower case, no leading zeros. */
-export function normalizeSerial(hex: string): string {
-  return hex.toLowerCase().replace(/^0+(?=.)/, '');
+const HEX = /^[0-9a-f]+$/i;
+
+/**
+ * A certificate serial as the number it is, so that any spelling (case, leading
+ * zeros) of `revokedSerials` matches Node's spelling of a peer's serial. How a
+ * serial is written down (index.json, the CRL) is rp-certs' rule: `normalizeSerial`
+ * in @restpipe/certs. Undefined for what is no hex serial.
+ */
+function serialValue(hex: string | undefined): bigint | undefined {
+  return hex !== undefined && HEX.test(hex) ? BigInt(`0x${hex}`) : undefined;
 }
+
+function checkTicketKeys(keys: Buffer | undefined): Buffer | undefined {
+  if (keys !== undefined && (!Buffer.isBuffer(keys) || keys.length !== TICKET_KEYS_BYTES)) {
+    throw new ConfigError(`ticketKeys must be a Buffer of exactly ${TICKET_KEYS_BYTES} bytes`);
+  }
+  return keys;
+}
+
+/**
+ * The serials to refuse, as numbers. Fixed ticket keys with a CRL but no serials
+ * would let a revoked client resume a session from before the CRL: refused.
+ */
+function revokedSet(tls: TlsMaterial | undefined, ticketKeys: Buffer | undefined, serials: Iterable<string> | undefined): ReadonlySet<bigint> {
+  if (serials === undefined && ticketKeys !== undefined && tls?.crl) {
+    throw new ConfigError('ticketKeys with tls.crl needs revokedSerials (the serials on that CRL): a resumed TLS session skips OpenSSL\'s CRL check');
+  }
+  return new Set([...(serials ?? [])].map((serial) => {
+    const value = serialValue(serial);
+    if (value === undefined) throw new ConfigError(`revokedSerials: ${JSON.stringify(serial)} is not a hex serial`);
+    return value;
+  }));
+}
+
+/** Requests waiting for absent clients, all names together: this many times `maxInFlight`. */
+const MAX_WAITING_NAMES_FACTOR = 8;
 
 export const DEFAULT_LISTEN_HOST = '0.0.0.0';
 export const DEFAULT_LISTEN_PORT = 1234;
@@ -28,9 +60,18 @@ export interface PipeServerOptions extends PipeOptions {
   port?: number | undefined;
   /**
    * 48 bytes for TLS session tickets. Give the same keys to a restarted server and
-   * its clients resume instead of doing full handshakes. @default random per process
+   * its clients resume instead of doing full handshakes. A resumed session skips
+   * OpenSSL's CRL check, so with `tls.crl` give `revokedSerials` too (else ConfigError).
+   * Kept across reload(). @default random per process, and new random keys on every reload()
    */
   ticketKeys?: Buffer | undefined;
+  /**
+   * Serials (hex, any case) of certificates refused on every accept, resumed sessions
+   * included: normally the serials on `tls.crl`. Checked by us, not by OpenSSL, so they
+   * still hold when the CRL is withheld from OpenSSL (a stale CRL refuses everyone there).
+   * @default none
+   */
+  revokedSerials?: Iterable<string> | undefined;
 }
 
 /** A connected client, as `/_rp/clients` lists it. */
@@ -54,10 +95,10 @@ export class PipeServer extends EventEmitter {
   readonly handler: EventHandler;
   readonly #host: string;
   readonly #port: number;
-  readonly #ticketKeys: Buffer | undefined;
+  #ticketKeys: Buffer | undefined;
   readonly #logger: Logger;
-  /** Serials on the last CRL loaded by reload(): checked on every accept, resumed sessions too. */
-  #revoked: ReadonlySet<string> = new Set();
+  /** Serials on the CRL loaded at start or by reload(): checked on every accept, resumed sessions too. */
+  #revoked: ReadonlySet<bigint>;
   /** Open connections by client name: at most one per name. */
   readonly #byName = new Map<string, PipeConnection>();
   /** Every live connection, handshaking ones included. */
@@ -75,7 +116,8 @@ export class PipeServer extends EventEmitter {
     this.handler = options.handler ?? new DefaultHandler('server');
     this.#host = options.host ?? DEFAULT_LISTEN_HOST;
     this.#port = options.port ?? DEFAULT_LISTEN_PORT;
-    this.#ticketKeys = options.ticketKeys;
+    this.#ticketKeys = checkTicketKeys(options.ticketKeys);
+    this.#revoked = revokedSet(options.tls, options.ticketKeys, options.revokedSerials);
     this.#logger = options.logger ?? silentLogger;
   }
 
@@ -86,6 +128,7 @@ export class PipeServer extends EventEmitter {
       { host: this.#host, port: this.#port, tls: this.options.tls, handshakeTimeoutMs: this.options.handshakeTimeoutMs, ticketKeys: this.#ticketKeys },
       (transport) => this.#onTransport(transport),
       (refusal) => this.#onRefused(refusal),
+      (error) => this.#onListenerError(error),
     );
     this.#logger.info({ address: this.#listener.address }, 'pipe listening');
     return this.#listener.address;
@@ -133,6 +176,10 @@ export class PipeServer extends EventEmitter {
   async #connectionFor(name: string): Promise<PipeConnection> {
     const now = this.#byName.get(name);
     if (now?.isOpen) return now;
+    // Each waiting request holds its body: as many as may be in flight to one client, and a bound for all.
+    if (this.#arrivals.count(name) >= this.options.maxInFlight || this.#arrivals.size >= this.options.maxInFlight * MAX_WAITING_NAMES_FACTOR) {
+      throw new TooManyInFlightError(`too many requests already waiting for ${name} to connect`);
+    }
     const later = this.#closing ? undefined : await this.#arrivals.wait(name, this.options.connectWaitMs);
     if (later?.isOpen) return later;
     if (this.#known.has(name)) throw new PeerUnavailableError(`client ${name} is not connected`);
@@ -142,23 +189,32 @@ export class PipeServer extends EventEmitter {
   /**
    * New certificate, key, CA and CRL for new handshakes; healthy connections
    * stay. Connections whose certificate serial is in `revokedSerials` (hex, as
-   * read from the new CRL) are told Goaway `revoked` and closed.
+   * read from the new CRL) are told Goaway `revoked` and closed. `ticketKeys`
+   * replaces the keys given at construction (kept otherwise).
    */
-  reload(tls: TlsMaterial, revokedSerials: ReadonlySet<string> = new Set()): number {
+  reload(tls: TlsMaterial, revokedSerials?: Iterable<string>, ticketKeys?: Buffer): number {
     resolvePipeOptions({ tls });
-    this.#listener?.reload(tls);
-    // Compared with peers' serials below, in one spelling whatever the caller's.
-    this.#revoked = new Set([...revokedSerials].map(normalizeSerial));
+    const keys = ticketKeys === undefined ? this.#ticketKeys : checkTicketKeys(ticketKeys);
+    const revoked = revokedSet(tls, keys, revokedSerials);
+    this.#listener?.reload(tls, keys);
+    this.#ticketKeys = keys;
+    this.#revoked = revoked;
     let closed = 0;
     for (const connection of this.#live) {
-      const serial = normalizeSerial(connection.peerCertificate.serialNumber ?? '');
-      if (serial && this.#revoked.has(serial)) {
+      if (this.#isRevoked(connection.peerCertificate)) {
         connection.goaway(CloseReason.REVOKED, 'certificate revoked');
         closed += 1;
       }
     }
     this.#logger.info({ revokedClosed: closed }, 'tls material reloaded');
     return closed;
+  }
+
+  /** The listening socket failed to accept (ENOMEM, ENOBUFS, ...): it keeps listening. */
+  #onListenerError(error: Error): void {
+    const { code, syscall } = error as NodeJS.ErrnoException;
+    this.#logger.error({ code, syscall, err: error.message }, 'pipe listener error');
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   #onRefused({ error, remoteAddress }: TlsRefusal): void {
@@ -168,10 +224,15 @@ export class PipeServer extends EventEmitter {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
+  #isRevoked(certificate: Transport['peerCertificate']): boolean {
+    const serial = serialValue(certificate.serialNumber);
+    return serial !== undefined && this.#revoked.has(serial);
+  }
+
   #onTransport(transport: Transport): void {
-    const serial = normalizeSerial(transport.peerCertificate.serialNumber ?? '');
-    if (serial && this.#revoked.has(serial)) {
-      this.#onRefused({ error: new TlsError('certificate revoked (checked on accept)'), remoteAddress: transport.remoteAddress });
+    if (this.#isRevoked(transport.peerCertificate)) {
+      const how = transport.resumed ? 'resumed session' : 'full handshake';
+      this.#onRefused({ error: new TlsError(`certificate revoked (checked on accept, ${how})`), remoteAddress: transport.remoteAddress });
       transport.destroy();
       return;
     }
@@ -195,6 +256,14 @@ export class PipeServer extends EventEmitter {
   }
 
   #register(connection: PipeConnection, name: string, hello: Hello): void {
+    // The Hello resolves a turn after it was read: what came with it in the same chunk
+    // (garbage, a second Hello) may have closed the connection since. A connection that
+    // is no longer handshaking is never registered: no entry, no `connect`, and the
+    // healthy connection of that name is not replaced by it.
+    if (connection.state !== ConnectionState.HANDSHAKING) {
+      this.#logger.debug({ peer: name, address: connection.peer.address, state: connection.state }, 'hello arrived on a connection already closing: not registered');
+      return;
+    }
     if (this.#closing) {
       connection.goaway(CloseReason.SHUTDOWN, 'server is shutting down');
       return;
@@ -205,11 +274,12 @@ export class PipeServer extends EventEmitter {
     this.#known.add(name);
     // Never wait for the old connection: the new one is already in service.
     previous?.goaway(CloseReason.DUPLICATE_IDENTITY, `a newer connection named ${name} replaced this one`);
+    // The old one's disconnect is told first, now, so that `disconnect` and onDisconnect of
+    // a name never come after the `connect` and onConnect that replaced it.
+    if (previous) this.#announceDisconnect(previous, CloseReason.DUPLICATE_IDENTITY);
     const peer = connection.peer;
     this.#logger.info({ peer: name, address: peer.address, generation: connection.generation, replaced: !!previous }, 'client connected');
-    publish(diagnostics.connect, { owner: this, peer: name, address: peer.address });
-    this.emit('connect', peer);
-    notifyConnect(this.handler, this.#logger, peer);
+    announceConnect(this.#peerOwner, peer);
     this.#arrivals.notify(name, connection);
   }
 
@@ -219,9 +289,21 @@ export class PipeServer extends EventEmitter {
     if (this.#byName.get(peer.name) === connection) this.#byName.delete(peer.name);
     if (!wasOpen) return;
     this.#logger.info({ peer: peer.name, generation: connection.generation, reason, err: error?.message }, 'client disconnected');
-    publish(diagnostics.disconnect, { owner: this, peer: peer.name, address: peer.address, reason });
-    this.emit('disconnect', peer, reason);
-    notifyDisconnect(this.handler, this.#logger, peer, reason);
+    this.#announceDisconnect(connection, reason);
+  }
+
+  get #peerOwner(): PeerOwner {
+    return { owner: this, handler: this.handler, logger: this.#logger };
+  }
+
+  /** Connections whose `disconnect` has been told (a replaced one, before it closes). */
+  readonly #announced = new WeakSet<PipeConnection>();
+
+  /** Emits `disconnect` and calls onDisconnect, once per connection. */
+  #announceDisconnect(connection: PipeConnection, reason: string): void {
+    if (this.#announced.has(connection)) return;
+    this.#announced.add(connection);
+    announceDisconnect(this.#peerOwner, connection.peer, reason);
   }
 
   /** Stops accepting, tells every client Goaway, waits for in-flight events, closes. */

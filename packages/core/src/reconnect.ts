@@ -1,5 +1,6 @@
 import pRetry from 'p-retry';
-import { RECONNECT_FACTOR, RECONNECT_MAX_MS, RECONNECT_MIN_MS } from './options.js';
+import { ConfigError } from '@restpipe/wire';
+import { positiveInt, RECONNECT_FACTOR, RECONNECT_MAX_MS, RECONNECT_MIN_MS } from './options.js';
 
 export interface BackoffOptions {
   /** First retry delay before jitter. @default 250 */
@@ -54,6 +55,20 @@ export function retryForever<T>(round: RetryRound<T>): Promise<T> {
       onFailedAttempt: ({ error, attemptNumber }) => round.onFailed(error, attemptNumber),
     },
   );
+}
+
+/** Checks the `reconnect` option: delays from 1 ms to MAX_MS, min not above max, a factor of at least 1. */
+export function resolveBackoff(backoff: BackoffOptions | undefined): BackoffOptions {
+  if (backoff === undefined) return {};
+  if (typeof backoff !== 'object' || backoff === null) throw new ConfigError('reconnect must be an object');
+  const minMs = positiveInt('reconnect.minMs', backoff.minMs, RECONNECT_MIN_MS);
+  const maxMs = positiveInt('reconnect.maxMs', backoff.maxMs, Math.max(minMs, RECONNECT_MAX_MS));
+  if (minMs > maxMs) throw new ConfigError(`reconnect.minMs (${minMs}) must not be above reconnect.maxMs (${maxMs})`);
+  const factor = backoff.factor ?? RECONNECT_FACTOR;
+  if (typeof factor !== 'number' || !Number.isFinite(factor) || factor < 1) {
+    throw new ConfigError(`reconnect.factor must be a number of at least 1, got ${String(backoff.factor)}`);
+  }
+  return { minMs, maxMs, factor };
 }
 
 /** Resolves after `ms`, or at once when the signal aborts. */

@@ -4,7 +4,7 @@
  */
 import tls from 'node:tls';
 import net from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { HandshakeTimeoutError, TlsError } from '@restpipe/wire';
 import type { TlsMaterial, TlsMinVersion } from './options.js';
 
@@ -25,6 +25,8 @@ export const AEAD_CIPHERS = [
 ].join(':');
 
 const KEEPALIVE_DELAY_MS = 30_000;
+/** The most handed to the socket in one write. */
+const WRITE_PIECE_BYTES = 64 * 1024;
 export const TICKET_KEYS_BYTES = 48;
 
 export interface PeerCertificateFacts {
@@ -51,6 +53,11 @@ export interface Transport {
   end(): void;
   destroy(error?: Error): void;
   onData(listener: (chunk: Buffer) => void): void;
+  /** Stops reading from the peer (TCP backpressure) until resume(). */
+  pause(): void;
+  resume(): void;
+  /** Called whenever what was written has been handed on and more fits. */
+  onWritable(listener: () => void): void;
   /** Called once; with the first error seen on the socket, if any. */
   onClose(listener: (error: Error | undefined) => void): void;
 }
@@ -89,8 +96,11 @@ class TlsTransport implements Transport {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     for (const chunk of chunks) {
       this.#bytesQueued += chunk.length;
-      this.#held.push(chunk);
       this.#heldBytes += chunk.length;
+      // A large body goes in views of WRITE_PIECE_BYTES (no copy): a peer that reads
+      // slowly is seen to make progress piece by piece (the slow-consumer watch).
+      if (chunk.length <= WRITE_PIECE_BYTES) this.#held.push(chunk);
+      else for (let at = 0; at < chunk.length; at += WRITE_PIECE_BYTES) this.#held.push(chunk.subarray(at, at + WRITE_PIECE_BYTES));
     }
     if (!this.#waitingForDrain) this.#pump();
   }
@@ -110,7 +120,7 @@ class TlsTransport implements Transport {
     while (this.#held.length > 0) {
       const chunk = this.#held.shift()!;
       this.#heldBytes -= chunk.length;
-      if (!this.socket.write(chunk) && this.#held.length > 0) {
+      if (!this.socket.write(chunk)) {
         this.#waitingForDrain = true;
         this.socket.once('drain', () => this.#onDrain());
         return;
@@ -121,7 +131,23 @@ class TlsTransport implements Transport {
 
   #onDrain(): void {
     this.#waitingForDrain = false;
-    if (!this.socket.destroyed) this.#pump();
+    if (this.socket.destroyed) return;
+    this.#pump();
+    if (!this.#waitingForDrain) this.#writable?.();
+  }
+
+  #writable: (() => void) | undefined;
+
+  onWritable(listener: () => void): void {
+    this.#writable = listener;
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 
   end(): void {
@@ -154,6 +180,16 @@ function peerFacts(socket: tls.TLSSocket): PeerCertificateFacts {
   };
 }
 
+/**
+ * A session resumes only under the same session id context. Node's default hashes the
+ * process's command line, so a restart with other flags (another gateway port, say) could
+ * never resume; ours is the CA's, so a session also dies with the CA that vouched for it.
+ */
+function serverContextOptions(material: TlsMaterial): tls.SecureContextOptions & { sessionIdContext: string } {
+  const sessionIdContext = createHash('sha256').update('restpipe session\0').update(String(material.ca)).digest('hex').slice(0, 32);
+  return { ...secureContextOptions(material), sessionIdContext };
+}
+
 function secureContextOptions(material: TlsMaterial): tls.SecureContextOptions {
   const minVersion: TlsMinVersion = material.minVersion ?? 'TLSv1.3';
   return {
@@ -184,21 +220,28 @@ export interface TlsListener {
   readonly address: { host: string; port: number };
   /**
    * Swaps certificate, key, CA and CRL for new handshakes; live connections stay.
-   * Ticket keys are rotated too: a resumed session skips the CRL, so old tickets must die.
+   * Ticket keys become `ticketKeys`, or fresh random ones: a resumed session skips
+   * OpenSSL's CRL check, so whoever keeps keys must check revoked serials itself.
    */
-  reload(material: TlsMaterial): void;
+  reload(material: TlsMaterial, ticketKeys?: Buffer): void;
   /** Stops accepting. Live connections are the caller's to close. */
   close(): Promise<void>;
 }
 
-/** Listens for mutual-TLS connections; only clients with a certificate from the CA get through. */
+/**
+ * Listens for mutual-TLS connections; only clients with a certificate from the CA get through.
+ * `onServerError` hears what the listening socket reports once it listens (an accept()
+ * failure such as ENOMEM or ENOBUFS); the server keeps listening. (EMFILE and ENFILE
+ * never get here: libuv drops the connection it cannot accept, silently.)
+ */
 export function listenTls(
   options: ListenOptions,
   onConnection: (transport: Transport) => void,
   onRefused: (refusal: TlsRefusal) => void,
+  onServerError: (error: Error) => void = () => {},
 ): Promise<TlsListener> {
   const server = tls.createServer({
-    ...secureContextOptions(options.tls),
+    ...serverContextOptions(options.tls),
     requestCert: true,
     rejectUnauthorized: true,
     handshakeTimeout: options.handshakeTimeoutMs,
@@ -215,7 +258,7 @@ export function listenTls(
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
       server.off('error', reject);
-      server.on('error', () => {});
+      server.on('error', onServerError);
       resolve(listenerOf(server));
     });
   });
@@ -246,9 +289,9 @@ function listenerOf(server: tls.Server): TlsListener {
   const info = server.address() as net.AddressInfo;
   return {
     address: { host: info.address, port: info.port },
-    reload: (material) => {
-      server.setSecureContext(secureContextOptions(material));
-      server.setTicketKeys(randomBytes(TICKET_KEYS_BYTES));
+    reload: (material, ticketKeys) => {
+      server.setSecureContext(serverContextOptions(material));
+      server.setTicketKeys(ticketKeys ?? randomBytes(TICKET_KEYS_BYTES));
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -274,6 +317,8 @@ export function dialTls(options: DialOptions): Promise<Transport> {
       host: options.host,
       port: options.port,
       ...(net.isIP(options.serverName) ? {} : { servername: options.serverName }),
+      // Explicit: Node's default turns false under NODE_TLS_REJECT_UNAUTHORIZED=0.
+      rejectUnauthorized: true,
       checkServerIdentity: (_host, cert) => tls.checkServerIdentity(options.serverName, cert),
       ...(options.session ? { session: options.session } : {}),
     });
@@ -287,6 +332,11 @@ export function dialTls(options: DialOptions): Promise<Transport> {
     };
     socket.once('error', fail);
     socket.once('secureConnect', () => {
+      if (!socket.authorized) {
+        // Unreachable with rejectUnauthorized: true; a second lock on the same door.
+        socket.destroy(new TlsError(`server certificate not verified: ${String(socket.authorizationError)}`));
+        return;
+      }
       clearTimeout(timer);
       socket.off('error', fail);
       resolve(new TlsTransport(socket));

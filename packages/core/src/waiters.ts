@@ -4,6 +4,17 @@
  */
 export class Waiters<K, V> {
   readonly #waiting = new Map<K, Set<(value: V | undefined) => void>>();
+  #size = 0;
+
+  /** Callers waiting now, under every key. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Callers waiting now under `key`. */
+  count(key: K): number {
+    return this.#waiting.get(key)?.size ?? 0;
+  }
 
   wait(key: K, timeoutMs: number): Promise<V | undefined> {
     if (timeoutMs <= 0) return Promise.resolve(undefined);
@@ -12,12 +23,13 @@ export class Waiters<K, V> {
       this.#waiting.set(key, set);
       const done = (value: V | undefined): void => {
         clearTimeout(timer);
-        set.delete(done);
+        if (set.delete(done)) this.#size -= 1;
         if (set.size === 0 && this.#waiting.get(key) === set) this.#waiting.delete(key);
         resolve(value);
       };
       const timer = setTimeout(() => done(undefined), timeoutMs);
       set.add(done);
+      this.#size += 1;
     });
   }
 

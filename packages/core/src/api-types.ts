@@ -1,0 +1,88 @@
+/**
+ * The types of the library API, in one leaf module: what handlers receive and
+ * return, what `request()` takes and gives, and the verbs. It imports nothing, so
+ * every module of core may use it without an import cycle.
+ */
+
+/**
+ * The verbs an event may carry: the prefix of a handler's method name (`get_time`),
+ * and in upper case the HTTP methods of a gateway's event routes (HEAD is a GET).
+ */
+export const VERBS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+
+export type Verb = (typeof VERBS)[number];
+
+/** The peer at the other end of the connection an event came in on. */
+export interface Peer {
+  /** Client name from its verified certificate; `server` for the server. */
+  readonly name: string;
+  readonly address: string;
+}
+
+/** Sends events back the other way, over the connection the event came in on. */
+export interface PipeLink {
+  request(request: PipeRequest): Promise<PipeResponse>;
+}
+
+export type QueryValues = Record<string, string | string[]>;
+
+export interface EventContext {
+  readonly peer: Peer;
+  readonly requestId: string;
+  readonly query: QueryValues;
+  readonly verb: Verb;
+  readonly noun: readonly string[];
+  readonly args: readonly string[];
+  /** Fires on the deadline, on Cancel from the sender, and on disconnect. */
+  readonly signal: AbortSignal;
+  readonly pipe: PipeLink;
+}
+
+export interface EventBody {
+  /** Media type without parameters, lower case; `''` when none. */
+  readonly mimeType: string;
+  readonly raw: Buffer;
+  /** Parsed JSON for JSON types, a string for `text/*`, else the raw Buffer. */
+  readonly data: unknown;
+}
+
+export interface ReplyOptions {
+  /** A string that can be a Content-Type header, at most 1024 characters. */
+  mimeType?: string;
+  /** Return code sent as `X-Event-Return-Code`: a whole number from 0 to 2^32-1. @default 0 */
+  code?: number;
+}
+
+/** A request to the far side, as the library API takes it. */
+export interface PipeRequest {
+  /** @default 'get' */
+  verb?: Verb;
+  /** `'time/utc'` or `['time', 'utc']`. */
+  noun: string | readonly string[];
+  args?: readonly string[];
+  query?: QueryValues;
+  /** Buffer (bytes), string (text) or any JSON value. */
+  body?: unknown;
+  /** Overrides the media type inferred from `body`. */
+  mimeType?: string;
+  /** Reply deadline; the connection's `timeoutMs` when absent. */
+  timeoutMs?: number;
+  /** Correlation id carried to the far side and its logs. */
+  requestId?: string;
+  /** Cancels the request: the far side gets Cancel. */
+  signal?: AbortSignal;
+  /**
+   * Called once, as the request is sent, with a function that cancels it (the far
+   * side gets Cancel). The same as `signal` without the cost of an AbortController
+   * per request; the gateways use it to cancel when their HTTP caller hangs up.
+   */
+  onCancellable?: (cancel: () => void) => void;
+}
+
+export interface PipeResponse {
+  readonly returnCode: number;
+  readonly mimeType: string;
+  readonly raw: Buffer;
+  /** Parsed by media type, as EventBody.data, when first read; the raw Buffer if it does not parse. */
+  readonly data: unknown;
+}

@@ -1,0 +1,44 @@
+import type { EventHandler } from './event-handler.js';
+import type { Logger } from './logger.js';
+import type { ResolvedPipeOptions } from './options.js';
+import type { Role } from './role.js';
+import type { CloseReason, ConnectionState } from './state.js';
+import type { Transport } from './transport.js';
+
+export interface ConnectionInit {
+  role: Role;
+  transport: Transport;
+  options: ResolvedPipeOptions;
+  handler: EventHandler;
+  /** Increases with every connection the owner accepts or dials. */
+  generation: number;
+  logger: Logger;
+  /** The PipeServer or PipeClient, named in diagnostics. */
+  owner: object;
+}
+
+export interface ConnectionStats {
+  readonly eventsIn: number;
+  readonly eventsOut: number;
+}
+
+/** The events a connection emits, with their arguments. */
+export interface ConnectionEvents {
+  /** The Hello exchange finished: requests may go both ways. */
+  open: [];
+  /** Every change of state, after it happened. */
+  state: [to: ConnectionState, from: ConnectionState];
+  /** The peer sent Goaway. */
+  goaway: [reason: string, message: string];
+  /** Exactly once, when the socket is gone; `wasOpen` tells whether the Hello exchange had finished. */
+  close: [reason: CloseReason, error: Error | undefined, wasOpen: boolean];
+}
+
+/** What a connection's collaborators read of it; functions, as they change over its life. */
+export interface ConnectionView {
+  /** The PipeServer or PipeClient, named in diagnostics. */
+  readonly owner: object;
+  peerName(): string;
+  /** Frames other than the Goaway still go out: open or draining. */
+  sending(): boolean;
+}

@@ -1,0 +1,228 @@
+import {
+  BodyTooLargeError,
+  CancelledError,
+  EventTimeoutError,
+  TooManyInFlightError,
+  type EventFrame,
+  type Frame,
+  type Limits,
+  type ReplyFrame,
+} from '@restpipe/wire';
+import type { ConnectionView } from './connection-types.js';
+import { diagnostics, publish } from './diagnostics.js';
+import { handlerMethodName } from './dispatch.js';
+import type { ResolvedPipeOptions } from './options.js';
+import { PendingRequests } from './pending.js';
+import { nextRequestId } from './request-id.js';
+import { responseFromReply, toEventFrame, type PipeRequest, type PipeResponse } from './request.js';
+import { eventCostBytes } from './wire-values.js';
+
+/** What outbound requests need of their connection. */
+export interface OutboundLink extends ConnectionView {
+  /** The peer's limits from its Hello; undefined before it. */
+  peerLimits(): Limits | undefined;
+  send(frame: Frame): void;
+  /** More than the socket should hold is already on its way: new requests wait. */
+  writeBlocked(): boolean;
+  /** A request settled (drain may be waiting for the last one). */
+  settled(): void;
+}
+
+/** One request of ours in flight, as the pending table keeps it. */
+interface Outbound {
+  event: EventFrame;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  /** performance.now() when made. */
+  started: number;
+  /** Made while the socket was full: it waits in #waiting, and the peer has not seen it. */
+  queued: boolean;
+  /** What it costs the peer to hold it (eventCostBytes), counted while it is in flight. */
+  cost: number;
+}
+
+/**
+ * Requests this side sends and the replies it awaits: the pending table with
+ * its deadlines, cancel both ways, and a local queue for requests made while
+ * the socket is full (their deadlines run there too). Bounded by `maxInFlight`
+ * and the peer's own limit, whichever is lower.
+ */
+export class OutboundRequests {
+  // Made on first use: most of a server's connections never send a request.
+  #pendingTable: PendingRequests<Outbound, PipeResponse> | undefined;
+  /** Requests made while the socket was full, oldest first; they leave it when sent or settled. */
+  #waiting: Set<Outbound> | undefined;
+  #eventsOut = 0;
+  #lateReplies = 0;
+  /** Cost of the events sent and not yet settled: kept within the peer's maxInboundBytes. */
+  #creditUsed = 0;
+
+  constructor(
+    private readonly link: OutboundLink,
+    private readonly options: ResolvedPipeOptions,
+  ) {}
+
+  get #pending(): PendingRequests<Outbound, PipeResponse> {
+    return (this.#pendingTable ??= new PendingRequests<Outbound, PipeResponse>({
+      reply: (reply, outbound) => this.#answered(reply, outbound),
+      timeout: (id, outbound) => this.#timedOut(id, outbound),
+      settled: (outbound, error) => this.#settled(outbound, error),
+    }));
+  }
+
+  /** Requests sent (or waiting to be) and not yet answered. */
+  get size(): number {
+    return this.#pendingTable?.size ?? 0;
+  }
+
+  /** Replies that matched no request (late, or never ours) and were dropped. */
+  get lateReplies(): number {
+    return this.#lateReplies;
+  }
+
+  /** Events written to the peer so far. */
+  get eventsOut(): number {
+    return this.#eventsOut;
+  }
+
+  /** Checks the request, sends it (or queues it behind a full socket) and resolves with the reply. */
+  request(request: PipeRequest): Promise<PipeResponse> {
+    let event: EventFrame;
+    try {
+      event = this.#eventFor(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#exchange(event, request.signal, request.onCancellable);
+  }
+
+  /** A reply from the peer; false when nothing waits for its id (late, or never ours). */
+  onReply(reply: ReplyFrame): boolean {
+    const matched = this.#pendingTable?.resolve(reply) ?? false;
+    if (!matched) this.#lateReplies += 1;
+    return matched;
+  }
+
+  /** Sends waiting requests, oldest first, while the socket and the peer have room for them. */
+  sendWaiting(): void {
+    const waiting = this.#waiting;
+    if (!waiting?.size || !this.link.sending()) return;
+    for (const outbound of waiting) {
+      if (!this.#mayGo(outbound)) return;
+      waiting.delete(outbound);
+      this.#sendEvent(outbound);
+    }
+  }
+
+  /** Fails every request that has not gone out yet: the peer will take nothing new. */
+  failWaiting(error: Error): void {
+    for (const outbound of [...(this.#waiting ?? [])]) this.#pendingTable?.reject(outbound.event.id, error);
+  }
+
+  /** Room in the socket, and within what the peer said it holds (one event always fits an idle peer). */
+  #mayGo(outbound: Outbound): boolean {
+    if (this.link.writeBlocked()) return false;
+    const budget = this.link.peerLimits()?.maxInboundBytes || 0;
+    return budget === 0 || this.#creditUsed === 0 || this.#creditUsed + outbound.cost <= budget;
+  }
+
+  /** Fails every request at once: the connection is gone. */
+  failAll(error: Error): void {
+    this.#pendingTable?.rejectAll(error);
+  }
+
+  #eventFor(request: PipeRequest): EventFrame {
+    const limit = Math.min(this.options.maxInFlight, this.link.peerLimits()?.maxInFlight || Infinity);
+    if (this.size >= limit) {
+      throw new TooManyInFlightError(`${limit} requests already in flight to ${this.link.peerName()}`);
+    }
+    const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
+    const event = toEventFrame(request, 0, timeoutMs, request.requestId || nextRequestId());
+    const maxBytes = Math.min(this.options.maxEventBytes, this.link.peerLimits()?.maxEventBytes || Infinity);
+    if (event.data.length > maxBytes) {
+      throw new BodyTooLargeError(`event body of ${event.data.length} bytes exceeds the limit of ${maxBytes}`);
+    }
+    request.signal?.throwIfAborted();
+    return event;
+  }
+
+  #exchange(event: EventFrame, signal: AbortSignal | undefined, onCancellable: PipeRequest['onCancellable']): Promise<PipeResponse> {
+    const id = this.#pending.nextId();
+    event.id = id;
+    const outbound: Outbound = { event, signal, onAbort: undefined, started: performance.now(), queued: false, cost: eventCostBytes(event) };
+    const response = this.#pending.add(id, event.timeoutMs, outbound);
+    if (signal || onCancellable) outbound.onAbort = this.#canceller(outbound);
+    if (signal) signal.addEventListener('abort', outbound.onAbort!, { once: true });
+    if (this.#waiting?.size || !this.#mayGo(outbound)) {
+      // The socket or the peer holds all it should: wait here, in order, deadline running.
+      outbound.queued = true;
+      (this.#waiting ??= new Set()).add(outbound);
+    } else {
+      this.#sendEvent(outbound);
+    }
+    onCancellable?.(outbound.onAbort!);
+    return response;
+  }
+
+  #sendEvent(outbound: Outbound): void {
+    const { event } = outbound;
+    outbound.queued = false;
+    this.#creditUsed += outbound.cost;
+    this.#eventsOut += 1;
+    this.link.send({ kind: 'event', event });
+    if (diagnostics.eventSent.hasSubscribers) {
+      publish(diagnostics.eventSent, { owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId });
+    }
+  }
+
+  /** A reply for one of our requests: the caller's response, or the far side's failure thrown. */
+  #answered(reply: ReplyFrame, { event, started }: Outbound): PipeResponse {
+    if (diagnostics.roundtrip.hasSubscribers) {
+      const message = {
+        owner: this.link.owner, peer: this.link.peerName(), ms: performance.now() - started, requestId: event.requestId,
+        handlerName: handlerMethodName(event.verb, event.noun), returnCode: reply.returnCode, status: reply.status || 200,
+      };
+      // After the caller's own continuation (a gateway writes its HTTP response there):
+      // logs and metrics are not on the caller's clock.
+      queueMicrotask(() => publish(diagnostics.roundtrip, message));
+    }
+    return responseFromReply(reply);
+  }
+
+  #settled(outbound: Outbound, error: unknown): void {
+    const { event, signal, onAbort } = outbound;
+    if (outbound.queued) this.#waiting!.delete(outbound);
+    else this.#creditUsed -= outbound.cost;
+    if (signal) signal.removeEventListener('abort', onAbort!);
+    // A timeout has a channel of its own.
+    if (error && !(error instanceof EventTimeoutError) && diagnostics.eventError.hasSubscribers) {
+      publish(diagnostics.eventError, {
+        owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId, handlerName: handlerMethodName(event.verb, event.noun),
+        code: (error as { code?: string }).code ?? 'RP_ERR_UNKNOWN', side: 'sender',
+      });
+    }
+    this.link.settled();
+    // Its cost is free again: a waiting request may fit now.
+    if (!outbound.queued && this.#waiting?.size) queueMicrotask(() => this.sendWaiting());
+  }
+
+  #timedOut(id: number, { event, queued }: Outbound): Error {
+    if (!queued) this.#sendCancel(id);
+    publish(diagnostics.eventTimeout, {
+      owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId, handlerName: handlerMethodName(event.verb, event.noun),
+    });
+    return new EventTimeoutError(`no reply from ${this.link.peerName()} within ${event.timeoutMs} ms`);
+  }
+
+  /** Cancels the request if it is still pending: it fails with CancelledError and the peer, if it saw it, gets Cancel. */
+  #canceller(outbound: Outbound): () => void {
+    const id = outbound.event.id;
+    return () => {
+      if (this.#pending.reject(id, new CancelledError('request cancelled by the caller')) && !outbound.queued) this.#sendCancel(id);
+    };
+  }
+
+  #sendCancel(id: number): void {
+    if (this.link.sending()) this.link.send({ kind: 'cancel', cancel: { id } });
+  }
+}

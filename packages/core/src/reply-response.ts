@@ -1,0 +1,55 @@
+/**
+ * A Reply from the peer, turned into the caller's response or the far side's
+ * failure. This is the one place a sender trusts what a peer says about the
+ * outcome: a peer can produce only the outcomes of the reply table (SPEC §4).
+ * An exception Reply carries one of its failure statuses (`isExceptionStatus`:
+ * any 4xx, 500, 502, 503, 504; absent means 500); a value Reply carries 200 (or
+ * nothing) and a media type that can be a Content-Type. Anything else fails that
+ * one request with 502 ProtocolError: never a redirect, an empty 204, or an HTTP
+ * server's own 500 for status 99.
+ */
+import { asBuffer, isExceptionStatus, ProtocolError, ReplyKind, VALUE_STATUS, type ReplyFrame } from '@restpipe/wire';
+import { parseBody } from './body.js';
+import { failFromEnvelope } from './envelope.js';
+import type { PipeResponse } from './api-types.js';
+import { isMimeType } from './wire-values.js';
+
+/** Resolves a reply into a response, or throws the far side's failure. */
+export function responseFromReply(reply: ReplyFrame): PipeResponse {
+  const raw = asBuffer(reply.data);
+  if (reply.kind === ReplyKind.EXCEPTION) {
+    const status = reply.status || 500;
+    if (!isExceptionStatus(status)) throw new ProtocolError(`the peer answered with status ${status}, which no failure has`);
+    throw failFromEnvelope(raw, status, reply.returnCode);
+  }
+  if (reply.kind !== ReplyKind.VALUE) throw new ProtocolError(`the peer answered with reply kind ${String(reply.kind)}`);
+  if (reply.status !== VALUE_STATUS && reply.status !== 0) {
+    throw new ProtocolError(`the peer answered a value with status ${reply.status}`);
+  }
+  if (!isMimeType(reply.mimeType)) throw new ProtocolError('the peer answered with a media type that is no header value');
+  return new Response(reply.returnCode, reply.mimeType, raw);
+}
+
+/** A reply's body is parsed when `data` is first read: a gateway that passes `raw` on never pays for it. */
+class Response implements PipeResponse {
+  #data: unknown;
+  #parsed = false;
+
+  constructor(
+    readonly returnCode: number,
+    readonly mimeType: string,
+    readonly raw: Buffer,
+  ) {}
+
+  get data(): unknown {
+    if (!this.#parsed) {
+      this.#parsed = true;
+      try {
+        this.#data = parseBody(this.mimeType, this.raw);
+      } catch {
+        this.#data = this.raw;
+      }
+    }
+    return this.#data;
+  }
+}
