@@ -12,6 +12,8 @@ export interface NodeStatus {
   ready(): boolean;
   /** Server only. */
   clients?(): ClientInfo[];
+  /** Server with a CRL that names a nextUpdate: shown in `/_rp/health` as `crl`. */
+  crl?(): { nextUpdate: string; expired: boolean } | undefined;
 }
 
 /** Prometheus text for `/_rp/metrics`. */
@@ -21,13 +23,17 @@ export interface MetricsSource {
 }
 
 export function registerAdminRoutes(app: FastifyInstance, status: NodeStatus, metrics?: MetricsSource): void {
-  app.get('/_rp/health', async () => ({
-    status: 'ok',
-    role: status.role,
-    name: status.name,
-    connected: status.connected(),
-    peers: status.peers(),
-  }));
+  app.get('/_rp/health', async () => {
+    const crl = status.crl?.();
+    return {
+      status: 'ok',
+      role: status.role,
+      name: status.name,
+      connected: status.connected(),
+      peers: status.peers(),
+      ...(crl ? { crl } : {}),
+    };
+  });
   app.get('/_rp/ready', async (_request, reply) => {
     const ready = status.ready();
     return reply.code(ready ? 200 : 503).send({ ready });

@@ -1,3 +1,4 @@
+import { NAME_PATTERN } from '@restpipe/certs/names';
 import { InvalidPathError, validateNoun, type QueryValues } from '@restpipe/core';
 
 /** What a gateway URL asks for, before anything is sent. */
@@ -9,9 +10,6 @@ export interface EventPath {
   /** Absent when the URL has no query string. */
   query: QueryValues | undefined;
 }
-
-/** Client names as certificates carry them (same rule as `rp-certs`). */
-export const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /**
  * Parses the raw request URL after its prefix (`/server/` or `/client/`):
@@ -27,7 +25,7 @@ export function parseEventPath(rawUrl: string, prefix: string, withTarget: boole
   if (withTarget) {
     const slash = rest.indexOf('/');
     target = slash < 0 ? rest : rest.slice(0, slash);
-    if (!CLIENT_NAME.test(target)) throw new InvalidPathError(`invalid client name ${JSON.stringify(target)}`);
+    if (!NAME_PATTERN.test(target)) throw new InvalidPathError(`invalid client name ${JSON.stringify(target)}`);
     rest = slash < 0 ? '' : rest.slice(slash + 1);
   }
   const split = rest.indexOf('//');
@@ -51,7 +49,10 @@ export function parseQuery(queryString: string): QueryValues | undefined {
   const query: QueryValues = Object.create(null) as QueryValues;
   for (const [key, value] of new URLSearchParams(queryString)) {
     const seen = query[key];
-    query[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+    // Appended in place: a copy per repeat is quadratic in a query of one key repeated.
+    if (seen === undefined) query[key] = value;
+    else if (Array.isArray(seen)) seen.push(value);
+    else query[key] = [seen, value];
   }
   return query;
 }

@@ -1,8 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import { InvalidPathError, MethodNotAllowedError, NotFoundError, RpError, UnauthorizedError } from '@restpipe/core';
+import { InvalidPathError, NotFoundError, RpError, UnauthorizedError } from '@restpipe/core';
 import { registerAdminRoutes, type MetricsSource, type NodeStatus } from './admin-routes.js';
 import { bearerMatches } from './api-key.js';
-import { ALLOW_HEADER, eventRoute, type Send } from './event-route.js';
+import { EVENT_METHODS, eventRoute, methodNotAllowed, type Send } from './event-route.js';
 import { clientErrorResponse, sendFailure } from './http-errors.js';
 import { requestIdOf } from './request-id.js';
 
@@ -101,7 +101,7 @@ function registerEventRoutes(app: FastifyInstance, options: GatewayOptions): voi
   const isServer = options.status.role === 'server';
   const prefix = isServer ? '/client/' : '/server/';
   const handler = eventRoute({ prefix, withTarget: isServer, send: options.send });
-  const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', ...UNSUPPORTED_METHODS];
+  const methods = [...EVENT_METHODS, ...UNSUPPORTED_METHODS];
   app.route({ method: methods, url: `${prefix}*`, handler });
   app.route({ method: methods, url: prefix.slice(0, -1), handler: async (request, reply) => handler(request, reply) });
 }
@@ -109,8 +109,7 @@ function registerEventRoutes(app: FastifyInstance, options: GatewayOptions): voi
 function notFound(method: string, url: string, options: GatewayOptions, reply: FastifyReply): FastifyReply {
   const prefix = options.status.role === 'server' ? '/client' : '/server';
   if (url === prefix || url.startsWith(`${prefix}/`)) {
-    reply.header('allow', ALLOW_HEADER);
-    return sendFailure(reply, new MethodNotAllowedError(`method ${method} is not allowed; use ${ALLOW_HEADER}`), options.exposeTracebacks);
+    return sendFailure(reply, methodNotAllowed(reply, method), options.exposeTracebacks);
   }
   return sendFailure(reply, new NotFoundError(`no route ${method} ${url.split('?')[0]}; events go to ${prefix}/...`), options.exposeTracebacks);
 }

@@ -1,10 +1,13 @@
 import type { FastifyReply } from 'fastify';
 import {
   BodyTooLargeError,
+  envelopeBytes,
   envelopeOf,
   ERROR_CODES,
   InvalidBodyError,
+  InvalidRequestError,
   PipeFailError,
+  relayedEnvelope,
   RpError,
   TooManyInFlightError,
   type ExceptionEnvelope,
@@ -39,21 +42,16 @@ export interface FailureView {
 export function viewOf(thrown: unknown, exposeTracebacks: boolean): FailureView {
   const error = thrown instanceof Error ? fromFastify(thrown as Error & { code?: string }) : thrown;
   if (error instanceof PipeFailError) {
-    return {
-      status: error.status,
-      returnCode: error.returnCode || undefined,
-      envelope: { exception: { class: error.className, message: error.message, code: error.code, traceback: error.traceback } },
-    };
+    return { status: error.status, returnCode: error.returnCode || undefined, envelope: relayedEnvelope(error) };
   }
   if (error instanceof RpError) {
     return { status: error.status, returnCode: error.returnCode, envelope: envelopeOf(error, exposeTracebacks) };
   }
   const status = (error as { statusCode?: number })?.statusCode;
-  const local = envelopeOf(error, exposeTracebacks);
   if (status && status >= 400 && status < 500) {
-    return { status, returnCode: undefined, envelope: { exception: { ...local.exception, code: ERROR_CODES.INVALID_REQUEST } } };
+    return { status, returnCode: undefined, envelope: envelopeOf(error, exposeTracebacks, ERROR_CODES.INVALID_REQUEST) };
   }
-  return { status: 500, returnCode: undefined, envelope: { exception: { ...local.exception, code: ERROR_CODES.GATEWAY } } };
+  return { status: 500, returnCode: undefined, envelope: envelopeOf(error, exposeTracebacks, ERROR_CODES.GATEWAY) };
 }
 
 export function sendFailure(reply: FastifyReply, thrown: unknown, exposeTracebacks: boolean): FastifyReply {
@@ -80,8 +78,6 @@ function clientErrorStatus(code: string | undefined): [number, string] {
  */
 export function clientErrorResponse(error: Error & { code?: string }): string {
   const [status, text] = clientErrorStatus(error.code);
-  const body = JSON.stringify({
-    exception: { class: 'InvalidRequestError', message: `malformed HTTP request (${error.code ?? 'unknown'})`, code: ERROR_CODES.INVALID_REQUEST, traceback: '' },
-  });
-  return `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  const body = envelopeBytes(new InvalidRequestError(`malformed HTTP request (${error.code ?? 'unknown'})`), false);
+  return `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString('utf8')}`;
 }

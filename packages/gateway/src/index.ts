@@ -1,5 +1,5 @@
 export { createGateway, type GatewayOptions, HEADERS_TIMEOUT_MS } from './gateway.js';
-export { parseEventPath, parseQuery, CLIENT_NAME, type EventPath } from './event-path.js';
+export { parseEventPath, parseQuery, type EventPath } from './event-path.js';
 export { listenGateway, parseGatewayAddress, parseHostPort, type GatewayAddress } from './listen.js';
 export { type NodeStatus, type MetricsSource } from './admin-routes.js';
 export { EVENT_METHODS, MAX_EVENT_TIMEOUT_MS, type Send } from './event-route.js';

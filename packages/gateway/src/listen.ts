@@ -39,10 +39,41 @@ export async function listenGateway(app: FastifyInstance, address: GatewayAddres
       return app.listen({ host: address.host, port: address.port });
     case 'unix':
       await removeStaleSocket(address.path);
-      await app.listen({ path: address.path });
-      await chmod(address.path, address.mode);
+      await listenUnix(app, address.path, address.mode);
       return address.path;
   }
+}
+
+/**
+ * Listens on a unix socket that never has more than `mode`. A chmod after
+ * listen() alone would leave it, for a while, with whatever the umask gives.
+ * bind() makes the file with 0777 minus the umask, so around the one
+ * server.listen() call Fastify makes, the umask also masks every bit `mode`
+ * does not have. Node binds a pipe synchronously inside listen() (outside
+ * cluster workers), so the process-wide umask is changed for that synchronous
+ * call only, and only ever tightened: a file libuv's threadpool happened to
+ * create in that instant could only get fewer bits. A chmod then adds the bits
+ * of `mode` that the process umask took away.
+ */
+async function listenUnix(app: FastifyInstance, path: string, mode: number): Promise<void> {
+  const server = app.server;
+  const listen = server.listen;
+  server.listen = function listenUnderUmask(this: typeof server, ...args: unknown[]) {
+    server.listen = listen;
+    const previous = process.umask(0o777 & ~mode);
+    process.umask((0o777 & ~mode) | previous);
+    try {
+      return (listen as (...a: unknown[]) => typeof server).apply(this, args);
+    } finally {
+      process.umask(previous);
+    }
+  } as typeof listen;
+  try {
+    await app.listen({ path });
+  } finally {
+    server.listen = listen;
+  }
+  await chmod(path, mode);
 }
 
 /** A socket file nobody answers on is left from a crash: replace it. A live one is an error. */
