@@ -7,8 +7,12 @@ export default defineConfig({
   resolve: {
     // Tests run against the sources; child processes run the built CLIs.
     alias: {
+      '@restpipe/errors': src('errors'),
       '@restpipe/wire': src('wire'),
       '@restpipe/core': src('core'),
+      '@restpipe/store': src('store'),
+      // Before '@restpipe/certs', which would otherwise take its subpath too.
+      '@restpipe/certs/names': fileURLToPath(new URL('./packages/certs/src/names.ts', import.meta.url)),
       '@restpipe/certs': src('certs'),
       '@restpipe/gateway': src('gateway'),
       restpipe: src('restpipe'),
