@@ -45,7 +45,7 @@ export class RawPeer {
   }
 
   hello(heartbeatMs = 60_000): void {
-    this.send({ kind: 'hello', hello: { protocolVersion: PROTOCOL_VERSION, software: 'raw-peer', heartbeatMs, maxEventBytes: 1 << 20, maxInFlight: 16, maxConcurrency: 4 } });
+    this.send({ kind: 'hello', hello: { protocolVersion: PROTOCOL_VERSION, software: 'raw-peer', heartbeatMs, maxEventBytes: 1 << 20, maxInFlight: 16, maxConcurrency: 4, maxInboundBytes: 0 } });
   }
 
   goawayReason(): string | undefined {
