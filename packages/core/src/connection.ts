@@ -20,7 +20,7 @@ import { InboundEvents } from './inbound-events.js';
 import { Liveness } from './liveness.js';
 import type { Logger } from './logger.js';
 import { peerReason, peerText } from './peer-text.js';
-import { MAX_PEER_HEARTBEAT_MS, maxFrameBytes, type ResolvedPipeOptions } from './options.js';
+import { maxFrameBytes, type ResolvedPipeOptions } from './options.js';
 import { OutboundRequests } from './outbound-requests.js';
 import { Outbox } from './outbox.js';
 import type { PipeRequest, PipeResponse } from './request.js';
@@ -187,8 +187,8 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
   #open(peerLimits: Limits): void {
     if (!this.#transitionTo(ConnectionState.OPEN)) return;
     // Only the numbers: the decoded Hello (and its software string) is not kept per connection.
-    const { maxEventBytes, maxInFlight, maxConcurrency } = peerLimits;
-    const heartbeatMs = Math.min(peerLimits.heartbeatMs, MAX_PEER_HEARTBEAT_MS);
+    // The peer's heartbeat is clamped where it is used, in Heartbeat.deadline.
+    const { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency } = peerLimits;
     const maxInboundBytes = peerLimits.maxInboundBytes ?? 0;
     this.#peerLimits = { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency, maxInboundBytes };
     this.#openedAt = Date.now();

@@ -39,10 +39,6 @@ export class FrameReader {
     this.#decoder = new FrameDecoder(maxFrameBytes);
   }
 
-  get stopped(): boolean {
-    return this.#stopped;
-  }
-
   onData(chunk: Buffer): void {
     if (this.hooks.closing) return; // nothing the peer sends can matter now: don't parse or buffer it
     if (this.#stopped) this.#decoder.hold(chunk); // read before the pause took effect

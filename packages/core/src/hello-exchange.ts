@@ -37,10 +37,6 @@ export class HelloExchange {
     };
   }
 
-  get waiting(): boolean {
-    return this.#waiter !== undefined;
-  }
-
   /** Resolves with the peer's Hello (server) or HelloAck (client). */
   wait(): Promise<Hello | HelloAck> {
     const expected = this.role === 'server' ? 'Hello from the client' : 'HelloAck from the server';

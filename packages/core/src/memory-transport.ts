@@ -22,8 +22,6 @@ export class MemoryTransport implements Transport {
   readonly #unread: Buffer[] = [];
   #unreadBytes = 0;
   #bytesQueued = 0;
-  /** Chunks written, as the other end saw them (for assertions). */
-  readonly written: Buffer[] = [];
 
   private constructor(name: string) {
     this.remoteAddress = `memory:${name}`;
@@ -110,7 +108,6 @@ export class MemoryTransport implements Transport {
     while (this.#unread.length > 0 && !this.#stalled && !reader.#paused && !reader.#destroyed) {
       const chunk = this.#unread.shift()!;
       this.#unreadBytes -= chunk.length;
-      this.written.push(chunk);
       reader.#dataListener?.(chunk);
       delivered = true;
     }

@@ -57,11 +57,6 @@ export class Outbox {
     private readonly clock: OutboxClock = realClock,
   ) {}
 
-  /** Frames appended and not yet flushed. */
-  get queued(): number {
-    return this.#writer.queued;
-  }
-
   /** Body bytes of the events and replies appended since the last flush. */
   get unflushedBytes(): number {
     return this.#unflushedBytes;
