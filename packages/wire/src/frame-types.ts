@@ -40,6 +40,13 @@ export interface EventFrame {
   data: Uint8Array;
   timeoutMs: number;
   requestId: string;
+  /**
+   * The sender's idempotency key (SPEC §8): the receiver runs the handler at most
+   * once for it per sending peer. Decoded as undefined when absent or ''.
+   */
+  idempotencyKey?: string | undefined;
+  /** 1 for a job's first delivery, 2 for the next...; decoded as undefined when absent or 0 (handlers see 1). */
+  attempt?: number | undefined;
 }
 
 export const ReplyKind = { VALUE: 0, EXCEPTION: 1 } as const;
@@ -52,6 +59,8 @@ export interface ReplyFrame {
   data: Uint8Array;
   kind: ReplyKind;
   status: number;
+  /** Stored for the event's idempotency key and replayed: the handler did not run now. Decoded as undefined when false. */
+  replayed?: boolean | undefined;
 }
 
 export interface Goaway {

@@ -37,6 +37,20 @@ export function encodeFrameBytes(frame: Frame): Buffer {
 const AS_FRAME = { defaults: true, arrays: true, oneofs: true } as const;
 
 /**
+ * The optional fields of jobs (SPEC §8): proto3 cannot tell a default from an
+ * absent field, so both are undefined (the property always there, as the hot
+ * codec decodes it) and a frame without them equals one built without them.
+ */
+function withOptionalFields(kind: string, message: Record<string, unknown>): void {
+  if (kind === 'event') {
+    if (message['idempotencyKey'] === '') message['idempotencyKey'] = undefined;
+    if (message['attempt'] === 0) message['attempt'] = undefined;
+  } else if (kind === 'reply') {
+    if (message['replayed'] === false) message['replayed'] = undefined;
+  }
+}
+
+/**
  * Decodes one frame body (without its prefix). Throws ProtocolError on anything
  * malformed. For tools and tests; a connection uses FrameDecoder.decode(), whose
  * reader's memos last from frame to frame.
@@ -60,5 +74,6 @@ export function decodeFrameWith(reader: HotReader, body: Buffer): Frame {
   if (typeof kind !== 'string' || !KINDS.has(kind)) {
     throw new ProtocolError('frame has no known kind');
   }
+  withOptionalFields(kind, message[kind] as Record<string, unknown>);
   return { kind, [kind]: message[kind] } as unknown as Frame;
 }

@@ -10,6 +10,11 @@ const uint32 = fc.nat({ max: 0xffff_ffff });
 const text = fc.string({ unit: 'binary', maxLength: 70 });
 const bytes = fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b));
 
+/** Left out, undefined, or a value: the optional fields of jobs (SPEC §8). */
+const optional = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arb, { nil: undefined });
+const idempotencyKey = fc.oneof(fc.constant(''), fc.string({ unit: 'binary', maxLength: 70 }), fc.string({ unit: 'grapheme', maxLength: 20 }));
+const attempt = fc.oneof(fc.constant(0), fc.nat({ max: 300 }), fc.constant(0xffff_ffff), uint32);
+
 const eventArb: fc.Arbitrary<EventFrame> = fc.record({
   id: uint32,
   verb: text,
@@ -20,7 +25,9 @@ const eventArb: fc.Arbitrary<EventFrame> = fc.record({
   data: bytes,
   timeoutMs: uint32,
   requestId: text,
-});
+  idempotencyKey: optional(idempotencyKey),
+  attempt: optional(attempt),
+}, { requiredKeys: ['id', 'verb', 'noun', 'args', 'query', 'mimeType', 'data', 'timeoutMs', 'requestId'] });
 
 const replyArb: fc.Arbitrary<ReplyFrame> = fc.record({
   id: uint32,
@@ -29,7 +36,8 @@ const replyArb: fc.Arbitrary<ReplyFrame> = fc.record({
   data: bytes,
   kind: fc.constantFrom(0 as const, 1 as const),
   status: uint32,
-});
+  replayed: optional(fc.boolean()),
+}, { requiredKeys: ['id', 'returnCode', 'mimeType', 'data', 'kind', 'status'] });
 
 const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   eventArb.map((event) => ({ kind: 'event' as const, event })),
@@ -53,6 +61,35 @@ function plain(frame: Frame): unknown {
   const type = FrameType.lookupType(`restpipe.v1.${frame.kind === 'helloAck' ? 'HelloAck' : frame.kind[0]!.toUpperCase() + frame.kind.slice(1)}`);
   const object = type.toObject(type.fromObject(message), { defaults: true, arrays: true, bytes: String });
   return { kind: frame.kind, [frame.kind]: object };
+}
+
+/**
+ * What protobufjs writes for a frame with its defaults left out (a decoded message's
+ * defaults sit on its prototype: never written), but for the body, which FrameWriter
+ * writes last of its message (field order is free in protobuf) to send it apart.
+ */
+function referenceBody(frame: Frame): Buffer {
+  if (frame.kind !== 'event' && frame.kind !== 'reply' && frame.kind !== 'ping' && frame.kind !== 'pong') return encodeFrameBytes(frame).subarray(4);
+  const message = frame[frame.kind as keyof Frame] as unknown as Record<string, unknown>;
+  const isSet = (v: unknown): boolean => v !== undefined && v !== '' && v !== 0 && v !== false && (v as { length?: number }).length !== 0;
+  const withoutDefaults = (m: Record<string, unknown>): Array<[string, unknown]> => Object.entries(m).filter(([, v]) => isSet(v));
+  const set = withoutDefaults(message).map(([k, v]): [string, unknown] =>
+    [k, k === 'query' ? (v as Array<Record<string, unknown>>).map((q) => Object.fromEntries(withoutDefaults(q))) : v]);
+  const field = FrameType.fields[frame.kind]!;
+  const type = field.resolvedType as unknown as { encode(m: unknown): { finish(): Uint8Array }; fields: Record<string, { id: number }> };
+  const data = set.find(([k]) => k === 'data')?.[1] as Uint8Array | undefined;
+  const parts: Buffer[] = [Buffer.from(type.encode(Object.fromEntries(set.filter(([k]) => k !== 'data'))).finish())];
+  if (data) parts.push(varint((type.fields['data']!.id << 3) | 2), varint(data.length), Buffer.from(data));
+  const inner = Buffer.concat(parts);
+  return Buffer.concat([varint((field.id << 3) | 2), varint(inner.length), inner]);
+}
+
+function varint(value: number): Buffer {
+  const out: number[] = [];
+  for (let v = value >>> 0; ; v >>>= 7) {
+    if (v < 0x80) return Buffer.from([...out, v]);
+    out.push((v & 0x7f) | 0x80);
+  }
 }
 
 function writeAll(frames: Frame[]): Buffer[] {
@@ -85,6 +122,16 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
     );
   });
 
+  it('writes, byte for byte, what protobufjs writes for the frame without its defaults, body last (property)', () => {
+    fc.assert(
+      fc.property(fc.array(frameArb, { minLength: 1, maxLength: 6 }), (frames) => {
+        const bodies = new FrameDecoder(1 << 24).push(Buffer.concat(writeAll(frames)));
+        expect(bodies.map((b) => b.toString('hex'))).toEqual(frames.map((f) => referenceBody(f).toString('hex')));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('reads what protobufjs writes, on the fast path, to the same values (property)', () => {
     fc.assert(
       fc.property(hotArb, (frame) => {
@@ -95,6 +142,49 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('carries the idempotency key, the attempt and the replayed flag through both codecs', () => {
+    const event: EventFrame = { id: 1, verb: 'post', noun: ['jobs'], args: [], query: [], mimeType: '', data: Buffer.from('{}'), timeoutMs: 0, requestId: '', idempotencyKey: 'job-01', attempt: 3 };
+    const reply: ReplyFrame = { id: 1, returnCode: 0, mimeType: 'application/json', data: Buffer.from('{}'), kind: 0, status: 200, replayed: true };
+    const frames: Frame[] = [{ kind: 'event', event }, { kind: 'reply', reply }];
+    const hotBodies = new FrameDecoder(1 << 20).push(Buffer.concat(writeAll(frames)));
+    const referenceBodies = frames.map((f) => encodeFrameBytes(f).subarray(4));
+    for (const bodies of [hotBodies, referenceBodies]) {
+      // The hot reader, and decodeFrame (the hot reader, which takes these too).
+      for (const decoded of [bodies.map((b) => new HotReader().decode(b)!), bodies.map((b) => decodeFrame(b))]) {
+        expect(decoded).toEqual(frames);
+      }
+      // protobufjs itself, on either codec's bytes.
+      const [e, r] = bodies.map((b) => FrameType.toObject(FrameType.decode(b)) as { event?: EventFrame; reply?: ReplyFrame });
+      expect([e!.event!.idempotencyKey, e!.event!.attempt, r!.reply!.replayed]).toEqual(['job-01', 3, true]);
+    }
+    // protobufjs's path in decodeFrame, taken for a field the hot reader does not know (15, varint 1).
+    const extend = (body: Buffer): Buffer => Buffer.concat([Buffer.from([body[0]!, body[1]! + 2]), body.subarray(2), Buffer.from([0x78, 1])]);
+    const viaProtobufjs = hotBodies.map(extend);
+    for (const body of viaProtobufjs) expect(reader.decode(body)).toBeUndefined();
+    expect(viaProtobufjs.map((b) => decodeFrame(b))).toEqual(frames);
+  });
+
+  it('decodes the fields of jobs, absent or default, as undefined properties in both codecs', () => {
+    const event: EventFrame = { id: 2, verb: 'get', noun: [], args: [], query: [], mimeType: '', data: Buffer.alloc(0), timeoutMs: 0, requestId: '' };
+    const reply: ReplyFrame = { id: 2, returnCode: 0, mimeType: '', data: Buffer.alloc(0), kind: 0, status: 200 };
+    const explicit: Frame[] = [{ kind: 'event', event: { ...event, idempotencyKey: '', attempt: 0 } }, { kind: 'reply', reply: { ...reply, replayed: false } }];
+    // FrameWriter leaves defaults off the wire; protobufjs writes them when set: both decode alike.
+    const bodies = [...new FrameDecoder(1 << 20).push(Buffer.concat(writeAll(explicit))), ...explicit.map((f) => encodeFrameBytes(f).subarray(4))];
+    expect(bodies[0]!.length).toBeLessThan(bodies[2]!.length);
+    const extend = (body: Buffer): Buffer => Buffer.concat([Buffer.from([body[0]!, body[1]! + 2]), body.subarray(2), Buffer.from([0x78, 1])]);
+    for (const body of bodies) {
+      for (const frame of [reader.decode(body)!, decodeFrame(extend(body))]) {
+        const message = (frame.kind === 'event' ? frame.event : frame.kind === 'reply' ? frame.reply : {}) as Record<string, unknown>;
+        const fields = frame.kind === 'event' ? ['idempotencyKey', 'attempt'] : ['replayed'];
+        for (const name of fields) {
+          expect(name in message, name).toBe(true);
+          expect(message[name], name).toBeUndefined();
+        }
+        expect(frame).toEqual(frame.kind === 'event' ? { kind: 'event', event } : { kind: 'reply', reply });
+      }
+    }
   });
 
   it('decodes repeated and same-length verbs, media types and nouns to their own strings', () => {

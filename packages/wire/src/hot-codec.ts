@@ -32,6 +32,8 @@ const TAG = {
   eventData: 0x3a,
   eventTimeout: 0x40,
   eventRequestId: 0x4a,
+  eventIdempotencyKey: 0x52, // Event.idempotency_key = 10, length-delimited
+  eventAttempt: 0x58, // Event.attempt = 11, varint
   queryKey: 0x0a,
   queryValues: 0x12,
   replyId: 0x08,
@@ -40,6 +42,7 @@ const TAG = {
   replyData: 0x22,
   replyKind: 0x28,
   replyStatus: 0x30,
+  replyReplayed: 0x38, // Reply.replayed = 7, varint
 } as const;
 
 // ---- sizes ---------------------------------------------------------------
@@ -84,6 +87,13 @@ const uintField = (value: number): number => (value === 0 ? 0 : 1 + varintBytes(
 const stringField = (text: string): number => (text.length === 0 ? 0 : delimited(utf8Bytes(text)));
 const delimited = (bytes: number): number => 1 + varintBytes(bytes) + bytes;
 
+/**
+ * The optional fields of jobs (SPEC §8), as proto3 writes them: only when not the
+ * default. Measuring and writing both ask these, so that they never disagree.
+ */
+const keyOf = (e: EventFrame): string => (typeof e.idempotencyKey === 'string' ? e.idempotencyKey : '');
+const attemptOf = (e: EventFrame): number => (e.attempt !== undefined && e.attempt > 0 ? e.attempt : 0);
+
 function repeatedStrings(values: readonly string[]): number {
   let size = 0;
   for (const value of values) size += delimited(utf8Bytes(value));
@@ -122,13 +132,14 @@ export class HotWriter {
     let size = uintField(e.id) + memoField(this.#verbs, e.verb) + repeatedStrings(e.noun) + repeatedStrings(e.args);
     for (const param of e.query) size += delimited(queryParamBytes(param));
     size += memoField(this.#mimeTypes, e.mimeType) + uintField(e.timeoutMs) + stringField(e.requestId);
+    size += stringField(keyOf(e)) + uintField(attemptOf(e));
     return size + (e.data.length === 0 ? 0 : delimited(e.data.length));
   }
 
   /** Bytes of a Reply message, data included. */
   replyBytes(r: ReplyFrame): number {
     return uintField(r.id) + uintField(r.returnCode) + memoField(this.#mimeTypes, r.mimeType) + uintField(r.kind) + uintField(r.status)
-      + (r.data.length === 0 ? 0 : delimited(r.data.length));
+      + (r.replayed === true ? 2 : 0) + (r.data.length === 0 ? 0 : delimited(r.data.length));
   }
 
   reset(buf: Buffer, pos: number): void {
@@ -206,6 +217,8 @@ export class HotWriter {
     this.memoField(TAG.eventMime, this.#mimeTypes, e.mimeType);
     this.uintField(TAG.eventTimeout, e.timeoutMs);
     this.stringField(TAG.eventRequestId, e.requestId);
+    this.stringField(TAG.eventIdempotencyKey, keyOf(e));
+    this.uintField(TAG.eventAttempt, attemptOf(e));
     if (e.data.length > 0) this.bytesHeader(TAG.eventData, e.data.length);
   }
 
@@ -222,6 +235,7 @@ export class HotWriter {
     this.memoField(TAG.replyMime, this.#mimeTypes, r.mimeType);
     this.uintField(TAG.replyKind, r.kind);
     this.uintField(TAG.replyStatus, r.status);
+    if (r.replayed === true) this.uintField(TAG.replyReplayed, 1);
     if (r.data.length > 0) this.bytesHeader(TAG.replyData, r.data.length);
   }
 }
@@ -391,6 +405,7 @@ export class HotReader {
   #event(): EventFrame {
     let id = 0, timeoutMs = 0;
     let verb = '', mimeType = '', requestId = '';
+    let idempotencyKey: string | undefined, attempt: number | undefined;
     let data: Buffer = EMPTY;
     const noun: string[] = [];
     let args = NONE as string[];
@@ -406,16 +421,20 @@ export class HotReader {
         case TAG.eventData: data = this.#bytes(); break;
         case TAG.eventTimeout: timeoutMs = this.#varint(); break;
         case TAG.eventRequestId: requestId = this.#string(); break;
+        // Absent and default alike are undefined, as frames.ts makes protobufjs's.
+        case TAG.eventIdempotencyKey: idempotencyKey = this.#string() || undefined; break;
+        case TAG.eventAttempt: attempt = this.#varint() || undefined; break;
         default: throw NOT_HOT;
       }
     }
-    return { id, verb, noun, args, query, mimeType, data, timeoutMs, requestId };
+    return { id, verb, noun, args, query, mimeType, data, timeoutMs, requestId, idempotencyKey, attempt };
   }
 
   #reply(): ReplyFrame {
     let id = 0, returnCode = 0, kind = 0, status = 0;
     let mimeType = '';
     let data: Buffer = EMPTY;
+    let replayed: true | undefined;
     while (this.#pos < this.#end) {
       switch (this.#buf[this.#pos++]) {
         case TAG.replyId: id = this.#varint(); break;
@@ -424,10 +443,11 @@ export class HotReader {
         case TAG.replyData: data = this.#bytes(); break;
         case TAG.replyKind: kind = this.#varint(); break;
         case TAG.replyStatus: status = this.#varint(); break;
+        case TAG.replyReplayed: replayed = this.#varint() !== 0 || undefined; break;
         default: throw NOT_HOT;
       }
     }
-    return { id, returnCode, mimeType, data, kind: kind as ReplyKind, status };
+    return { id, returnCode, mimeType, data, kind: kind as ReplyKind, status, replayed };
   }
 
   #seq(): number {

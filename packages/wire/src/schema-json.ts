@@ -180,6 +180,14 @@ export const SCHEMA_JSON: INamespace = {
                 "requestId": {
                   "type": "string",
                   "id": 9
+                },
+                "idempotencyKey": {
+                  "type": "string",
+                  "id": 10
+                },
+                "attempt": {
+                  "type": "uint32",
+                  "id": 11
                 }
               }
             },
@@ -214,6 +222,10 @@ export const SCHEMA_JSON: INamespace = {
                 "status": {
                   "type": "uint32",
                   "id": 6
+                },
+                "replayed": {
+                  "type": "bool",
+                  "id": 7
                 }
               }
             },
