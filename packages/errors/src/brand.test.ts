@@ -32,8 +32,8 @@ describe('reply statuses', () => {
     expect(errors.isHandlerStatus('404')).toBe(false);
   });
 
-  it('an exception reply may also carry 500, 502 and 504', () => {
-    const extra = [500, 502, 504];
+  it('an exception reply may also carry 500, 501 (not enabled), 502 and 504', () => {
+    const extra = [500, 501, 502, 504];
     for (let s = 0; s < 1000; s++) expect(errors.isExceptionStatus(s)).toBe(errors.isHandlerStatus(s) || extra.includes(s));
   });
 });

@@ -40,6 +40,16 @@ export const ERROR_CODES = {
   HTTP: 'RP_ERR_HTTP',
   STORE: 'RP_ERR_STORE',
   STORE_FULL: 'RP_ERR_STORE_FULL',
+  NOT_ENABLED: 'RP_ERR_NOT_ENABLED',
+  UNKNOWN_JOB: 'RP_ERR_UNKNOWN_JOB',
+  JOB_PENDING: 'RP_ERR_JOB_PENDING',
+  JOB_EXPIRED: 'RP_ERR_JOB_EXPIRED',
+  JOB_CANCELLED: 'RP_ERR_JOB_CANCELLED',
+  JOB_QUEUE_FULL: 'RP_ERR_JOB_QUEUE_FULL',
+  JOB_STATE: 'RP_ERR_JOB_STATE',
+  INDETERMINATE: 'RP_ERR_INDETERMINATE',
+  IDEMPOTENCY_KEY_MISMATCH: 'RP_ERR_IDEMPOTENCY_KEY_MISMATCH',
+  IDEMPOTENCY_KEY_IN_USE: 'RP_ERR_IDEMPOTENCY_KEY_IN_USE',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -258,6 +268,68 @@ export class StoreFullError extends StoreError {
   override readonly status: number = 507;
 }
 
+/** The node runs with `--data-dir off`: jobs, holds and idempotency keys are not kept. */
+export class NotEnabledError extends RpError {
+  readonly code = ERROR_CODES.NOT_ENABLED;
+  override readonly status = 501;
+}
+
+/** No job with that id on this node. */
+export class UnknownJobError extends RpError {
+  readonly code = ERROR_CODES.UNKNOWN_JOB;
+  override readonly status = 404;
+}
+
+/** The job has no outcome yet: ask again after `Retry-After`. */
+export class JobPendingError extends RpError {
+  readonly code = ERROR_CODES.JOB_PENDING;
+  override readonly status = 409;
+}
+
+/** The job's TTL (`X-Job-Ttl-Ms`) ran out before any delivery got a reply. */
+export class JobExpiredError extends RpError {
+  readonly code = ERROR_CODES.JOB_EXPIRED;
+  override readonly status = 504;
+}
+
+/** The job was cancelled (`DELETE /_rp/jobs/ID`): it has no result, and never will. */
+export class JobCancelledError extends RpError {
+  readonly code = ERROR_CODES.JOB_CANCELLED;
+  override readonly status = 410;
+}
+
+/** The job is not in a state that allows this: cancelling one that already runs or ended. */
+export class JobStateError extends RpError {
+  readonly code = ERROR_CODES.JOB_STATE;
+  override readonly status = 409;
+}
+
+/** The node already has `--max-jobs` unfinished jobs. */
+export class JobQueueFullError extends RpError {
+  readonly code = ERROR_CODES.JOB_QUEUE_FULL;
+  override readonly status = 503;
+}
+
+/**
+ * The handler for this idempotency key was running when the receiving node died: it may or
+ * may not have had its effect, and it is never run again (at-most-once execution).
+ */
+export class IndeterminateError extends RpError {
+  readonly code = ERROR_CODES.INDETERMINATE;
+}
+
+/** The idempotency key was first used for another request (verb, noun, args, query or body). */
+export class IdempotencyKeyMismatchError extends RpError {
+  readonly code = ERROR_CODES.IDEMPOTENCY_KEY_MISMATCH;
+  override readonly status = 422;
+}
+
+/** The first request with this idempotency key is still running. */
+export class IdempotencyKeyInUseError extends RpError {
+  readonly code = ERROR_CODES.IDEMPOTENCY_KEY_IN_USE;
+  override readonly status = 409;
+}
+
 export interface PipeFailDetails {
   /** Class name of the exception on the side that raised it, e.g. `TypeError`. */
   readonly className: string;
@@ -266,6 +338,8 @@ export interface PipeFailDetails {
   readonly returnCode: number | undefined;
   readonly status: number;
   readonly traceback: string;
+  /** The far side answered from its record of the request's idempotency key (SPEC §8). */
+  readonly replayed?: boolean | undefined;
 }
 
 /**
@@ -278,6 +352,8 @@ export class PipeFailError extends RpError {
   override readonly returnCode: number | undefined;
   readonly className: string;
   readonly traceback: string;
+  /** The far side answered from its record of the request's idempotency key: its handler did not run now. */
+  readonly replayed: boolean;
 
   constructor(details: PipeFailDetails) {
     super(details.message);
@@ -286,6 +362,7 @@ export class PipeFailError extends RpError {
     this.returnCode = details.returnCode;
     this.className = details.className;
     this.traceback = details.traceback;
+    this.replayed = details.replayed === true;
   }
 
   /** The remote class name, under the envelope's own key. */
@@ -302,6 +379,8 @@ export const ERROR_CLASSES = {
   PeerDisconnectedError, CancelledError, FrameTooLargeError, ProtocolError, HandshakeTimeoutError,
   HelloTimeoutError, HeartbeatTimeoutError, SlowConsumerError, GoawayError, TlsError, ClosedError,
   ConfigError, CertsError, InvalidArgumentError, HttpError, PipeFailError, StoreError, StoreFullError,
+  NotEnabledError, UnknownJobError, JobPendingError, JobExpiredError, JobCancelledError, JobStateError, JobQueueFullError,
+  IndeterminateError, IdempotencyKeyMismatchError, IdempotencyKeyInUseError,
 } as const;
 
 for (const [name, cls] of Object.entries(ERROR_CLASSES)) brand(cls, name);
