@@ -42,9 +42,10 @@ function prepareAll(db: Database.Database) {
     listByStatus: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs WHERE status = ? ${NEWEST_FIRST} LIMIT ?`),
     due: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
       ORDER BY next_attempt_at, id LIMIT @limit`),
-    dueFor: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
+    dueFor: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_target_due WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
       AND target = @target ORDER BY next_attempt_at, id LIMIT @limit`),
     nextDue: db.prepare(`SELECT min(next_attempt_at) AS at FROM jobs WHERE status = 'queued'`),
+    nextDueAfter: db.prepare(`SELECT min(next_attempt_at) AS at FROM jobs WHERE status = 'queued' AND next_attempt_at > ?`),
     nextExpiry: db.prepare(`SELECT min(expires_at) AS at FROM ${WAITING} WHERE ${WAITING_SQL}`),
     unfinished: db.prepare(`SELECT unfinished FROM job_counts WHERE id = 1`),
     start: db.prepare(transitionSql([JOB_STATUS.QUEUED], 'attempts = attempts + 1')),
@@ -138,6 +139,14 @@ export class JobStore {
   /** When the earliest queued job is due (ms), so that one timer can be armed for it; undefined when none is queued. */
   nextDueAt(): number | undefined {
     return (this.#sql.nextDue.get() as { at: number | null }).at ?? undefined;
+  }
+
+  /**
+   * When the next queued job falls due after `now` (ms), or undefined. Jobs already due wait
+   * for their peer, which wakes delivery when it connects: a timer for them would spin.
+   */
+  nextDueAfter(now: number): number | undefined {
+    return (this.#sql.nextDueAfter.get(now) as { at: number | null }).at ?? undefined;
   }
 
   /** When the earliest queued or held job expires (ms); undefined when there is none. */

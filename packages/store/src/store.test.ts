@@ -40,7 +40,7 @@ describe('opening a store', () => {
       expect(statSync(dir).mode & 0o777).toBe(0o700);
       expect(existsSync(join(dir, DATABASE_FILE))).toBe(true);
       expect(store.file).toBe(join(dir, DATABASE_FILE));
-      expect(store.settings).toMatchObject({ journalMode: 'wal', synchronous: 'full', lockingMode: 'exclusive', schemaVersion: 1 });
+      expect(store.settings).toMatchObject({ journalMode: 'wal', synchronous: 'full', lockingMode: 'exclusive', schemaVersion: MIGRATIONS.length });
     } finally {
       store.close();
     }
@@ -54,18 +54,36 @@ describe('opening a store', () => {
     Store.open(dir).close();
   });
 
-  it('gives a fresh database schema v1, recorded in schema_migrations; a reopen migrates nothing', () => {
+  it('gives a fresh database the latest schema, each step recorded in schema_migrations; a reopen migrates nothing', () => {
     const store = Store.open(dir);
     expect(store.migratedFrom).toBe(0);
     store.close();
     const raw = new Database(join(dir, DATABASE_FILE));
-    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     expect(raw.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
-    expect(raw.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: MIGRATIONS[0]!.name }]);
+    expect(raw.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all()).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
     raw.close();
     const again = Store.open(dir);
-    expect(again.migratedFrom).toBe(1);
+    expect(again.migratedFrom).toBe(MIGRATIONS.length);
     again.close();
+  });
+
+  it('migrates a version 1 file with its jobs to version 2, adding the per-target due index', async () => {
+    mkdirSync(dir, { recursive: true });
+    const raw = new Database(join(dir, DATABASE_FILE));
+    migrate(raw, 'f', 0, MIGRATIONS.slice(0, 1));
+    raw.prepare(`INSERT INTO jobs (id, target, verb, noun, args, query, mime_type, body, timeout_ms, request_id, idempotency_key,
+      status, created_at, updated_at, expires_at, next_attempt_at) VALUES ('j1', 'server', 'get', '["time"]', '[]', '[]', '', x'', 1000, 'r',
+      'k1', 'queued', 1, 1, 9999999999999, 1)`).run();
+    raw.close();
+    const store = Store.open(dir);
+    expect(store.migratedFrom).toBe(1);
+    expect(store.settings.schemaVersion).toBe(2);
+    expect(store.jobs.due(Date.now(), 10, 'server').map((j) => j.id)).toEqual(['j1']);
+    store.close();
+    const check = new Database(join(dir, DATABASE_FILE));
+    expect(check.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE name = 'jobs_target_due'`).get()).toEqual({ n: 1 });
+    check.close();
   });
 
   it('numbers its migrations 1, 2, 3... with no gap', () => {
@@ -76,7 +94,7 @@ describe('opening a store', () => {
   it('rolls a failing migration back whole, leaving the version before it', () => {
     mkdirSync(dir, { recursive: true });
     const raw = new Database(join(dir, DATABASE_FILE));
-    const broken = [...MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE half (x); SELECT * FROM no_such_table;' }];
+    const broken = [...MIGRATIONS.slice(0, 1), { version: 2, name: 'broken', sql: 'CREATE TABLE half (x); SELECT * FROM no_such_table;' }];
     expect(() => migrate(raw, 'f', 0, broken)).toThrow(/no_such_table/);
     expect(raw.pragma('user_version', { simple: true })).toBe(1);
     expect(raw.prepare(`SELECT count(*) AS n FROM sqlite_schema WHERE name = 'half'`).get()).toEqual({ n: 0 });
@@ -89,7 +107,7 @@ describe('opening a store', () => {
     raw.pragma('user_version = 7');
     raw.close();
     const error = storeErrorOf(() => Store.open(dir));
-    expect(error.message).toMatch(/schema version 7, newer than this restpipe knows \(1\)/);
+    expect(error.message).toMatch(/schema version 7, newer than this restpipe knows \(2\)/);
   });
 
   it("refuses another program's SQLite database", () => {
