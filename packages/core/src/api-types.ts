@@ -36,6 +36,10 @@ export interface EventContext {
   /** Fires on the deadline, on Cancel from the sender, and on disconnect. */
   readonly signal: AbortSignal;
   readonly pipe: PipeLink;
+  /** The sender's idempotency key (a job's, or a caller's `Idempotency-Key`); `''` when none. */
+  readonly idempotencyKey: string;
+  /** Which delivery of a job this is: 1 for the first (and for any event not from a job). */
+  readonly attempt: number;
 }
 
 export interface EventBody {
@@ -77,6 +81,13 @@ export interface PipeRequest {
    * per request; the gateways use it to cancel when their HTTP caller hangs up.
    */
   onCancellable?: (cancel: () => void) => void;
+  /**
+   * The receiving node runs the handler at most once for this key (per sending node), keeps
+   * its reply and answers a repeat with it (`replayed`). The receiver needs a data directory.
+   */
+  idempotencyKey?: string;
+  /** Which delivery this is, for `ctx.attempt`: set by job delivery. @default 1 */
+  attempt?: number;
 }
 
 export interface PipeResponse {
@@ -85,4 +96,6 @@ export interface PipeResponse {
   readonly raw: Buffer;
   /** Parsed by media type, as EventBody.data, when first read; the raw Buffer if it does not parse. */
   readonly data: unknown;
+  /** The far side answered from its record of the request's idempotency key: the handler did not run now. */
+  readonly replayed?: boolean;
 }

@@ -1,3 +1,4 @@
+import type { IdempotencyGate } from './durable/idempotency-gate.js';
 import type { EventHandler } from './event-handler.js';
 import type { Logger } from './logger.js';
 import type { ResolvedPipeOptions } from './options.js';
@@ -15,6 +16,8 @@ export interface ConnectionInit {
   logger: Logger;
   /** The PipeServer or PipeClient, named in diagnostics. */
   owner: object;
+  /** The node's idempotency records (SPEC §8); none with `--data-dir off`. */
+  idempotency?: IdempotencyGate | undefined;
 }
 
 export interface ConnectionStats {

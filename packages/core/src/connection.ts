@@ -14,6 +14,7 @@ import type { ConnectionEvents, ConnectionInit, ConnectionStats, ConnectionView 
 import { diagnostics, publish } from './diagnostics.js';
 import type { EventHandler, Peer } from './event-handler.js';
 import { FrameReader } from './frame-reader.js';
+import type { IdempotencyGate } from './durable/idempotency-gate.js';
 import type { HandlerEnv } from './handle-event.js';
 import { HelloExchange } from './hello-exchange.js';
 import { InboundEvents } from './inbound-events.js';
@@ -58,6 +59,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
   #peerLimits: Limits | undefined;
   #liveness: Liveness | undefined;
   #handlerEnv: HandlerEnv | undefined;
+  readonly #idempotency: IdempotencyGate | undefined;
   #drainWaiter: (() => void) | undefined;
   readonly #transport: Transport;
   readonly #options: ResolvedPipeOptions;
@@ -79,6 +81,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
     this.#logger = init.logger;
     this.#owner = init.owner;
     this.#handler = init.handler;
+    this.#idempotency = init.idempotency;
     this.peer = { name: init.role === 'client' ? 'server' : '', address: init.transport.remoteAddress };
     this.#reader = new FrameReader(init.transport, maxFrameBytes(init.options.maxEventBytes), this.#readerHooks());
     this.#hello = new HelloExchange(init.role, init.options.helloTimeoutMs, (error) => this.destroy(error, CloseReason.HELLO_TIMEOUT));
@@ -237,13 +240,16 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
       peer: this.peer,
       // A reply the peer would refuse as too large fails alone, not the connection.
       maxReplyBytes: this.#peerLimits?.maxEventBytes || undefined,
+      idempotency: this.#idempotency,
     });
   }
 
   #sendReply(id: number, fields: Omit<ReplyFrame, 'id'>): void {
     if (!this.#sending) return;
-    const { returnCode, mimeType, data, kind, status } = fields;
-    this.#send({ kind: 'reply', reply: { id, returnCode, mimeType, data, kind, status } });
+    const { returnCode, mimeType, data, kind, status, replayed } = fields;
+    const reply: ReplyFrame = { id, returnCode, mimeType, data, kind, status };
+    if (replayed) reply.replayed = true;
+    this.#send({ kind: 'reply', reply });
   }
 
   #onReply(reply: ReplyFrame): void {

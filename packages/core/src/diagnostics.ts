@@ -19,6 +19,8 @@ export const diagnostics = {
   handled: dc.channel('restpipe:event:handled'),
   heartbeatRtt: dc.channel('restpipe:heartbeat:rtt'),
   lateReply: dc.channel('restpipe:event:late-reply'),
+  /** A job was accepted, retried, or ended (JobMessage). */
+  job: dc.channel('restpipe:job'),
 } as const;
 
 export interface OwnedMessage {

@@ -84,7 +84,7 @@ export function envelopeBytes(error: unknown, exposeTraceback: boolean): Buffer 
  * RemoteError (no class at all: HTTPError, as for a body that is no envelope), and the
  * message and traceback are cut at 4096 and 65536 characters, saying how long they were.
  */
-export function failFromEnvelope(raw: Buffer | string, status: number, returnCode?: number): PipeFailError {
+export function failFromEnvelope(raw: Buffer | string, status: number, returnCode?: number, replayed = false): PipeFailError {
   const text = typeof raw === 'string' ? raw : raw.toString('utf8');
   const e = parseEnvelope(text)?.exception;
   return new PipeFailError({
@@ -94,6 +94,7 @@ export function failFromEnvelope(raw: Buffer | string, status: number, returnCod
     returnCode,
     status,
     traceback: typeof e?.traceback === 'string' ? cutPeerText(e.traceback, MAX_ENVELOPE_TRACEBACK_LENGTH) : '',
+    replayed,
   });
 }
 

@@ -53,4 +53,12 @@ export class InboundContext implements EventContext {
   get signal(): AbortSignal {
     return this.#abort.signal;
   }
+
+  get idempotencyKey(): string {
+    return this.#event.idempotencyKey ?? '';
+  }
+
+  get attempt(): number {
+    return this.#event.attempt || 1;
+  }
 }

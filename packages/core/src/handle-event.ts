@@ -15,6 +15,7 @@ import { envelopeBytes, safely } from './envelope.js';
 import { InboundContext, type InboundEnv } from './event-context.js';
 import { HandlerReply, type EventHandler } from './event-handler.js';
 import type { LazyAbort } from './lazy-abort.js';
+import type { IdempotencyGate } from './durable/idempotency-gate.js';
 import { checkReplyBytes, checkReplyOptions, isReturnCode } from './wire-values.js';
 
 export interface HandlerEnv extends InboundEnv {
@@ -25,6 +26,8 @@ export interface HandlerEnv extends InboundEnv {
    * close the connection at the peer, so it fails that one request instead. None: unchecked.
    */
   readonly maxReplyBytes?: number | undefined;
+  /** The node's idempotency records (SPEC §8); none with `--data-dir off`. */
+  readonly idempotency?: IdempotencyGate | undefined;
 }
 
 /** A reply without its id: what the connection sends back for one event. */
@@ -36,6 +39,8 @@ export interface ReplyFields {
   status: number;
   /** `get_time`, or `''` when the event never reached a method. */
   handlerName: string;
+  /** Answered from the idempotency record: the handler did not run now. */
+  replayed?: boolean;
 }
 
 /**

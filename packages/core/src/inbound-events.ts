@@ -3,6 +3,7 @@ import type { ConnectionView } from './connection-types.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { diagnostics, publish } from './diagnostics.js';
 import { exceptionReply, handleEvent, type HandlerEnv, type ReplyFields } from './handle-event.js';
+import { handleOnce } from './durable/handle-once.js';
 import { LazyAbort } from './lazy-abort.js';
 import { Limiter } from './limiter.js';
 import { MAX_PEER_DEADLINE_MS, type ResolvedPipeOptions } from './options.js';
@@ -164,7 +165,8 @@ export class InboundEvents {
     const started = performance.now();
     let fields: ReplyFields | Promise<ReplyFields>;
     try {
-      fields = handleEvent(event, this.link.handlerEnv(), entry.abort);
+      const env = this.link.handlerEnv();
+      fields = event.idempotencyKey ? handleOnce(event, env, entry.abort) : handleEvent(event, env, entry.abort);
     } catch {
       return this.#finish(event.id); // never: handleEvent catches; but the entry must not leak
     }
@@ -176,8 +178,8 @@ export class InboundEvents {
   #answer(event: EventFrame, entry: Entry, fields: ReplyFields, started: number): void {
     const ms = performance.now() - started;
     if (!entry.silenced && this.link.sending()) {
-      const { returnCode, mimeType, data, kind, status } = fields;
-      this.link.sendReply(event.id, { returnCode, mimeType, data, kind, status });
+      const { returnCode, mimeType, data, kind, status, replayed } = fields;
+      this.link.sendReply(event.id, replayed ? { returnCode, mimeType, data, kind, status, replayed } : { returnCode, mimeType, data, kind, status });
     }
     this.#finish(event.id);
     if (diagnostics.handled.hasSubscribers) {

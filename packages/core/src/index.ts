@@ -32,3 +32,16 @@ export { type Logger, silentLogger } from './logger.js';
 export { type BackoffOptions } from './reconnect.js';
 export { VERSION, SOFTWARE } from './version.js';
 export { AEAD_CIPHERS, TICKET_KEYS_BYTES } from './transport.js';
+export { Durable, type Enqueued, type JobEvent, type JobMessage } from './durable/durable.js';
+export {
+  DEFAULT_IDEMPOTENCY_TTL_MS,
+  DEFAULT_JOB_TTL_MS,
+  DEFAULT_MAX_JOBS,
+  resolveDurableOptions,
+  type DurableOptions,
+  type ResolvedDurableOptions,
+} from './durable/durable-options.js';
+export { type EnqueueRequest } from './durable/job-request.js';
+export { jobView, isFinal, type JobView } from './durable/job-view.js';
+export { isIdempotencyKey, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key.js';
+export { JOB_STATUSES, isJobStatus, type Job, type JobInfo, type JobStatus, type JobResult } from '@restpipe/store';

@@ -12,11 +12,17 @@ import type { PipeRequest, PipeResponse } from './request.js';
 import { CloseReason } from './state.js';
 import { dialTls } from './transport.js';
 import { Waiters } from './waiters.js';
+import type { DurableOptions } from './durable/durable-options.js';
+import type { EnqueueRequest } from './durable/job-request.js';
+import type { JobView } from './durable/job-view.js';
+import { JOB_DELIVERIES_PER_PEER, NodeJobs } from './durable/node-jobs.js';
+import type { Durable } from './durable/durable.js';
 
 export const DEFAULT_SERVER_HOST = 'localhost';
 export const DEFAULT_SERVER_PORT = 1234;
 
-export interface PipeClientOptions extends PipeOptions {
+
+export interface PipeClientOptions extends PipeOptions, DurableOptions {
   /** @default 'localhost' */
   host?: string | undefined;
   /** @default 1234 */
@@ -50,6 +56,7 @@ export class PipeClient extends EventEmitter {
   #generation = 0;
   #session: Buffer | undefined;
   #tls: TlsMaterial;
+  readonly #jobs: NodeJobs;
 
   constructor(options: PipeClientOptions) {
     super();
@@ -61,6 +68,7 @@ export class PipeClient extends EventEmitter {
     this.#backoff = resolveBackoff(options.reconnect);
     this.#logger = options.logger ?? silentLogger;
     this.#tls = this.options.tls;
+    this.#jobs = new NodeJobs(options);
   }
 
   /** New certificate, key and CA for the next connection; the live one stays. */
@@ -78,8 +86,22 @@ export class PipeClient extends EventEmitter {
     return this.#connection;
   }
 
-  /** Starts connecting in the background; returns at once. */
+  /**
+   * Starts connecting in the background; returns at once. With a `dataDir`, opens the
+   * store first: StoreError (one line naming the directory) if it cannot be used.
+   */
   start(): this {
+    this.#jobs.open({
+      owner: this,
+      logger: this.#logger,
+      timeoutMs: this.options.timeoutMs,
+      perTarget: Math.min(this.options.maxInFlight, JOB_DELIVERIES_PER_PEER),
+      host: {
+        connectedTargets: () => (this.isConnected ? ['server'] : []),
+        isConnected: (target) => target === 'server' && this.isConnected,
+        send: (_target, request) => this.request(request),
+      },
+    });
     void initHandler(this.handler, this.#logger).then(() => this.#ensureLoop(0));
     return this;
   }
@@ -96,6 +118,25 @@ export class PipeClient extends EventEmitter {
     // Connected, the usual case: no extra promise on the hot path.
     if (this.isConnected && this.#connection) return this.#connection.request(request);
     return this.#requestWhenConnected(request);
+  }
+
+  /**
+   * Queues the request as a durable job for the server (SPEC §8): resolves with its id once
+   * it is on disk. It is delivered when the pipe is up, and retried until `ttlMs`.
+   * NotEnabledError without a `dataDir`; JobQueueFullError past `maxJobs`.
+   */
+  enqueue(request: EnqueueRequest): Promise<string> {
+    return this.#jobs.enqueue('server', request);
+  }
+
+  /** The job, as `GET /_rp/jobs/ID` shows it; undefined for an unknown id. */
+  job(id: string): JobView | undefined {
+    return this.#jobs.job(id);
+  }
+
+  /** The durable side, when open: what the gateway's job routes use. */
+  get durable(): Durable | undefined {
+    return this.#jobs.durable;
   }
 
   async #requestWhenConnected(request: PipeRequest): Promise<PipeResponse> {
@@ -141,7 +182,7 @@ export class PipeClient extends EventEmitter {
     });
     const connection = new PipeConnection({
       role: 'client', transport, options: this.options, handler: this.handler,
-      generation: ++this.#generation, logger: this.#logger, owner: this,
+      generation: ++this.#generation, logger: this.#logger, owner: this, idempotency: this.#jobs.gate,
     });
     connection.once('close', (reason: string, error: Error | undefined, wasOpen: boolean) => {
       if (wasOpen) this.#onClose(connection, reason, error);
@@ -173,6 +214,7 @@ export class PipeClient extends EventEmitter {
     this.#logger.info({ server: `${this.#host}:${this.#port}`, generation: connection.generation }, 'connected to server');
     announceConnect({ owner: this, handler: this.handler, logger: this.#logger }, peer);
     this.#ready.notify('server', connection);
+    this.#jobs.peerConnected('server');
   }
 
   #onClose(connection: PipeConnection, reason: string, error: Error | undefined): void {
@@ -209,6 +251,7 @@ export class PipeClient extends EventEmitter {
       await closed;
     }
     await this.#loop;
+    this.#jobs.close();
     await closeHandler(this.handler, this.#logger);
   }
 }

@@ -12,6 +12,11 @@ import type { PipeRequest, PipeResponse } from './request.js';
 import { CloseReason, ConnectionState } from './state.js';
 import { listenTls, TICKET_KEYS_BYTES, type TlsListener, type TlsRefusal, type Transport } from './transport.js';
 import { Waiters } from './waiters.js';
+import type { DurableOptions } from './durable/durable-options.js';
+import type { Durable } from './durable/durable.js';
+import type { EnqueueRequest } from './durable/job-request.js';
+import type { JobView } from './durable/job-view.js';
+import { JOB_DELIVERIES_PER_PEER, NodeJobs } from './durable/node-jobs.js';
 
 const HEX = /^[0-9a-f]+$/i;
 
@@ -53,7 +58,7 @@ const MAX_WAITING_NAMES_FACTOR = 8;
 export const DEFAULT_LISTEN_HOST = '0.0.0.0';
 export const DEFAULT_LISTEN_PORT = 1234;
 
-export interface PipeServerOptions extends PipeOptions {
+export interface PipeServerOptions extends PipeOptions, DurableOptions {
   /** @default '0.0.0.0' */
   host?: string | undefined;
   /** 0 picks a free port. @default 1234 */
@@ -109,6 +114,7 @@ export class PipeServer extends EventEmitter {
   #generation = 0;
   #listener: TlsListener | undefined;
   #closing = false;
+  readonly #jobs: NodeJobs;
 
   constructor(options: PipeServerOptions) {
     super();
@@ -119,10 +125,12 @@ export class PipeServer extends EventEmitter {
     this.#ticketKeys = checkTicketKeys(options.ticketKeys);
     this.#revoked = revokedSet(options.tls, options.ticketKeys, options.revokedSerials);
     this.#logger = options.logger ?? silentLogger;
+    this.#jobs = new NodeJobs(options);
   }
 
   /** Starts listening; resolves with the bound address. */
   async listen(): Promise<{ host: string; port: number }> {
+    this.#openJobs();
     await initHandler(this.handler, this.#logger);
     this.#listener = await listenTls(
       { host: this.#host, port: this.#port, tls: this.options.tls, handshakeTimeoutMs: this.options.handshakeTimeoutMs, ticketKeys: this.#ticketKeys },
@@ -132,6 +140,41 @@ export class PipeServer extends EventEmitter {
     );
     this.#logger.info({ address: this.#listener.address }, 'pipe listening');
     return this.#listener.address;
+  }
+
+  /** With a `dataDir`, the store: StoreError (one line naming the directory) if it cannot be used. */
+  #openJobs(): void {
+    const PREFIX = 'client/';
+    this.#jobs.open({
+      owner: this,
+      logger: this.#logger,
+      timeoutMs: this.options.timeoutMs,
+      perTarget: Math.min(this.options.maxInFlight, JOB_DELIVERIES_PER_PEER),
+      host: {
+        connectedTargets: () => [...this.#byName.keys()].filter((name) => this.isConnected(name)).map((name) => PREFIX + name),
+        isConnected: (target) => target.startsWith(PREFIX) && this.isConnected(target.slice(PREFIX.length)),
+        send: (target, request) => this.request(target.slice(PREFIX.length), request),
+      },
+    });
+  }
+
+  /**
+   * Queues the request as a durable job for client `name` (SPEC §8): resolves with its id
+   * once it is on disk. A client that has never connected is no error: the job waits.
+   * NotEnabledError without a `dataDir`; JobQueueFullError past `maxJobs`.
+   */
+  enqueue(name: string, request: EnqueueRequest): Promise<string> {
+    return this.#jobs.enqueue(`client/${name}`, request);
+  }
+
+  /** The job, as `GET /_rp/jobs/ID` shows it; undefined for an unknown id. */
+  job(id: string): JobView | undefined {
+    return this.#jobs.job(id);
+  }
+
+  /** The durable side, when open: what the gateway's job routes use. */
+  get durable(): Durable | undefined {
+    return this.#jobs.durable;
   }
 
   get address(): { host: string; port: number } | undefined {
@@ -244,7 +287,7 @@ export class PipeServer extends EventEmitter {
     }
     const connection = new PipeConnection({
       role: 'server', transport, options: this.options, handler: this.handler,
-      generation: ++this.#generation, logger: this.#logger, owner: this,
+      generation: ++this.#generation, logger: this.#logger, owner: this, idempotency: this.#jobs.gate,
     });
     this.#live.add(connection);
     connection.once('close', (reason: string, error: Error | undefined, wasOpen: boolean) =>
@@ -281,6 +324,7 @@ export class PipeServer extends EventEmitter {
     this.#logger.info({ peer: name, address: peer.address, generation: connection.generation, replaced: !!previous }, 'client connected');
     announceConnect(this.#peerOwner, peer);
     this.#arrivals.notify(name, connection);
+    this.#jobs.peerConnected(`client/${name}`);
   }
 
   #onClose(connection: PipeConnection, reason: string, error: Error | undefined, wasOpen: boolean): void {
@@ -323,6 +367,7 @@ export class PipeServer extends EventEmitter {
     const stopListening = this.#listener?.close();
     for (const connection of this.#live) connection.destroy(undefined, CloseReason.SHUTDOWN);
     await stopListening;
+    this.#jobs.close();
     await closeHandler(this.handler, this.#logger);
   }
 }

@@ -20,14 +20,14 @@ export function responseFromReply(reply: ReplyFrame): PipeResponse {
   if (reply.kind === ReplyKind.EXCEPTION) {
     const status = reply.status || 500;
     if (!isExceptionStatus(status)) throw new ProtocolError(`the peer answered with status ${status}, which no failure has`);
-    throw failFromEnvelope(raw, status, reply.returnCode);
+    throw failFromEnvelope(raw, status, reply.returnCode, reply.replayed === true);
   }
   if (reply.kind !== ReplyKind.VALUE) throw new ProtocolError(`the peer answered with reply kind ${String(reply.kind)}`);
   if (reply.status !== VALUE_STATUS && reply.status !== 0) {
     throw new ProtocolError(`the peer answered a value with status ${reply.status}`);
   }
   if (!isMimeType(reply.mimeType)) throw new ProtocolError('the peer answered with a media type that is no header value');
-  return new Response(reply.returnCode, reply.mimeType, raw);
+  return new Response(reply.returnCode, reply.mimeType, raw, reply.replayed === true);
 }
 
 /** A reply's body is parsed when `data` is first read: a gateway that passes `raw` on never pays for it. */
@@ -39,6 +39,7 @@ class Response implements PipeResponse {
     readonly returnCode: number,
     readonly mimeType: string,
     readonly raw: Buffer,
+    readonly replayed: boolean,
   ) {}
 
   get data(): unknown {

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, InvalidPathError, type EventFrame, type QueryParam } from '@restpipe/wire';
 import { encodeBody } from './body.js';
 import { isVerb, validateNoun } from './dispatch.js';
+import { checkAttempt, checkIdempotencyKey } from './idempotency-key.js';
 import type { PipeRequest, QueryValues } from './api-types.js';
 import { checkArgs, checkCancellation, checkedQueryParams, checkFieldsSize, checkMimeType, checkRequestId, checkTimeoutMs } from './wire-values.js';
 
@@ -56,6 +57,11 @@ export function toEventFrame(request: PipeRequest, id: number, timeoutMs: number
     timeoutMs: checkTimeoutMs(timeoutMs),
     requestId: checkRequestId(requestId),
   };
+  // Only when given: the frames of plain requests keep their shape.
+  const idempotencyKey = checkIdempotencyKey(request.idempotencyKey);
+  if (idempotencyKey !== undefined) event.idempotencyKey = idempotencyKey;
+  const attempt = checkAttempt(request.attempt);
+  if (attempt !== undefined) event.attempt = attempt;
   checkFieldsSize(event);
   checkCancellation(request);
   return event;

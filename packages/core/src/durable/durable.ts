@@ -1,0 +1,188 @@
+/**
+ * A node's durable side (SPEC §8): its store in the data directory, the delivery of its
+ * jobs, the records of its peers' idempotency keys, and those who wait on a job's end.
+ * PipeServer and PipeClient each own one when given a `dataDir`.
+ */
+import {
+  IdempotencyKeyMismatchError,
+  JobQueueFullError,
+  JobStateError,
+  UnknownJobError,
+} from '@restpipe/wire';
+import { isJobId, requestFingerprint, Store, type Job, type JobInfo, type JobStatus, type NewJob } from '@restpipe/store';
+import { diagnostics, publish } from '../diagnostics.js';
+import type { Logger } from '../logger.js';
+import type { IdempotencyGate } from './idempotency-gate.js';
+import type { ResolvedDurableOptions } from './durable-options.js';
+import { newJobOf, type EnqueueRequest, type JobDefaults } from './job-request.js';
+import { JobRunner, type DeliveryHost, type JobChange } from './job-runner.js';
+import { isFinal } from './job-view.js';
+import { SettleWaiters } from './settle-waiters.js';
+
+/** How often finished idempotency keys past their TTL are deleted. */
+const PRUNE_EVERY_MS = 3_600_000;
+
+export type JobEvent = JobChange | 'accepted' | 'cancelled';
+
+/** `restpipe:job`: what happened to a job, and how many are unfinished now. */
+export interface JobMessage {
+  owner: object;
+  event: JobEvent;
+  id: string;
+  target: string;
+  pending: number;
+}
+
+export interface DurableInit {
+  readonly options: ResolvedDurableOptions & { readonly dataDir: string };
+  readonly defaults: JobDefaults;
+  /** Deliveries at once per peer. */
+  readonly perTarget: number;
+  readonly host: DeliveryHost;
+  readonly logger: Logger;
+  readonly owner: object;
+}
+
+export interface Enqueued {
+  readonly job: JobInfo;
+  /** An earlier job had this idempotency key and the same request: that job, not a new one. */
+  readonly existing: boolean;
+}
+
+export class Durable {
+  readonly store: Store;
+  readonly gate: IdempotencyGate;
+  readonly #runner: JobRunner;
+  readonly #waiters = new SettleWaiters();
+  readonly #init: DurableInit;
+  readonly #prune: NodeJS.Timeout;
+
+  /** Opens the store (throws StoreError, one line naming the directory, if it cannot). */
+  constructor(init: DurableInit) {
+    this.#init = init;
+    const logger = init.logger;
+    this.store = Store.open(init.options.dataDir, {
+      idempotencyTtlMs: init.options.idempotencyTtlMs,
+      onWarning: (error) => logger.warn({ err: (error as Error)?.message ?? String(error) }, 'store warning'),
+    });
+    this.gate = this.#makeGate();
+    this.#runner = new JobRunner(this.store.jobs, init.host, {
+      changed: (change, job) => this.#publish(change, job.id, job.target),
+      settled: (id) => this.#settled(id),
+    }, logger, { perTarget: init.perTarget, clock: Date.now });
+    this.#prune = setInterval(() => void this.#pruneKeys(), PRUNE_EVERY_MS).unref();
+  }
+
+  /** Recovers what the last run left running, prunes old keys, and delivers what is due. */
+  async start(): Promise<void> {
+    await this.#pruneKeys();
+    await this.#runner.start();
+  }
+
+  /** A peer connected: deliver its jobs. */
+  peerConnected(target: string): void {
+    this.#runner.wake(target);
+  }
+
+  /** Queues a request as a job for `target`, durably: resolves once it is committed. */
+  async enqueue(target: string, request: EnqueueRequest): Promise<Enqueued> {
+    const job = newJobOf(target, request, this.#init.defaults);
+    const outcome = await this.store.jobs.insert(job, { maxUnfinished: this.#init.options.maxJobs });
+    if (outcome.status === 'full') {
+      throw new JobQueueFullError(`this node already has ${outcome.unfinished} unfinished jobs (--max-jobs ${this.#init.options.maxJobs})`);
+    }
+    if (outcome.status === 'duplicate') {
+      if (fingerprintOf(outcome.job) !== fingerprintOf(job)) throw new IdempotencyKeyMismatchError('this idempotency key was used for another job');
+      return { job: outcome.job, existing: true };
+    }
+    this.#publish('accepted', outcome.job.id, target);
+    this.#runner.wake(target);
+    return { job: outcome.job, existing: false };
+  }
+
+  /** The job without its bodies; undefined for an unknown (or malformed) id. */
+  info(id: string): JobInfo | undefined {
+    return isJobId(id) ? this.store.jobs.info(id) : undefined;
+  }
+
+  /** The whole job, its result's body included. */
+  get(id: string): Job | undefined {
+    return isJobId(id) ? this.store.jobs.get(id) : undefined;
+  }
+
+  list(status: JobStatus | undefined, limit: number): JobInfo[] {
+    return this.store.jobs.list(status === undefined ? { limit } : { status, limit });
+  }
+
+  /** Cancels a queued or held job: UnknownJobError, or JobStateError once it runs or ended. */
+  async cancel(id: string): Promise<JobInfo> {
+    const before = this.info(id);
+    if (!before) throw new UnknownJobError(`no job ${id}`);
+    const cancelled = await this.store.jobs.cancel(id);
+    if (!cancelled) {
+      const now = this.info(id);
+      throw new JobStateError(`job ${id} is ${now?.status ?? before.status}; only a queued or held job can be cancelled`);
+    }
+    this.#publish('cancelled', id, cancelled.target);
+    this.#settled(id);
+    return cancelled;
+  }
+
+  /** Resolves with the job once it has ended, or after `timeoutMs` with it as it is then. */
+  async settled(id: string, timeoutMs: number): Promise<JobInfo | undefined> {
+    const now = this.info(id);
+    if (!now || isFinal(now.status) || timeoutMs <= 0) return now;
+    await this.#waiters.wait(id, timeoutMs);
+    return this.info(id);
+  }
+
+  get unfinished(): number {
+    return this.store.jobs.countUnfinished();
+  }
+
+  /** Stops delivery (deliveries under way are left running in the file: queued again at the next start) and closes the store. */
+  close(): void {
+    this.#runner.stop();
+    clearInterval(this.#prune);
+    this.#waiters.clear();
+    this.store.close();
+  }
+
+  #settled(id: string): void {
+    this.#waiters.notify(id);
+  }
+
+  #publish(event: JobEvent, id: string, target: string): void {
+    if (!diagnostics.job.hasSubscribers) return;
+    const message: JobMessage = { owner: this.#init.owner, event, id, target, pending: this.unfinished };
+    publish(diagnostics.job, message);
+  }
+
+  async #pruneKeys(): Promise<void> {
+    try {
+      const pruned = await this.store.idempotency.prune(Date.now());
+      if (pruned > 0) this.#init.logger.info({ pruned }, 'idempotency keys past their TTL deleted');
+    } catch (error) {
+      if (!this.store.closed) this.#init.logger.warn({ err: (error as Error).message }, 'could not prune idempotency keys');
+    }
+  }
+
+  #makeGate(): IdempotencyGate {
+    const { idempotency } = this.store;
+    const logger = this.#init.logger;
+    return {
+      begin: (peer, key, fingerprint) => idempotency.begin(peer, key, fingerprint),
+      finish: (peer, key, reply) =>
+        idempotency.finish(peer, key, reply).then(
+          () => undefined,
+          (error: unknown) => {
+            logger.error({ peer, err: (error as Error)?.message ?? String(error) }, 'could not keep the reply of an idempotency key; a repeat will be refused');
+          },
+        ),
+    };
+  }
+}
+
+function fingerprintOf(job: NewJob | Job): string {
+  return requestFingerprint({ verb: job.verb, noun: job.noun, args: job.args ?? [], query: job.query ?? [], body: job.body ?? new Uint8Array(0) });
+}

@@ -1,0 +1,61 @@
+/**
+ * The receiving side of SPEC §8's exactly-once effect. An event with an idempotency key
+ * is recorded, durably, as started before its handler runs, and its reply after, before
+ * the reply is sent. A repeat gets the stored reply (`replayed`) and the handler does not
+ * run; a key still running here is 409; a key whose handler was running when an earlier
+ * boot died is never run: 500 IndeterminateError. At-most-once execution under
+ * at-least-once delivery.
+ */
+import {
+  IdempotencyKeyInUseError,
+  IdempotencyKeyMismatchError,
+  IndeterminateError,
+  NotEnabledError,
+  StoreError,
+  type EventFrame,
+} from '@restpipe/wire';
+import { requestFingerprint, type BeginOutcome } from '@restpipe/store';
+import { exceptionReply, handleEvent, type HandlerEnv, type ReplyFields } from '../handle-event.js';
+import type { LazyAbort } from '../lazy-abort.js';
+import type { IdempotencyGate } from './idempotency-gate.js';
+
+/** Runs an event that carries an idempotency key; never rejects. */
+export async function handleOnce(event: EventFrame, env: HandlerEnv, abort: LazyAbort): Promise<ReplyFields> {
+  const gate = env.idempotency;
+  const key = event.idempotencyKey!;
+  if (!gate) return refused(new NotEnabledError('the receiving node keeps no idempotency records (--data-dir off)'), env);
+  let outcome: BeginOutcome;
+  try {
+    outcome = await gate.begin(env.peer.name, key, requestFingerprint(event));
+  } catch (error) {
+    return refused(new StoreError(`the receiving node could not record the idempotency key: ${(error as Error).message}`), env);
+  }
+  switch (outcome.state) {
+    case 'new':
+      return runAndRecord(event, env, abort, gate, key);
+    case 'done':
+      return { ...outcome.reply, data: Buffer.from(outcome.reply.body), kind: outcome.reply.kind as ReplyFields['kind'], handlerName: '', replayed: true };
+    case 'started':
+      return refused(new IdempotencyKeyInUseError('the first request with this idempotency key is still running'), env);
+    case 'mismatch':
+      return refused(new IdempotencyKeyMismatchError('this idempotency key was used for another request'), env);
+    case 'indeterminate':
+      return refused(new IndeterminateError('the handler for this idempotency key was running when the node stopped; it is not run again'), env);
+  }
+}
+
+async function runAndRecord(event: EventFrame, env: HandlerEnv, abort: LazyAbort, gate: IdempotencyGate, key: string): Promise<ReplyFields> {
+  const fields = await handleEvent(event, env, abort);
+  await gate.finish(env.peer.name, key, {
+    kind: fields.kind,
+    status: fields.status,
+    returnCode: fields.returnCode,
+    mimeType: fields.mimeType,
+    body: fields.data,
+  });
+  return fields;
+}
+
+function refused(error: Error, env: HandlerEnv): ReplyFields {
+  return { ...exceptionReply(error, env.exposeTracebacks), handlerName: '' };
+}
