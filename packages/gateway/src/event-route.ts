@@ -1,11 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   InvalidRequestError,
+  isFinal,
   isJsonMime,
   isMimeType,
   MAX_MIME_TYPE_LENGTH,
   MethodNotAllowedError,
   parseJsonBody,
+  PipeFailError,
   VERBS,
   type PipeRequest,
   type PipeResponse,
@@ -13,6 +15,9 @@ import {
 } from '@restpipe/core';
 import { parseEventPath } from './event-path.js';
 import { RETURN_CODE_HEADER } from './http-errors.js';
+import { jobLocation, requireJobs, sendJobResult } from './job-routes.js';
+import type { JobsApi } from './jobs-api.js';
+import { idempotencyKeyOf, jobTtlOf, parsePrefer, type Preferences } from './prefer.js';
 
 export type EventMethod = Uppercase<Verb> | 'HEAD';
 /** The HTTP methods of the event routes: one per verb, and HEAD (a GET without its body). */
@@ -29,17 +34,25 @@ export interface EventRouteOptions {
   /** The server's gateway names a client first: `/client/NAME/...`. */
   withTarget: boolean;
   send: Send;
+  /** The node's durable side: undefined with `--data-dir off`. */
+  jobs: () => JobsApi | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
 
-/** Turns one HTTP request into an event, and the reply into the HTTP response. */
+/**
+ * Turns one HTTP request into an event, and the reply into the HTTP response. With
+ * `Prefer: respond-async` the event becomes a durable job first (SPEC §8); with
+ * `Idempotency-Key` the far side runs it at most once.
+ */
 export function eventRoute(options: EventRouteOptions) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     if (!(EVENT_METHODS as readonly string[]).includes(request.method)) throw methodNotAllowed(reply, request.method);
     const path = parseEventPath(request.raw.url ?? '', options.prefix, options.withTarget);
-    const hangUp = new HangUp(reply);
-    const response = await options.send(path.target, {
+    const prefer = parsePrefer(request.headers.prefer);
+    const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key']);
+    const ttlMs = jobTtlOf(request.headers['x-job-ttl-ms']);
+    const event: PipeRequest = {
       verb: (request.method === 'HEAD' ? 'get' : request.method.toLowerCase()) as Verb,
       noun: path.noun,
       args: path.args,
@@ -47,10 +60,49 @@ export function eventRoute(options: EventRouteOptions) {
       ...bodyOf(request),
       timeoutMs: timeoutOf(request),
       requestId: request.id,
-      onCancellable: hangUp.onCancellable,
-    });
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    };
+    if (prefer.respondAsync) return respondAsync(reply, options, path.target, event, prefer, ttlMs);
+    if (idempotencyKey !== undefined) requireJobs(options.jobs);
+    const hangUp = new HangUp(reply);
+    event.onCancellable = hangUp.onCancellable;
+    let response: PipeResponse;
+    try {
+      response = await options.send(path.target, event);
+    } catch (error) {
+      if (error instanceof PipeFailError && error.replayed) reply.header(REPLAYED_HEADER, 'true');
+      throw error;
+    }
+    if (response.replayed) reply.header(REPLAYED_HEADER, 'true');
     return sendResponse(reply, response);
   };
+}
+
+const REPLAYED_HEADER = 'idempotent-replayed';
+
+/** 202 once the job is on disk; with `wait=N`, the job's reply if it ends within N seconds. */
+async function respondAsync(
+  reply: FastifyReply,
+  options: EventRouteOptions,
+  pathTarget: string | undefined,
+  event: PipeRequest,
+  prefer: Preferences,
+  ttlMs: number | undefined,
+): Promise<FastifyReply> {
+  const jobs = requireJobs(options.jobs);
+  const target = options.withTarget ? `client/${pathTarget}` : 'server';
+  const { job } = await jobs.enqueue(target, ttlMs === undefined ? event : { ...event, ttlMs });
+  const location = jobLocation(job.id);
+  if (prefer.waitSeconds) {
+    const settled = await jobs.settled(job.id, prefer.waitSeconds * 1000);
+    const whole = settled && isFinal(settled.status) ? jobs.get(job.id) : undefined;
+    if (whole) return sendJobResult(reply.header('content-location', `${location}/result`), whole);
+  }
+  return reply
+    .code(202)
+    .header('location', location)
+    .header('preference-applied', 'respond-async')
+    .send({ job: job.id, status: job.status, location });
 }
 
 /** The 405 for a method no event route takes, with its `Allow` header set on `reply`. */

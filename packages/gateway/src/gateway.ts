@@ -4,7 +4,11 @@ import { registerAdminRoutes, type MetricsSource, type NodeStatus } from './admi
 import { bearerMatches } from './api-key.js';
 import { EVENT_METHODS, eventRoute, methodNotAllowed, type Send } from './event-route.js';
 import { clientErrorResponse, sendFailure } from './http-errors.js';
+import { registerJobRoutes } from './job-routes.js';
+import type { JobsApi } from './jobs-api.js';
 import { requestIdOf } from './request-id.js';
+
+const noJobs = (): undefined => undefined;
 
 /** Room for headers and slow clients on top of the longest event deadline. */
 const REQUEST_TIMEOUT_SLACK_MS = 10_000;
@@ -26,6 +30,8 @@ export interface GatewayOptions {
   logger?: FastifyBaseLogger | undefined;
   /** Serves `/_rp/metrics` when given. */
   metrics?: MetricsSource | undefined;
+  /** The node's durable side (SPEC §8), once open; undefined (or none) with `--data-dir off`. */
+  jobs?: (() => JobsApi | undefined) | undefined;
 }
 
 const UNSUPPORTED_METHODS = ['OPTIONS', 'TRACE'] as const;
@@ -93,6 +99,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   });
   app.setNotFoundHandler((request, reply) => notFound(request.method, request.url, options, reply));
   registerAdminRoutes(app, options.status, options.metrics);
+  registerJobRoutes(app, options.jobs ?? noJobs);
   registerEventRoutes(app, options);
   return app;
 }
@@ -100,7 +107,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
 function registerEventRoutes(app: FastifyInstance, options: GatewayOptions): void {
   const isServer = options.status.role === 'server';
   const prefix = isServer ? '/client/' : '/server/';
-  const handler = eventRoute({ prefix, withTarget: isServer, send: options.send });
+  const handler = eventRoute({ prefix, withTarget: isServer, send: options.send, jobs: options.jobs ?? noJobs });
   const methods = [...EVENT_METHODS, ...UNSUPPORTED_METHODS];
   app.route({ method: methods, url: `${prefix}*`, handler });
   app.route({ method: methods, url: prefix.slice(0, -1), handler: async (request, reply) => handler(request, reply) });

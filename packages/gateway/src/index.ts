@@ -5,3 +5,5 @@ export { type NodeStatus, type MetricsSource } from './admin-routes.js';
 export { EVENT_METHODS, MAX_EVENT_TIMEOUT_MS, type Send } from './event-route.js';
 export { viewOf, sendFailure, RETURN_CODE_HEADER } from './http-errors.js';
 export { bearerMatches } from './api-key.js';
+export { type JobsApi } from './jobs-api.js';
+export { parsePrefer, idempotencyKeyOf, jobTtlOf, MAX_WAIT_SECONDS, type Preferences } from './prefer.js';
