@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, wholeNumber, type PipeTuning, type Role, type TlsMinVersion } from '@restpipe/core';
 import { parseGatewayAddress, parseHostPort, type GatewayAddress } from '@restpipe/gateway';
@@ -29,6 +31,13 @@ export interface NodeConfig extends PipeTuning {
   readonly logLevel: string;
   readonly exposeTracebacks: boolean;
   readonly gatewaySocketMode: number;
+  /** Server: `--node-id`, made of the host name and the --listen port unless given. */
+  readonly nodeId: string;
+  /** `--data-dir` as given: 'off', a path, or undefined for `data/ROLE-NAME` (see dataDirOf). */
+  readonly dataDir: string | undefined;
+  readonly jobTtlMs: number;
+  readonly maxJobs: number;
+  readonly idempotencyTtlMs: number;
 }
 
 export type ParsedCommand = { help: true } | { help: false; config: NodeConfig };
@@ -138,9 +147,10 @@ function build(role: Role, pick: (name: string) => string | boolean | undefined)
   const required = (name: string): string => str(name) ?? missing(name);
   const server = role === 'client' ? parseHostPort(required('server'), '--server') : { host: '', port: 0 };
   const socketMode = parseMode(required('gateway-socket-mode'));
+  const listen = role === 'server' ? parseHostPort(required('listen'), '--listen') : { host: '', port: 0 };
   return Object.freeze({
     role,
-    listen: role === 'server' ? parseHostPort(required('listen'), '--listen') : { host: '', port: 0 },
+    listen,
     server,
     serverName: str('server-name') ?? server.host,
     gateway: parseGatewayAddress(required('gateway'), socketMode),
@@ -164,7 +174,36 @@ function build(role: Role, pick: (name: string) => string | boolean | undefined)
     logLevel: oneOf('log-level', required('log-level'), LOG_LEVELS),
     exposeTracebacks: pick('expose-tracebacks') === true,
     gatewaySocketMode: socketMode,
+    nodeId: nodeIdOf(role, str('node-id'), listen.port),
+    dataDir: dataDirFlag(str('data-dir'), role),
+    jobTtlMs: int('job-ttl-ms', required('job-ttl-ms'), 1),
+    maxJobs: int('max-jobs', required('max-jobs'), 1),
+    idempotencyTtlMs: int('idempotency-ttl-ms', required('idempotency-ttl-ms'), 1),
   });
+}
+
+const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** `--node-id`, or HOSTNAME-PORT (the host name made safe for a directory name). */
+function nodeIdOf(role: Role, given: string | undefined, port: number): string {
+  if (role !== 'server') return '';
+  if (given !== undefined && given !== flagDefault('node-id', role)) {
+    if (!NODE_ID.test(given)) throw new ConfigError(`--node-id must match ${NODE_ID.source}, got ${JSON.stringify(given)}`);
+    return given;
+  }
+  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '') || 'node';
+  return `${host.slice(0, 50)}-${port}`;
+}
+
+/** undefined: the default, `data/ROLE-NAME`, made once the node's name is known. */
+function dataDirFlag(given: string | undefined, role: Role): string | undefined {
+  return given === undefined || given === flagDefault('data-dir', role) ? undefined : given;
+}
+
+/** The data directory a node uses: `off`, the flag's path, or `data/client-NAME` / `data/server-NODE_ID`. */
+export function dataDirOf(config: NodeConfig, name: string): string {
+  if (config.dataDir !== undefined) return config.dataDir;
+  return config.role === 'server' ? join('data', `server-${config.nodeId}`) : join('data', `client-${name}`);
 }
 
 function missing(name: string): never {

@@ -57,14 +57,16 @@ Try, from another terminal:
   curl -X POST -H 'content-type: application/json' -d '[1,2,3]' ${CLIENT_GATEWAY}/server/sum
   curl ${SERVER_GATEWAY}/client/client/nothing             # 404 UnknownHandlerError envelope
   curl ${SERVER_GATEWAY}/_rp/clients                       # who is connected
+  curl -i -H 'Prefer: respond-async' ${CLIENT_GATEWAY}/server/time   # 202 and a job: Location /_rp/jobs/ID
+  curl ${CLIENT_GATEWAY}/_rp/jobs                          # the jobs, newest first; /_rp/jobs/ID/result for a reply
 Ctrl-C stops both.
 `;
 
 async function main(): Promise<void> {
   ensureCertificates();
   mkdirSync(LOGS, { recursive: true });
-  const server = startNode('server', ['--listen', PIPE, '--handler', './examples/server-handler.ts']);
-  const client = startNode('client', ['--server', PIPE, '--server-name', 'localhost']);
+  const server = startNode('server', ['--listen', PIPE, '--handler', './examples/server-handler.ts', '--data-dir', join(LOGS, 'data-server')]);
+  const client = startNode('client', ['--server', PIPE, '--server-name', 'localhost', '--data-dir', join(LOGS, 'data-client')]);
   const children = [server, client];
   let stopping = false;
   const stop = (): void => {

@@ -10,6 +10,9 @@ import {
   DEFAULT_SERVER_HOST,
   DEFAULT_SERVER_PORT,
   DEFAULT_TIMEOUT_MS,
+  DEFAULT_IDEMPOTENCY_TTL_MS,
+  DEFAULT_JOB_TTL_MS,
+  DEFAULT_MAX_JOBS,
   type Role,
 } from '@restpipe/core';
 
@@ -49,6 +52,11 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'max-in-flight', type: 'int', roles: both, value: 'N', help: 'both ways: our requests awaiting replies on a connection (or waiting for an absent peer), and the peer\'s events queued on a connection behind the running handlers; past it, 503', defaults: same(DEFAULT_MAX_IN_FLIGHT) },
   { name: 'max-concurrency', type: 'int', roles: both, value: 'N', help: 'handlers running at once per connection', defaults: same(DEFAULT_MAX_CONCURRENCY) },
   { name: 'max-inbound-bytes', type: 'int', roles: both, value: 'BYTES', help: 'bodies of inbound events held per connection, queued or running; past it the connection is not read until handlers finish', defaults: same(DEFAULT_MAX_INBOUND_BYTES) },
+  { name: 'node-id', type: 'string', roles: ['server'], value: 'ID', help: 'this server node\'s name (its data directory, and its cluster name)', defaults: { server: 'HOSTNAME-PORT' } },
+  { name: 'data-dir', type: 'string', roles: both, value: 'DIR|off', help: 'where jobs and idempotency keys are kept (SQLite, one process per directory); off: Prefer: respond-async, Idempotency-Key and /_rp/jobs answer 501', defaults: { server: 'data/server-NODE_ID', client: 'data/client-NAME' } },
+  { name: 'job-ttl-ms', type: 'int', roles: both, value: 'MS', help: 'how long a job is delivered and retried before it expires (X-Job-Ttl-Ms overrides)', defaults: same(DEFAULT_JOB_TTL_MS) },
+  { name: 'max-jobs', type: 'int', roles: both, value: 'N', help: 'unfinished jobs (queued, running, on hold) kept at once; past it, 503', defaults: same(DEFAULT_MAX_JOBS) },
+  { name: 'idempotency-ttl-ms', type: 'int', roles: both, value: 'MS', help: 'how long the reply of an idempotency key is kept for a repeat', defaults: same(DEFAULT_IDEMPOTENCY_TTL_MS) },
   { name: 'api-key-file', type: 'string', roles: both, value: 'FILE', help: 'require Authorization: Bearer KEY on the gateway (health excepted)', defaults: {} },
   { name: 'tls-min-version', type: 'string', roles: both, value: 'TLSv1.3|TLSv1.2', help: 'oldest TLS accepted (TLSv1.2 with AEAD ciphers only)', defaults: same('TLSv1.3') },
   { name: 'log-level', type: 'string', roles: both, value: 'LEVEL', help: 'fatal, error, warn, info, debug, trace or silent', defaults: same('info') },

@@ -4,13 +4,14 @@ import {
   PipeClient,
   PipeServer,
   tuningOf,
+  type DurableOptions,
   type EventHandler,
   type Logger,
   type PipeOptions,
   type TlsMaterial,
 } from '@restpipe/core';
 import type { NodeStatus, Send } from '@restpipe/gateway';
-import type { NodeConfig } from './config.js';
+import { dataDirOf, type NodeConfig } from './config.js';
 import { CrlGuard } from './crl-guard.js';
 import { loadTicketKeys } from './files.js';
 
@@ -24,8 +25,12 @@ export interface PipeNode {
   drain(timeoutMs: number): Promise<void>;
 }
 
-function pipeOptions(config: NodeConfig, tls: TlsMaterial, handler: EventHandler, logger: Logger): PipeOptions {
-  return { ...tuningOf(config), tls, handler, logger, exposeTracebacks: config.exposeTracebacks };
+function pipeOptions(config: NodeConfig, tls: TlsMaterial, handler: EventHandler, logger: Logger): PipeOptions & DurableOptions {
+  const { jobTtlMs, maxJobs, idempotencyTtlMs } = config;
+  return {
+    ...tuningOf(config), tls, handler, logger, exposeTracebacks: config.exposeTracebacks,
+    dataDir: dataDirOf(config, ownName(tls.cert)), jobTtlMs, maxJobs, idempotencyTtlMs,
+  };
 }
 
 /** This node's own name, from its certificate, as peers will see it. */

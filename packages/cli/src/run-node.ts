@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULT_DRAIN_TIMEOUT_MS, type Role } from '@restpipe/core';
+import { ConfigError, DEFAULT_DRAIN_TIMEOUT_MS, StoreError, type Role } from '@restpipe/core';
 import { createGateway, listenGateway } from '@restpipe/gateway';
 import { Observer } from '@restpipe/metrics';
 import type { FastifyInstance } from 'fastify';
@@ -43,7 +43,8 @@ export async function main(role: Role, argv: readonly string[], env: NodeJS.Proc
 function fail(command: string, error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`${command}: ${message}\n`);
-  process.exitCode = error instanceof ConfigError ? EXIT_USAGE : EXIT_FAILURE;
+  // A data directory that cannot be used (held by another process, corrupt, unwritable) is a start-up error like a bad flag.
+  process.exitCode = error instanceof ConfigError || error instanceof StoreError ? EXIT_USAGE : EXIT_FAILURE;
 }
 
 async function run(config: NodeConfig, { logger, events }: Logs, lifecycle: Lifecycle): Promise<void> {
@@ -67,6 +68,7 @@ async function run(config: NodeConfig, { logger, events }: Logs, lifecycle: Life
     apiKey,
     logger,
     metrics: observer.prometheus,
+    jobs: () => node.pipe.durable,
   });
   const pipeAddress = await node.start();
   const gatewayAddress = await listenGateway(gateway, config.gateway);

@@ -4,6 +4,7 @@ import {
   silentLogger,
   type EventErrorMessage,
   type HandledMessage,
+  type JobMessage,
   type Logger,
   type OwnedMessage,
   type RoundtripMessage,
@@ -57,6 +58,7 @@ export class Observer {
     this.#on(diagnostics.handled, (m: HandledMessage) => this.#handled(m));
     this.#on(diagnostics.heartbeatRtt, (m: TimingMessage) => this.#timing('heartbeat.rtt', m.ms, this.prometheus.heartbeatRtt));
     this.#on(diagnostics.lateReply, () => this.prometheus.counters.lateReply.inc());
+    this.#on(diagnostics.job, (m: JobMessage) => this.#job(m));
   }
 
   #on<M extends OwnedMessage>(channel: Channel, listener: (message: M) => void): void {
@@ -121,6 +123,15 @@ export class Observer {
       { requestId: m.requestId, peer: m.peer, handler: m.handlerName, durationMs: round(m.ms), returnCode: m.returnCode, failed: m.failed },
       'event handled',
     );
+  }
+
+  /** SPEC §8: `P.job.EVENT` and the `P.jobs.pending` gauge; a log line for each end. */
+  #job(m: JobMessage): void {
+    this.#statsd?.increment(`job.${m.event}`);
+    this.prometheus.jobs[m.event].inc();
+    this.#statsd?.gauge('jobs.pending', m.pending);
+    this.prometheus.jobsPending.set(m.pending);
+    if (m.event !== 'accepted' && m.event !== 'retry') this.#logger.info({ job: m.id, target: m.target, status: m.event }, 'job ended');
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+export type JobCounter = 'accepted' | 'succeeded' | 'failed' | 'expired' | 'retry' | 'cancelled';
+
 /** Seconds; from sub-millisecond loopback to a slow handler. */
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -12,6 +14,9 @@ export class PrometheusMetrics {
   readonly registry = new Registry();
   readonly counters: Record<'connectSuccess' | 'connectFail' | 'connectionClosed' | 'eventSent' | 'eventReceived' | 'eventError' | 'eventTimeout' | 'lateReply', Counter>;
   readonly connections: Gauge;
+  /** SPEC §8: `job_accepted_total`... by what happened, and the unfinished jobs now. */
+  readonly jobs: Record<JobCounter, Counter>;
+  readonly jobsPending: Gauge;
   readonly roundtrip: Histogram;
   readonly handle: Histogram<'handler'>;
   readonly heartbeatRtt: Histogram;
@@ -32,6 +37,15 @@ export class PrometheusMetrics {
       eventTimeout: counter('event_timeout', 'events sent that got no reply by their deadline'),
       lateReply: counter('event_late_reply', 'replies that arrived after their deadline and were dropped'),
     };
+    this.jobs = {
+      accepted: counter('job_accepted', 'jobs stored durably and answered 202'),
+      succeeded: counter('job_succeeded', 'jobs that ended with a 2xx reply'),
+      failed: counter('job_failed', 'jobs that ended with an error reply, or an unknown outcome'),
+      expired: counter('job_expired', 'jobs whose TTL ran out before a reply'),
+      retry: counter('job_retry', 'job deliveries to be tried again (disconnect, timeout, busy peer)'),
+      cancelled: counter('job_cancelled', 'jobs cancelled before delivery'),
+    };
+    this.jobsPending = new Gauge({ name: name('jobs_pending'), help: 'unfinished jobs: queued, running or on hold', registers: [this.registry] });
     this.connections = new Gauge({ name: name('connections'), help: 'open pipe connections', registers: [this.registry] });
     this.roundtrip = histogram('event_roundtrip', 'time from sending an event to its reply');
     this.handle = histogram('event_handle', 'time spent handling an event', ['handler']);

@@ -28,6 +28,9 @@ export type {
 // Requests, both ways.
 export type { PipeRequest, PipeResponse, QueryValues, Verb } from '@restpipe/core';
 
+// Durable jobs (SPEC §8): pipe.enqueue() and pipe.job(id), with a data directory.
+export type { DurableOptions, EnqueueRequest, JobView, JobStatus } from '@restpipe/core';
+
 // Handlers: what they are given and what they may return.
 export { EventHandler, DefaultHandler, HandlerReply, reply } from '@restpipe/core';
 export type { EventContext, EventBody, Peer, PipeLink, ReplyOptions } from '@restpipe/core';
@@ -73,6 +76,16 @@ export {
   InvalidArgumentError,
   StoreError,
   StoreFullError,
+  NotEnabledError,
+  UnknownJobError,
+  JobPendingError,
+  JobExpiredError,
+  JobCancelledError,
+  JobStateError,
+  JobQueueFullError,
+  IndeterminateError,
+  IdempotencyKeyMismatchError,
+  IdempotencyKeyInUseError,
 } from '@restpipe/core';
 
 export { VERSION } from '@restpipe/core';
