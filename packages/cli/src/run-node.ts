@@ -57,6 +57,7 @@ async function run(config: NodeConfig, { logger, events }: Logs, lifecycle: Life
     statsd: config.statsd,
     prefix: config.statsdPrefix,
     connections: () => node.status.peers(),
+    jobsPending: () => node.pipe.durable?.unfinished ?? 0,
     logger: events,
   });
   const gateway = createGateway({

@@ -23,6 +23,8 @@ export interface ObserverOptions {
   prefix: string;
   /** Open connections now, for the `connections` gauge. */
   connections: () => number;
+  /** Unfinished jobs now, for the `jobs.pending` gauge between job changes. */
+  jobsPending?: (() => number) | undefined;
   logger?: Logger | undefined;
 }
 
@@ -45,7 +47,7 @@ export class Observer {
   constructor(options: ObserverOptions) {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
-    this.prometheus = new PrometheusMetrics(options.prefix);
+    this.prometheus = new PrometheusMetrics(options.prefix, options.jobsPending);
     this.#statsd = options.statsd === 'off' ? null : createStatsdSink({ ...options.statsd, prefix: options.prefix }, this.#logger);
     this.#on(diagnostics.connect, () => this.#connected());
     this.#on(diagnostics.connectFail, () => this.#count('connect.fail', 'connectFail'));

@@ -21,7 +21,8 @@ export class PrometheusMetrics {
   readonly handle: Histogram<'handler'>;
   readonly heartbeatRtt: Histogram;
 
-  constructor(prefix: string) {
+  /** `jobsPending`, when given, is read at every scrape: the gauge is right before any job changes. */
+  constructor(prefix: string, jobsPending?: () => number) {
     const name = (suffix: string): string => `${prefix.replace(/[^A-Za-z0-9_]/g, '_')}_${suffix}`;
     const counter = (suffix: string, help: string): Counter =>
       new Counter({ name: name(`${suffix}_total`), help, registers: [this.registry] });
@@ -45,7 +46,12 @@ export class PrometheusMetrics {
       retry: counter('job_retry', 'job deliveries to be tried again (disconnect, timeout, busy peer)'),
       cancelled: counter('job_cancelled', 'jobs cancelled before delivery'),
     };
-    this.jobsPending = new Gauge({ name: name('jobs_pending'), help: 'unfinished jobs: queued, running or on hold', registers: [this.registry] });
+    this.jobsPending = new Gauge({
+      name: name('jobs_pending'),
+      help: 'unfinished jobs: queued, running or on hold',
+      registers: [this.registry],
+      ...(jobsPending ? { collect(this: Gauge) { this.set(jobsPending()); } } : {}),
+    });
     this.connections = new Gauge({ name: name('connections'), help: 'open pipe connections', registers: [this.registry] });
     this.roundtrip = histogram('event_roundtrip', 'time from sending an event to its reply');
     this.handle = histogram('event_handle', 'time spent handling an event', ['handler']);

@@ -136,8 +136,9 @@ export class Durable {
     return this.info(id);
   }
 
+  /** Jobs queued, running or on hold (0 once closed). */
   get unfinished(): number {
-    return this.store.jobs.countUnfinished();
+    return this.store.closed ? 0 : this.store.jobs.countUnfinished();
   }
 
   /** Stops delivery (deliveries under way are left running in the file: queued again at the next start) and closes the store. */
