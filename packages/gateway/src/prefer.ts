@@ -18,19 +18,25 @@ const NONE: Preferences = Object.freeze({ respondAsync: false, waitSeconds: unde
 
 type Header = string | string[] | undefined;
 
-/** RFC 7240 `Prefer`: unknown preferences are ignored, as it says; malformed ones are refused. */
+/**
+ * RFC 7240 `Prefer`: unknown preferences are ignored, as it says, and so is a repeat of one
+ * (the first instance counts); malformed ones are refused. Quoted values may hold `,` and `;`.
+ */
 export function parsePrefer(header: Header): Preferences {
   if (header === undefined) return NONE;
   const text = Array.isArray(header) ? header.join(',') : header;
   let respondAsync = false;
   let waitSeconds: number | undefined;
-  for (const element of text.split(',')) {
-    const preference = element.split(';')[0]!.trim();
+  const seen = new Set<string>();
+  for (const element of splitOutsideQuotes(text, ',')) {
+    const preference = splitOutsideQuotes(element, ';')[0]!.trim();
     if (preference === '') continue;
     const eq = preference.indexOf('=');
     const name = (eq < 0 ? preference : preference.slice(0, eq)).trim().toLowerCase();
-    const value = eq < 0 ? undefined : unquote(preference.slice(eq + 1).trim());
     if (!TOKEN.test(name)) throw new InvalidRequestError(`Prefer: ${JSON.stringify(preference)} is no preference (RFC 7240)`);
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const value = eq < 0 ? undefined : unquote(preference.slice(eq + 1).trim());
     if (name === 'respond-async') {
       if (value !== undefined) throw new InvalidRequestError('Prefer: respond-async takes no value');
       respondAsync = true;
@@ -39,6 +45,24 @@ export function parsePrefer(header: Header): Preferences {
     }
   }
   return respondAsync || waitSeconds !== undefined ? { respondAsync, waitSeconds } : NONE;
+}
+
+/** Splits on `separator` where it is not inside a quoted string (with `\` escapes). */
+function splitOutsideQuotes(text: string, separator: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted && c === '\\') i++;
+    else if (c === '"') quoted = !quoted;
+    else if (!quoted && c === separator) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
 }
 
 function waitOf(value: string | undefined): number {
