@@ -82,7 +82,8 @@ export function sendJobResult(reply: FastifyReply, job: Job): FastifyReply {
     if (result.kind === 0 || result.returnCode !== 0) reply.header(RETURN_CODE_HEADER, String(result.returnCode));
     if (job.resultBody.length === 0 && !result.mimeType) return reply.send();
     reply.type(result.mimeType || 'application/octet-stream');
-    return reply.send(job.resultBody);
+    // A failure's envelope goes out as the synchronous call sends it: JSON text (Fastify adds the charset).
+    return reply.send(result.kind === 0 ? job.resultBody : job.resultBody.toString('utf8'));
   }
   if (job.status === 'expired') throw new JobExpiredError(`job ${job.id} expired after ${job.attempts} deliveries without a reply`);
   if (job.status === 'cancelled') throw new JobCancelledError(`job ${job.id} was cancelled`);

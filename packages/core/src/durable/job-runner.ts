@@ -52,6 +52,8 @@ export class JobRunner {
   /** Ids being delivered now, and how many per target. */
   readonly #delivering = new Set<string>();
   readonly #perTarget = new Map<string, number>();
+  /** Of those, the ones whose start is not committed yet: still `queued` in the file. */
+  readonly #starting = new Map<string, number>();
   /** Targets to pump at the end of this turn: many accepts of one turn pump once. */
   readonly #toPump = new Set<string>();
   #pumpScheduled = false;
@@ -117,7 +119,7 @@ export class JobRunner {
     const room = this.#settings.perTarget - busy;
     if (room <= 0) return;
     // Jobs whose start is not committed yet are still queued in the file: ask for enough to skip them.
-    const due = this.#jobs.due(this.#clock(), room + busy, target);
+    const due = this.#jobs.due(this.#clock(), room + (this.#starting.get(target) ?? 0), target);
     let started = 0;
     for (const job of due) {
       if (started >= room) break;
@@ -142,10 +144,16 @@ export class JobRunner {
 
   async #attempt(queued: Job): Promise<void> {
     let job: Job | undefined;
+    const target = queued.target;
+    this.#starting.set(target, (this.#starting.get(target) ?? 0) + 1);
     try {
       job = await this.#jobs.start(queued.id);
     } catch (error) {
       return this.#trouble('start a job', error);
+    } finally {
+      const left = (this.#starting.get(target) ?? 1) - 1;
+      if (left > 0) this.#starting.set(target, left);
+      else this.#starting.delete(target);
     }
     if (!job || this.#stopped) return; // cancelled or expired meanwhile; or stopping: queued again at the next start
     const now = this.#clock();
