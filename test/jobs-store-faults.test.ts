@@ -199,12 +199,9 @@ describe('a disk that fills up at run time (a 4 MiB tmpfs, 3 MiB of it taken by 
     expect(client.exitCode).toBeNull();
   }, 60_000);
 
-  // PRODUCT DEFECT (reported): once the disk is full, no job that got a 202 is delivered
-  // while it stays full. Every delivery first writes `running`, and the body BLOB lives in
-  // the same row (schema-v1.ts), so each status change rewrites the whole row, body and
-  // all, into the WAL; the 507 comes only after the last byte went to new jobs, nothing is
-  // left for the state changes of the jobs already accepted, and one group-commit batch
-  // starting them all fails whole, every second, for ever ("could not start a job").
+  // Found by this test and fixed: a status change once rewrote the job's whole row, body and
+  // all (schema 3 keeps bodies in their own table), and new jobs could take the disk's last
+  // byte (the store now keeps a reserve for the jobs already accepted).
   it.skipIf(!probe.ok)(`delivers every accepted job after the peer connects, with the disk still full${skipped}`, async () => {
     expect(accepted.size).toBeGreaterThan(0);
     await allDelivered(15_000);

@@ -16,11 +16,18 @@ export class Checkpointer {
   readonly #walBytes: number;
   readonly #context: string;
   readonly #onWarning: (error: unknown) => void;
+  readonly #freeBytes: () => number | undefined;
   #scheduled = false;
   #closed = false;
   #count = 0;
 
-  constructor(db: Database.Database, file: string, walBytes: number, context: string, onWarning: (error: unknown) => void) {
+  /**
+   * `freeBytes`: the disk's free space. A checkpoint needs as much again as the WAL holds
+   * (the pages are copied before the WAL is cut), so on a small disk it runs early, while
+   * the WAL is under half the free space, rather than only past `walBytes`.
+   */
+  constructor(db: Database.Database, file: string, walBytes: number, context: string, onWarning: (error: unknown) => void, freeBytes: () => number | undefined = () => undefined) {
+    this.#freeBytes = freeBytes;
     this.#db = db;
     this.#walFile = `${file}-wal`;
     this.#walBytes = walBytes;
@@ -33,11 +40,16 @@ export class Checkpointer {
     return this.#count;
   }
 
+  /** The WAL's size now, in bytes. */
+  walSize(): number {
+    return statSync(this.#walFile, { throwIfNoEntry: false })?.size ?? 0;
+  }
+
   /** After a commit: schedules a checkpoint if the WAL has grown past the threshold. */
   afterCommit(): void {
     if (this.#scheduled || this.#closed) return;
-    const size = statSync(this.#walFile, { throwIfNoEntry: false })?.size ?? 0;
-    if (size <= this.#walBytes) return;
+    const size = this.walSize();
+    if (size <= this.#walBytes && !(size > 0 && size * 2 > (this.#freeBytes() ?? Infinity))) return;
     this.#scheduled = true;
     setImmediate(this.#run);
   }

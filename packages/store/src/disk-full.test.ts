@@ -50,7 +50,8 @@ describe('a disk that fills up', () => {
   it.skipIf(!mount.ok)(`fails the batch that does not fit with StoreFullError and keeps every earlier job, on a real 1 MiB tmpfs${skipReason}`, async () => {
     const dir = join(mnt, 'data');
     const filler = join(mnt, 'filler');
-    const store = Store.open(dir);
+    // No reserve: this is about SQLite's own SQLITE_FULL, past the last byte.
+    const store = Store.open(dir, { reserveBytes: 0 });
     try {
       const committed: string[] = [];
       for (let i = 0; i < 5; i++) {
@@ -82,13 +83,40 @@ describe('a disk that fills up', () => {
       if ('ids' in after) committed.push(...after.ids);
       store.close();
 
-      const reopened = Store.open(dir);
+      const reopened = Store.open(dir, { reserveBytes: 0 });
       expect(committed.filter((id) => reopened.jobs.get(id) === undefined)).toEqual([]);
       expect(reopened.jobs.countUnfinished()).toBe(committed.length);
       reopened.close();
       console.log(`disk full on a 1 MiB tmpfs: ${committed.length} jobs committed and kept, the batch that did not fit failed whole with ${(failure as Error).name}`);
     } finally {
       store.close();
+    }
+  });
+
+  it.skipIf(!mount.ok)(`keeps a reserve: new jobs are refused before the disk is full, and the accepted ones still start and end${skipReason}`, async () => {
+    const dir = join(mnt, 'reserve');
+    const filler = join(mnt, 'filler2');
+    for (const left of ['data', 'filler']) rmSync(join(mnt, left), { recursive: true, force: true });
+    writeFileSync(filler, Buffer.alloc(256 * 1024, 1));
+    const store = Store.open(dir);
+    try {
+      const body = Buffer.alloc(32 * 1024, 7);
+      const accepted: string[] = [];
+      let refusal: unknown;
+      for (let i = 0; i < 40 && refusal === undefined; i++) {
+        await store.jobs.insert(sampleJob({ body })).then((r) => accepted.push(r.status === 'inserted' ? r.job.id : ''), (e: unknown) => (refusal = e));
+      }
+      expect(refusal).toBeInstanceOf(StoreFullError);
+      expect((refusal as Error).message).toMatch(/nearly full/);
+      expect(accepted.length).toBeGreaterThan(0);
+      // Every status change of the accepted jobs still fits: started, then ended, all in one batch each.
+      expect((await Promise.all(accepted.map((id) => store.jobs.start(id)))).every(Boolean)).toBe(true);
+      const result = { kind: 0, status: 200, returnCode: 0, mimeType: 'application/json', body: Buffer.from('{"ok":true}') };
+      expect((await Promise.all(accepted.map((id) => store.jobs.complete(id, result)))).map((j) => j?.status)).toEqual(accepted.map(() => 'succeeded'));
+      console.log(`reserve on a 1 MiB tmpfs: ${accepted.length} jobs of 32 KiB accepted, then 507; all of them started and ended`);
+    } finally {
+      store.close();
+      rmSync(filler, { force: true });
     }
   });
 });

@@ -16,7 +16,11 @@ export interface FingerprintInput {
 
 function canonicalQuery(query: readonly JobQueryParam[]): [string, string[]][] {
   const byKey = new Map<string, string[]>();
-  for (const { key, values } of query) byKey.set(key, [...(byKey.get(key) ?? []), ...values]);
+  for (const { key, values } of query) {
+    const all = byKey.get(key);
+    if (all) for (const value of values) all.push(value);
+    else byKey.set(key, [...values]);
+  }
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 

@@ -6,7 +6,11 @@ export const INFO_COLUMNS = `id, target, verb, noun, args, query, mime_type, tim
   status, attempts, created_at, updated_at, expires_at, next_attempt_at, hold,
   result_kind, result_status, result_return_code, result_mime_type, length(result_body) AS result_bytes`;
 
-export const JOB_COLUMNS = `${INFO_COLUMNS}, body, result_body`;
+/** What a status change returns: the row without the request body, which lives in `job_bodies`. */
+export const ROW_COLUMNS = `${INFO_COLUMNS}, result_body`;
+
+/** Every column, the request body read from `job_bodies`. */
+export const JOB_COLUMNS = `${ROW_COLUMNS}, (SELECT body FROM job_bodies WHERE job_bodies.id = jobs.id) AS body`;
 
 export interface InfoRow {
   id: string;
@@ -37,6 +41,9 @@ export interface JobRow extends InfoRow {
   body: Buffer;
   result_body: Buffer | null;
 }
+
+/** A row as a status change returns it, before its body is read. */
+export type BodilessRow = Omit<JobRow, 'body'>;
 
 /** The named parameters of an INSERT into `jobs`. */
 export interface InsertParams {
@@ -125,5 +132,5 @@ export function toJobInfo(row: InfoRow): JobInfo {
 }
 
 export function toJob(row: JobRow): Job {
-  return { ...toJobInfo(row), body: row.body, resultBody: row.result_body };
+  return { ...toJobInfo(row), body: row.body ?? Buffer.alloc(0), resultBody: row.result_body };
 }

@@ -120,7 +120,7 @@ describe('JobStore', () => {
     expect(await store.jobs.expire(clock.now())).toEqual([]);
     clock.advance(1);
     expect(store.jobs.due(clock.now(), 10).map((j) => j.id)).toEqual([later.id]);
-    expect((await store.jobs.expire(clock.now())).sort()).toEqual([queued.id, held.id].sort());
+    expect((await store.jobs.expire(clock.now())).map((e) => e.id).sort()).toEqual([queued.id, held.id].sort());
     expect(store.jobs.get(running.id)?.status).toBe('running');
     expect(store.jobs.nextExpiryAt()).toBe(later.expiresAt);
     expect(store.jobs.countUnfinished()).toBe(2);

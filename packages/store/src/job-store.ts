@@ -8,7 +8,10 @@ import type Database from 'better-sqlite3';
 import type { GroupCommit } from './group-commit.js';
 import { checkLimit, checkNewJob, checkResult } from './job-input.js';
 import { newJobId } from './job-id.js';
-import { INFO_COLUMNS, insertParams, JOB_COLUMNS, resultParams, toJob, toJobInfo, type InfoRow, type InsertParams, type JobRow } from './job-rows.js';
+import {
+  INFO_COLUMNS, insertParams, JOB_COLUMNS, resultParams, ROW_COLUMNS, toJob, toJobInfo,
+  type BodilessRow, type InfoRow, type InsertParams, type JobRow,
+} from './job-rows.js';
 import { JOB_STATUS, type InsertOutcome, type Job, type JobInfo, type JobResult, type JobStatus, type NewJob } from './job-types.js';
 
 /**
@@ -23,7 +26,7 @@ const NEWEST_FIRST = 'ORDER BY created_at DESC, id DESC';
 function transitionSql(from: readonly JobStatus[], extraSet = ''): string {
   const allowed = from.map((s) => `'${s}'`).join(', ');
   const set = extraSet ? `, ${extraSet}` : '';
-  return `UPDATE jobs SET status = @to, updated_at = @now${set} WHERE id = @id AND status IN (${allowed}) RETURNING ${JOB_COLUMNS}`;
+  return `UPDATE jobs SET status = @to, updated_at = @now${set} WHERE id = @id AND status IN (${allowed}) RETURNING ${ROW_COLUMNS}`;
 }
 
 const RESULT_SET = `result_kind = @result_kind, result_status = @result_status, result_return_code = @result_return_code,
@@ -31,10 +34,12 @@ const RESULT_SET = `result_kind = @result_kind, result_status = @result_status, 
 
 function prepareAll(db: Database.Database) {
   return {
-    insert: db.prepare(`INSERT INTO jobs (id, target, verb, noun, args, query, mime_type, body, timeout_ms, request_id,
+    insert: db.prepare(`INSERT INTO jobs (id, target, verb, noun, args, query, mime_type, timeout_ms, request_id,
         idempotency_key, status, attempts, created_at, updated_at, expires_at, next_attempt_at)
-      VALUES (@id, @target, @verb, @noun, @args, @query, @mime_type, @body, @timeout_ms, @request_id,
-        @idempotency_key, 'queued', 0, @now, @now, @expires_at, @now) RETURNING ${JOB_COLUMNS}`),
+      VALUES (@id, @target, @verb, @noun, @args, @query, @mime_type, @timeout_ms, @request_id,
+        @idempotency_key, 'queued', 0, @now, @now, @expires_at, @now) RETURNING ${ROW_COLUMNS}`),
+    insertBody: db.prepare(`INSERT INTO job_bodies (id, body) VALUES (?, ?)`),
+    body: db.prepare(`SELECT body FROM job_bodies WHERE id = ?`).pluck(),
     byId: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
     infoById: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs WHERE id = ?`),
     byKey: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = ?`),
@@ -55,8 +60,13 @@ function prepareAll(db: Database.Database) {
     cancel: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.ON_HOLD])),
     hold: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.RUNNING], 'hold = @hold')),
     release: db.prepare(transitionSql([JOB_STATUS.ON_HOLD], 'next_attempt_at = @now')),
-    expire: db.prepare(`UPDATE ${WAITING} SET status = 'expired', updated_at = @now
-      WHERE ${WAITING_SQL} AND expires_at <= @now RETURNING id`),
+    // A job delivered at least once (attempts > 0) may have run: its outcome is unknown, so it fails with the given result.
+    expire: db.prepare(`UPDATE ${WAITING} SET updated_at = @now,
+        status = CASE WHEN attempts > 0 AND @result_status IS NOT NULL THEN 'failed' ELSE 'expired' END,
+        result_kind = CASE WHEN attempts > 0 THEN @result_kind END, result_status = CASE WHEN attempts > 0 THEN @result_status END,
+        result_return_code = CASE WHEN attempts > 0 THEN @result_return_code END,
+        result_mime_type = CASE WHEN attempts > 0 THEN @result_mime_type END, result_body = CASE WHEN attempts > 0 THEN @result_body END
+      WHERE ${WAITING_SQL} AND expires_at <= @now RETURNING id, status`),
     recover: db.prepare(`UPDATE jobs SET status = 'queued', updated_at = @now, next_attempt_at = @now
       WHERE status = 'running' RETURNING id`),
   };
@@ -75,12 +85,14 @@ export class JobStore {
   readonly #sql: Statements;
   readonly #writes: GroupCommit;
   readonly #clock: () => number;
+  readonly #checkRoom: (bytes: number) => void;
 
-  /** Made by `Store.open`; use `store.jobs`. */
-  constructor(db: Database.Database, writes: GroupCommit, clock: () => number) {
+  /** Made by `Store.open`; use `store.jobs`. `checkRoom` throws StoreFullError when a new job of that size would not fit. */
+  constructor(db: Database.Database, writes: GroupCommit, clock: () => number, checkRoom: (bytes: number) => void = () => {}) {
     this.#sql = prepareAll(db);
     this.#writes = writes;
     this.#clock = clock;
+    this.#checkRoom = checkRoom;
   }
 
   /**
@@ -91,6 +103,7 @@ export class JobStore {
   insert(job: NewJob, options: { readonly maxUnfinished?: number } = {}): Promise<InsertOutcome> {
     try {
       checkNewJob(job);
+      this.#checkRoom(job.body?.length ?? 0);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -107,7 +120,10 @@ export class JobStore {
       const unfinished = this.countUnfinished();
       if (unfinished >= maxUnfinished) return { status: 'full', unfinished };
     }
-    return { status: 'inserted', job: toJob(this.#sql.insert.get(params) as JobRow) };
+    const { body, ...columns } = params;
+    const row = this.#sql.insert.get(columns) as BodilessRow;
+    this.#sql.insertBody.run(params.id, body);
+    return { status: 'inserted', job: toJob({ ...row, body }) };
   }
 
   /** The whole job, bodies included. */
@@ -195,9 +211,15 @@ export class JobStore {
     return this.#transition(this.#sql.release, { id, to: JOB_STATUS.QUEUED });
   }
 
-  /** Queued and held jobs whose TTL ran out by `now` → expired; resolves their ids. */
-  expire(now: number): Promise<string[]> {
-    return this.#writes.write(() => (this.#sql.expire.all({ now }) as { id: string }[]).map((r) => r.id));
+  /**
+   * Queued and held jobs whose TTL ran out by `now` → expired; resolves their ids and new
+   * statuses. With `unknownOutcome`, one that was delivered before (its outcome never came
+   * back) → failed, with that result, rather than expired.
+   */
+  expire(now: number, unknownOutcome?: JobResult): Promise<Array<{ id: string; status: JobStatus }>> {
+    const none = { result_kind: null, result_status: null, result_return_code: null, result_mime_type: null, result_body: null };
+    const result = unknownOutcome ? resultParams(unknownOutcome) : none;
+    return this.#writes.write(() => this.#sql.expire.all({ now, ...result }) as Array<{ id: string; status: JobStatus }>);
   }
 
   /**
@@ -222,8 +244,8 @@ export class JobStore {
   #transition(statement: Database.Statement, params: Record<string, unknown>): Promise<Job | undefined> {
     const now = this.#clock();
     return this.#writes.write(() => {
-      const row = statement.get({ ...params, now }) as JobRow | undefined;
-      return row && toJob(row);
+      const row = statement.get({ ...params, now }) as BodilessRow | undefined;
+      return row && toJob({ ...row, body: this.#sql.body.get(row.id) as Buffer });
     });
   }
 }

@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3';
 import { StoreError } from '@restpipe/errors';
 import { SCHEMA_V1 } from './schema-v1.js';
 import { SCHEMA_V2 } from './schema-v2.js';
+import { SCHEMA_V3 } from './schema-v3.js';
 
 export interface Migration {
   /** The version the file is at once this migration has run: 1, 2, 3... with no gap. */
@@ -20,6 +21,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'jobs and idempotency records', sql: SCHEMA_V1 },
   { version: 2, name: 'due jobs by target', sql: SCHEMA_V2 },
+  { version: 3, name: 'request bodies in their own table', sql: SCHEMA_V3 },
 ]);
 
 /** "RPST": marks a file as restpipe's, so that another program's database is refused. */

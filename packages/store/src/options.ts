@@ -36,13 +36,19 @@ export interface StoreOptions {
    * @default 0
    */
   readonly maxBytes?: number;
+  /**
+   * Free bytes kept on the disk for the jobs already accepted: a new job that would leave
+   * less is refused with StoreFullError (507); status changes still have room. 0: no reserve.
+   * @default 5% of the filesystem, from 256 KiB to 64 MiB
+   */
+  readonly reserveBytes?: number | undefined;
   /** The clock, in ms since the epoch. @default Date.now */
   readonly clock?: () => number;
   /** Told of trouble that failed no write (a checkpoint that could not run, say). @default ignore */
   readonly onWarning?: (error: unknown) => void;
 }
 
-export type ResolvedStoreOptions = Readonly<Required<StoreOptions>>;
+export type ResolvedStoreOptions = Readonly<Required<Omit<StoreOptions, 'reserveBytes'>>> & { readonly reserveBytes: number | undefined };
 
 function wholeMs(name: string, value: number | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -68,6 +74,7 @@ export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOp
     checkpointWalBytes: wholeMs('checkpointWalBytes', options.checkpointWalBytes, DEFAULT_CHECKPOINT_WAL_BYTES, 0),
     integrityCheck: options.integrityCheck ?? true,
     maxBytes: wholeBytes('maxBytes', options.maxBytes),
+    reserveBytes: options.reserveBytes === undefined ? undefined : wholeBytes('reserveBytes', options.reserveBytes),
     clock: options.clock ?? Date.now,
     onWarning: options.onWarning ?? (() => {}),
   });

@@ -9,7 +9,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { StoreFullError } from '@restpipe/errors';
 import { Checkpointer } from './checkpoint.js';
+import { DiskRoom } from './disk-room.js';
 import { GroupCommit, type CommitStats } from './group-commit.js';
 import { IdempotencyStore } from './idempotency-store.js';
 import { JobStore } from './job-store.js';
@@ -61,9 +63,12 @@ export class Store {
     this.bootId = randomUUID();
     this.migratedFrom = migratedFrom;
     this.#db = db;
-    this.#checkpointer = new Checkpointer(db, file, resolved.checkpointWalBytes, context, resolved.onWarning);
+    const room = new DiskRoom(dir, resolved.reserveBytes);
+    this.#checkpointer = new Checkpointer(db, file, resolved.checkpointWalBytes, context, resolved.onWarning, () => room.free());
     this.#writes = new GroupCommit(db, context, () => this.#checkpointer.afterCommit());
-    this.jobs = new JobStore(db, this.#writes, resolved.clock);
+    this.jobs = new JobStore(db, this.#writes, resolved.clock, (bytes) => {
+      if (room.short(bytes, this.#checkpointer.walSize())) throw new StoreFullError(`${context}: the disk is nearly full: the last ${room.reserveBytes} bytes are kept for the jobs already accepted`);
+    });
     this.idempotency = new IdempotencyStore(db, this.#writes, resolved.clock, resolved.idempotencyTtlMs, this.bootId);
   }
 

@@ -1,0 +1,48 @@
+/**
+ * Room kept on the data directory's disk for the jobs already accepted. Each status change
+ * of a job (started, retried, ended) writes a few pages; if new jobs could take the disk's
+ * last byte, the jobs that already got their 202 could never move again. So new jobs are
+ * refused (507) while the free space is under a reserve, and status changes are not.
+ */
+import { statfsSync } from 'node:fs';
+
+/** The reserve: 5% of the filesystem, from 256 KiB to 64 MiB. */
+export function defaultReserveBytes(totalBytes: number): number {
+  return Math.min(64 * 1024 * 1024, Math.max(256 * 1024, Math.floor(totalBytes * 0.05)));
+}
+
+export class DiskRoom {
+  readonly #dir: string;
+  readonly reserveBytes: number;
+
+  /** `reserveBytes`: undefined for the default; 0 turns the check off. */
+  constructor(dir: string, reserveBytes: number | undefined) {
+    this.#dir = dir;
+    this.reserveBytes = reserveBytes ?? defaultReserveBytes(this.#stat()?.total ?? 0);
+  }
+
+  /**
+   * Whether a new job of `bytes` would leave less than the reserve free. Its bytes go to
+   * disk twice (the WAL, then the database at the next checkpoint), and the WAL's bytes
+   * already written will be written again too. Unknown space counts as room.
+   */
+  short(bytes: number, walBytes: number): boolean {
+    if (this.reserveBytes === 0) return false;
+    const free = this.free();
+    return free !== undefined && free - walBytes - 2 * bytes < this.reserveBytes;
+  }
+
+  /** Free bytes on the disk now; undefined when they cannot be read. */
+  free(): number | undefined {
+    return this.#stat()?.free;
+  }
+
+  #stat(): { free: number; total: number } | undefined {
+    try {
+      const s = statfsSync(this.#dir);
+      return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+    } catch {
+      return undefined;
+    }
+  }
+}
