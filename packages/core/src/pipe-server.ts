@@ -131,6 +131,17 @@ export class PipeServer extends EventEmitter {
   /** Starts listening; resolves with the bound address. */
   async listen(): Promise<{ host: string; port: number }> {
     this.#openJobs();
+    try {
+      await this.#listen();
+    } catch (error) {
+      this.#jobs.close(); // release the data directory: a retry in this process may open it again
+      throw error;
+    }
+    this.#logger.info({ address: this.#listener!.address }, 'pipe listening');
+    return this.#listener!.address;
+  }
+
+  async #listen(): Promise<void> {
     await initHandler(this.handler, this.#logger);
     this.#listener = await listenTls(
       { host: this.#host, port: this.#port, tls: this.options.tls, handshakeTimeoutMs: this.options.handshakeTimeoutMs, ticketKeys: this.#ticketKeys },
@@ -138,8 +149,6 @@ export class PipeServer extends EventEmitter {
       (refusal) => this.#onRefused(refusal),
       (error) => this.#onListenerError(error),
     );
-    this.#logger.info({ address: this.#listener.address }, 'pipe listening');
-    return this.#listener.address;
   }
 
   /** With a `dataDir`, the store: StoreError (one line naming the directory) if it cannot be used. */

@@ -36,10 +36,15 @@ export interface ResolvedDurableOptions {
 export function resolveDurableOptions(options: DurableOptions): ResolvedDurableOptions {
   const dir = options.dataDir;
   if (dir !== undefined && (typeof dir !== 'string' || dir === '')) throw new ConfigError('dataDir must be a directory path or "off"');
-  return Object.freeze({
+  const resolved = Object.freeze({
     dataDir: dir === 'off' ? undefined : dir,
     jobTtlMs: wholeNumber('jobTtlMs', options.jobTtlMs ?? DEFAULT_JOB_TTL_MS, 1),
     maxJobs: wholeNumber('maxJobs', options.maxJobs ?? DEFAULT_MAX_JOBS, 1),
     idempotencyTtlMs: wholeNumber('idempotencyTtlMs', options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS, 1),
   });
+  // A job still delivered after its key is forgotten could run twice.
+  if (resolved.jobTtlMs > resolved.idempotencyTtlMs) {
+    throw new ConfigError(`jobTtlMs (${resolved.jobTtlMs}) must not exceed idempotencyTtlMs (${resolved.idempotencyTtlMs}): a job delivered after its key is forgotten could run twice`);
+  }
+  return resolved;
 }

@@ -7,6 +7,7 @@ import {
   IdempotencyKeyMismatchError,
   JobQueueFullError,
   JobStateError,
+  StoreError,
   UnknownJobError,
 } from '@restpipe/wire';
 import { isJobId, requestFingerprint, Store, type Job, type JobInfo, type JobStatus, type NewJob } from '@restpipe/store';
@@ -102,16 +103,24 @@ export class Durable {
 
   /** The job without its bodies; undefined for an unknown (or malformed) id. */
   info(id: string): JobInfo | undefined {
+    this.#checkOpen();
     return isJobId(id) ? this.store.jobs.info(id) : undefined;
   }
 
   /** The whole job, its result's body included. */
   get(id: string): Job | undefined {
+    this.#checkOpen();
     return isJobId(id) ? this.store.jobs.get(id) : undefined;
   }
 
   list(status: JobStatus | undefined, limit: number): JobInfo[] {
+    this.#checkOpen();
     return this.store.jobs.list(status === undefined ? { limit } : { status, limit });
+  }
+
+  /** After close (a drain), reads are StoreError (503), never a TypeError from a closed file. */
+  #checkOpen(): void {
+    if (this.store.closed) throw new StoreError('the node is shutting down: its store is closed');
   }
 
   /** Cancels a queued or held job: UnknownJobError, or JobStateError once it runs or ended. */
@@ -133,7 +142,8 @@ export class Durable {
     const now = this.info(id);
     if (!now || isFinal(now.status) || timeoutMs <= 0) return now;
     await this.#waiters.wait(id, timeoutMs);
-    return this.info(id);
+    // Closed meanwhile (a drain woke every waiter): the job is safe on disk; answer with what was known.
+    return this.store.closed ? now : this.info(id);
   }
 
   /** Jobs queued, running or on hold (0 once closed). */
@@ -184,6 +194,8 @@ export class Durable {
   }
 }
 
+/** A job's request, and where it goes: the same key for another peer is another request. */
 function fingerprintOf(job: NewJob | Job): string {
-  return requestFingerprint({ verb: job.verb, noun: job.noun, args: job.args ?? [], query: job.query ?? [], body: job.body ?? new Uint8Array(0) });
+  const request = requestFingerprint({ verb: job.verb, noun: job.noun, args: job.args ?? [], query: job.query ?? [], body: job.body ?? new Uint8Array(0) });
+  return `${job.target} ${request}`;
 }

@@ -10,12 +10,14 @@ import {
   IdempotencyKeyInUseError,
   IdempotencyKeyMismatchError,
   IndeterminateError,
+  InvalidRequestError,
   NotEnabledError,
   StoreError,
   type EventFrame,
 } from '@restpipe/wire';
 import { requestFingerprint, type BeginOutcome } from '@restpipe/store';
 import { exceptionReply, handleEvent, type HandlerEnv, type ReplyFields } from '../handle-event.js';
+import { isIdempotencyKey } from '../idempotency-key.js';
 import type { LazyAbort } from '../lazy-abort.js';
 import type { IdempotencyGate } from './idempotency-gate.js';
 
@@ -23,6 +25,8 @@ import type { IdempotencyGate } from './idempotency-gate.js';
 export async function handleOnce(event: EventFrame, env: HandlerEnv, abort: LazyAbort): Promise<ReplyFields> {
   const gate = env.idempotency;
   const key = event.idempotencyKey!;
+  // The key is the peer's: checked as ours are, before it reaches a handler, a log or the disk.
+  if (!isIdempotencyKey(key)) return refused(new InvalidRequestError('the idempotency key must be 1 to 255 printable ASCII characters'), env);
   if (!gate) return refused(new NotEnabledError('the receiving node keeps no idempotency records (--data-dir off)'), env);
   let outcome: BeginOutcome;
   try {

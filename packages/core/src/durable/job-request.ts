@@ -3,7 +3,7 @@
  * what each delivery sends, and how the delivery's outcome becomes the job's result or
  * another attempt.
  */
-import { ERROR_CODES, InvalidArgumentError, PipeFailError, RpError } from '@restpipe/wire';
+import { ERROR_CODES, InvalidArgumentError, InvalidRequestError, PipeFailError, RpError } from '@restpipe/wire';
 import type { Job, JobResult, NewJob } from '@restpipe/store';
 import type { PipeRequest, PipeResponse } from '../api-types.js';
 import { relayedEnvelope } from '../envelope.js';
@@ -20,6 +20,11 @@ export interface EnqueueRequest extends PipeRequest {
 export interface JobDefaults {
   readonly timeoutMs: number;
   readonly jobTtlMs: number;
+  /**
+   * The longest TTL a job may have: the idempotency TTL. A job redelivered after the
+   * receiver dropped its key could run twice; peers are expected to keep keys as long.
+   */
+  readonly maxTtlMs: number;
 }
 
 /** Validates the request as a send would (the same checks, the same errors) and makes the job to store. */
@@ -29,6 +34,9 @@ export function newJobOf(target: string, request: EnqueueRequest, defaults: JobD
   const ttlMs = request.ttlMs ?? defaults.jobTtlMs;
   if (!Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > MAX_MS) {
     throw new InvalidArgumentError(`ttlMs must be a whole number of ms from 1 to ${MAX_MS}, got ${String(ttlMs)}`);
+  }
+  if (ttlMs > defaults.maxTtlMs) {
+    throw new InvalidRequestError(`a job's TTL (X-Job-Ttl-Ms) may be at most the idempotency TTL, ${defaults.maxTtlMs} ms; got ${ttlMs}`);
   }
   return {
     target,
@@ -99,7 +107,8 @@ const REMOTE_RETRY: ReadonlySet<string> = new Set([
  * itself can never be sent.
  */
 export function isRetryable(error: unknown): boolean {
-  if (error instanceof PipeFailError) return REMOTE_RETRY.has(error.code);
+  // A replayed "busy" is the handler's own stored answer: an outcome, not a busy peer.
+  if (error instanceof PipeFailError) return !error.replayed && REMOTE_RETRY.has(error.code);
   if (error instanceof RpError) return !LOCAL_FINAL.has(error.code);
   return false;
 }

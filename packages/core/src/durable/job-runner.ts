@@ -15,7 +15,13 @@
 import type { Job, JobInfo, JobStore } from '@restpipe/store';
 import type { PipeRequest, PipeResponse } from '../api-types.js';
 import type { Logger } from '../logger.js';
+import { IndeterminateError } from '@restpipe/wire';
 import { deliveryRequest, isRetryable, resultOfFailure, resultOfResponse, retryDelayMs } from './job-request.js';
+
+/** The result of a job whose deliveries all ended without an outcome. */
+function unknownOutcome() {
+  return resultOfFailure(new IndeterminateError('the job expired after deliveries whose outcome never came back: it may or may not have run'));
+}
 
 /** What delivery needs of the node. Targets are `server` or `client/NAME`. */
 export interface DeliveryHost {
@@ -208,16 +214,22 @@ export class JobRunner {
     this.#arm();
   }
 
+  /**
+   * Ends the waiting jobs whose TTL ran out: `expired` when no delivery was made, `failed`
+   * with IndeterminateError when one was, and its outcome never came back (the event may
+   * have run: a caller must not take "expired" as "never ran").
+   */
   async #expireDue(): Promise<void> {
-    let ids: string[];
+    let ended: Array<{ id: string; status: string }>;
     try {
-      ids = await this.#jobs.expire(this.#clock());
+      ended = await this.#jobs.expire(this.#clock(), unknownOutcome());
     } catch (error) {
       return this.#trouble('expire jobs', error);
     }
-    for (const id of ids) {
+    if (this.#stopped) return;
+    for (const { id, status } of ended) {
       const info = this.#jobs.info(id);
-      this.#hooks.changed('expired', info ?? { id, target: '' });
+      this.#hooks.changed(status === 'failed' ? 'failed' : 'expired', info ?? { id, target: '' });
       this.#hooks.settled(id);
     }
   }
@@ -236,13 +248,17 @@ export class JobRunner {
     this.#timer = setTimeout(() => this.#onTimer(), Math.min(Math.max(at - now, 0), MAX_TIMER_MS));
   }
 
-  async #onTimer(): Promise<void> {
+  #onTimer(): void {
     this.#timer = undefined;
     this.#timerAt = Infinity;
     if (this.#stopped) return;
+    void this.#tick().catch((error: unknown) => this.#trouble('run the job timer', error));
+  }
+
+  async #tick(): Promise<void> {
     for (const [id, write] of [...this.#unsaved]) await this.#save(id, write);
     await this.#expireDue();
-    this.pumpAll();
+    if (!this.#stopped) this.pumpAll();
   }
 
   #clock(): number {

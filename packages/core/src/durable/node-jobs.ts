@@ -51,7 +51,7 @@ export class NodeJobs {
     if (this.#durable || dataDir === undefined) return;
     const durable = new Durable({
       options: { ...this.options, dataDir },
-      defaults: { timeoutMs: init.timeoutMs, jobTtlMs: this.options.jobTtlMs },
+      defaults: { timeoutMs: init.timeoutMs, jobTtlMs: this.options.jobTtlMs, maxTtlMs: this.options.idempotencyTtlMs },
       perTarget: init.perTarget,
       host: init.host,
       logger: init.logger,
@@ -79,5 +79,6 @@ export class NodeJobs {
 
   close(): void {
     this.#durable?.close();
+    this.#durable = undefined;
   }
 }
