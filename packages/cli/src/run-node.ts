@@ -73,7 +73,8 @@ async function run(config: NodeConfig, { logger, events }: Logs, lifecycle: Life
   });
   const pipeAddress = await node.start();
   const gatewayAddress = await listenGateway(gateway, config.gateway);
-  logger.info({ pipe: pipeAddress, gateway: gatewayAddress ?? 'off', name: node.status.name }, `rp-${config.role} ready`);
+  const dataDir = node.pipe.durable?.store.dir ?? 'off';
+  logger.info({ pipe: pipeAddress, gateway: gatewayAddress ?? 'off', name: node.status.name, dataDir }, `rp-${config.role} ready`);
   lifecycle.started(nodeActions(config, node, gateway, logger, () => observer.close()));
 }
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { ConfigError, PeerUnavailableError, TooManyInFlightError, TlsError, UnknownClientError, type Hello } from '@restpipe/wire';
+import { NAME_PATTERN } from '@restpipe/certs/names';
+import { ConfigError, InvalidArgumentError, PeerUnavailableError, TooManyInFlightError, TlsError, UnknownClientError, type Hello } from '@restpipe/wire';
 import { PipeConnection } from './connection.js';
 import { DefaultHandler } from './default-handler.js';
 import { diagnostics, publish } from './diagnostics.js';
@@ -173,6 +174,9 @@ export class PipeServer extends EventEmitter {
    * NotEnabledError without a `dataDir`; JobQueueFullError past `maxJobs`.
    */
   enqueue(name: string, request: EnqueueRequest): Promise<string> {
+    if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+      return Promise.reject(new InvalidArgumentError(`a client name must match ${NAME_PATTERN.source}, got ${JSON.stringify(name)}`));
+    }
     return this.#jobs.enqueue(`client/${name}`, request);
   }
 

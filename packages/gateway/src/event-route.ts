@@ -94,7 +94,10 @@ async function respondAsync(
   const { job } = await jobs.enqueue(target, ttlMs === undefined ? event : { ...event, ttlMs });
   const location = jobLocation(job.id);
   if (prefer.waitSeconds) {
-    const settled = await jobs.settled(job.id, prefer.waitSeconds * 1000);
+    // A caller that hangs up stops the wait: no timer is left behind for it.
+    const left = new AbortController();
+    reply.raw.once('close', () => left.abort());
+    const settled = await jobs.settled(job.id, prefer.waitSeconds * 1000, left.signal);
     const whole = settled && isFinal(settled.status) ? jobs.get(job.id) : undefined;
     if (whole) return sendJobResult(reply.header('content-location', `${location}/result`), whole);
   }

@@ -7,5 +7,5 @@ export interface JobsApi {
   get(id: string): Job | undefined;
   list(status: JobStatus | undefined, limit: number): JobInfo[];
   cancel(id: string): Promise<JobInfo>;
-  settled(id: string, timeoutMs: number): Promise<JobInfo | undefined>;
+  settled(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobInfo | undefined>;
 }

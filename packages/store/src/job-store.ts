@@ -67,6 +67,7 @@ function prepareAll(db: Database.Database) {
         result_return_code = CASE WHEN attempts > 0 THEN @result_return_code END,
         result_mime_type = CASE WHEN attempts > 0 THEN @result_mime_type END, result_body = CASE WHEN attempts > 0 THEN @result_body END
       WHERE ${WAITING_SQL} AND expires_at <= @now RETURNING id, status`),
+    pruneFinished: db.prepare(`DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'expired', 'cancelled') AND updated_at <= ?`),
     recover: db.prepare(`UPDATE jobs SET status = 'queued', updated_at = @now, next_attempt_at = @now
       WHERE status = 'running' RETURNING id`),
   };
@@ -220,6 +221,11 @@ export class JobStore {
     const none = { result_kind: null, result_status: null, result_return_code: null, result_mime_type: null, result_body: null };
     const result = unknownOutcome ? resultParams(unknownOutcome) : none;
     return this.#writes.write(() => this.#sql.expire.all({ now, ...result }) as Array<{ id: string; status: JobStatus }>);
+  }
+
+  /** Deletes the jobs that ended by `before` (their bodies and results with them); resolves how many. */
+  pruneFinished(before: number): Promise<number> {
+    return this.#writes.write(() => this.#sql.pruneFinished.run(before).changes);
   }
 
   /**

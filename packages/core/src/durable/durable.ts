@@ -137,11 +137,11 @@ export class Durable {
     return cancelled;
   }
 
-  /** Resolves with the job once it has ended, or after `timeoutMs` with it as it is then. */
-  async settled(id: string, timeoutMs: number): Promise<JobInfo | undefined> {
+  /** Resolves with the job once it has ended, or after `timeoutMs` (or `signal`) with it as it is then. */
+  async settled(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobInfo | undefined> {
     const now = this.info(id);
     if (!now || isFinal(now.status) || timeoutMs <= 0) return now;
-    await this.#waiters.wait(id, timeoutMs);
+    await this.#waiters.wait(id, timeoutMs, signal);
     // Closed meanwhile (a drain woke every waiter): the job is safe on disk; answer with what was known.
     return this.store.closed ? now : this.info(id);
   }
@@ -169,10 +169,15 @@ export class Durable {
     publish(diagnostics.job, message);
   }
 
+  /** Idempotency keys past their TTL, and jobs that ended as long ago (their results are kept as long as keys are). */
   async #pruneKeys(): Promise<void> {
     try {
-      const pruned = await this.store.idempotency.prune(Date.now());
-      if (pruned > 0) this.#init.logger.info({ pruned }, 'idempotency keys past their TTL deleted');
+      const now = Date.now();
+      const [pruned, jobs] = await Promise.all([
+        this.store.idempotency.prune(now),
+        this.store.jobs.pruneFinished(now - this.#init.options.idempotencyTtlMs),
+      ]);
+      if (pruned + jobs > 0) this.#init.logger.info({ keys: pruned, jobs }, 'idempotency keys and finished jobs past their TTL deleted');
     } catch (error) {
       if (!this.store.closed) this.#init.logger.warn({ err: (error as Error).message }, 'could not prune idempotency keys');
     }

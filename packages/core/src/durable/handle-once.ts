@@ -15,9 +15,10 @@ import {
   StoreError,
   type EventFrame,
 } from '@restpipe/wire';
-import { requestFingerprint, type BeginOutcome } from '@restpipe/store';
+import { requestFingerprint, type BeginOutcome, type StoredReply } from '@restpipe/store';
 import { exceptionReply, handleEvent, type HandlerEnv, type ReplyFields } from '../handle-event.js';
 import { isIdempotencyKey } from '../idempotency-key.js';
+import { checkReplyBytes } from '../wire-values.js';
 import type { LazyAbort } from '../lazy-abort.js';
 import type { IdempotencyGate } from './idempotency-gate.js';
 
@@ -38,7 +39,7 @@ export async function handleOnce(event: EventFrame, env: HandlerEnv, abort: Lazy
     case 'new':
       return runAndRecord(event, env, abort, gate, key);
     case 'done':
-      return { ...outcome.reply, data: Buffer.from(outcome.reply.body), kind: outcome.reply.kind as ReplyFields['kind'], handlerName: '', replayed: true };
+      return replay(outcome.reply, env);
     case 'started':
       return refused(new IdempotencyKeyInUseError('the first request with this idempotency key is still running'), env);
     case 'mismatch':
@@ -46,6 +47,16 @@ export async function handleOnce(event: EventFrame, env: HandlerEnv, abort: Lazy
     case 'indeterminate':
       return refused(new IndeterminateError('the handler for this idempotency key was running when the node stopped; it is not run again'), env);
   }
+}
+
+/** The stored reply, sent again; one the peer can no longer take (its max-event-bytes shrank) fails alone. */
+function replay(stored: StoredReply, env: HandlerEnv): ReplyFields {
+  try {
+    checkReplyBytes(stored.body.length, env.maxReplyBytes);
+  } catch (error) {
+    return refused(error as Error, env);
+  }
+  return { ...stored, data: Buffer.from(stored.body), kind: stored.kind as ReplyFields['kind'], handlerName: '', replayed: true };
 }
 
 async function runAndRecord(event: EventFrame, env: HandlerEnv, abort: LazyAbort, gate: IdempotencyGate, key: string): Promise<ReplyFields> {

@@ -69,6 +69,8 @@ export class JobRunner {
   #timerAt = Infinity;
   #troubleUntil = 0;
   #stopped = false;
+  /** Set once recoverRunning has committed: before it, a job the last run left running could go out twice at once. */
+  #recovered = false;
 
   constructor(jobs: JobStore, host: DeliveryHost, hooks: RunnerHooks, logger: Logger, settings: RunnerSettings) {
     this.#jobs = jobs;
@@ -85,10 +87,19 @@ export class JobRunner {
 
   /** Queues again the jobs that were running when the node stopped, then delivers what is due. */
   async start(): Promise<void> {
-    const recovered = await this.#jobs.recoverRunning();
+    let recovered: string[];
+    try {
+      recovered = await this.#jobs.recoverRunning();
+    } catch (error) {
+      if (this.#stopped) return;
+      this.#logger.error({ err: (error as Error)?.message ?? String(error) }, `jobs: could not recover the jobs left running; trying again in ${TROUBLE_PAUSE_MS} ms`);
+      setTimeout(() => void this.start(), TROUBLE_PAUSE_MS);
+      return;
+    }
+    this.#recovered = true;
     if (recovered.length > 0) this.#logger.info({ jobs: recovered.length }, 'jobs that were running at the last stop are queued again, same keys');
     await this.#expireDue();
-    this.pumpAll();
+    if (!this.#stopped) this.pumpAll();
   }
 
   /** Wakes delivery for every connected peer. */
@@ -105,6 +116,7 @@ export class JobRunner {
     this.#pumpScheduled = true;
     setImmediate(() => {
       this.#pumpScheduled = false;
+      if (!this.#recovered) return; // start() pumps every connected peer once it has recovered
       const targets = [...this.#toPump];
       this.#toPump.clear();
       for (const t of targets) this.#pump(t);

@@ -2,19 +2,22 @@
 export class SettleWaiters {
   readonly #byId = new Map<string, Set<() => void>>();
 
-  /** Resolves when `notify(id)` is called, or after `timeoutMs`. */
-  wait(id: string, timeoutMs: number): Promise<void> {
+  /** Resolves when `notify(id)` is called, after `timeoutMs`, or when `signal` aborts (the caller left). */
+  wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
       let set = this.#byId.get(id);
       if (!set) this.#byId.set(id, (set = new Set()));
       const done = (): void => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
         const waiting = this.#byId.get(id);
         waiting?.delete(done);
         if (waiting?.size === 0) this.#byId.delete(id);
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener('abort', done, { once: true });
       set.add(done);
     });
   }
