@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import {
   GoawayError,
+  NotEnabledError,
   PeerDisconnectedError,
   PeerUnavailableError,
   ProtocolError,
@@ -193,7 +194,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
     // The peer's heartbeat is clamped where it is used, in Heartbeat.deadline.
     const { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency } = peerLimits;
     const maxInboundBytes = peerLimits.maxInboundBytes ?? 0;
-    this.#peerLimits = { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency, maxInboundBytes };
+    this.#peerLimits = { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency, maxInboundBytes, idempotencyKeys: peerLimits.idempotencyKeys === true };
     this.#openedAt = Date.now();
     this.#liveness = new Liveness(this.#options.heartbeatMs, heartbeatMs, this.#transport, {
       sendPing: (seq) => this.#send({ kind: 'ping', ping: { seq } }),
@@ -223,6 +224,10 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
   request(request: PipeRequest): Promise<PipeResponse> {
     if (this.#state !== ConnectionState.OPEN) {
       return Promise.reject(new PeerUnavailableError(`peer ${this.peer.name || this.peer.address} is not connected (${this.#state})`));
+    }
+    // An older peer would drop the key and run the handler on every delivery: refuse rather than lose exactly-once.
+    if (request.idempotencyKey && this.#peerLimits?.idempotencyKeys !== true) {
+      return Promise.reject(new NotEnabledError(`peer ${this.peer.name} is an older restpipe that does not keep idempotency keys`));
     }
     return this.#outbound.request(request);
   }

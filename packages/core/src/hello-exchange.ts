@@ -34,6 +34,8 @@ export class HelloExchange {
       maxInFlight: options.maxInFlight,
       maxConcurrency: options.maxConcurrency,
       maxInboundBytes: options.maxInboundBytes,
+      // Every restpipe since SPEC §8 understands the key: with --data-dir off it answers 501, never ignores it.
+      idempotencyKeys: true,
     };
   }
 

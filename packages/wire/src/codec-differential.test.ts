@@ -22,7 +22,8 @@ const text = fc.oneof(fc.constant(''), fc.string({ maxLength: 12 }), fc.string({
 const bytes = fc.oneof(fc.constant(Buffer.alloc(0)), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)));
 const texts = fc.array(text, { maxLength: 4 });
 const limits = { heartbeatMs: uint32, maxEventBytes: uint32, maxInFlight: uint32, maxConcurrency: uint32, maxInboundBytes: uint32 };
-const hello = fc.record({ protocolVersion: uint32, software: text, ...limits });
+const helloFlags = fc.record({ idempotencyKeys: fc.option(fc.boolean(), { nil: undefined }) }, { requiredKeys: [] });
+const hello = fc.tuple(fc.record({ protocolVersion: uint32, software: text, ...limits }), helloFlags).map(([h, f]) => ({ ...h, ...f }));
 
 /**
  * The optional fields of jobs (SPEC §8): each left out, set to undefined, set to its
@@ -36,7 +37,7 @@ const replayed = fc.record({ replayed: optional(fc.boolean()) }, { requiredKeys:
 
 const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   hello.map((h) => ({ kind: 'hello' as const, hello: h })),
-  fc.record({ protocolVersion: uint32, software: text, ...limits, peerName: text }).map((h) => ({ kind: 'helloAck' as const, helloAck: h })),
+  fc.tuple(fc.record({ protocolVersion: uint32, software: text, ...limits, peerName: text }), helloFlags).map(([h, f]) => ({ kind: 'helloAck' as const, helloAck: { ...h, ...f } })),
   fc.tuple(fc.record({
     id: uint32, verb: text, noun: texts, args: texts,
     query: fc.array(fc.record({ key: text, values: texts }), { maxLength: 3 }),
@@ -137,6 +138,7 @@ function canonical(kind: string, message: Record<string, unknown>): Record<strin
   const defaultIsUndefined = (field: string, byDefault: unknown): unknown => (message[field] === byDefault ? undefined : message[field]);
   if (kind === 'event') return { ...message, idempotencyKey: defaultIsUndefined('idempotencyKey', ''), attempt: defaultIsUndefined('attempt', 0) };
   if (kind === 'reply') return { ...message, replayed: defaultIsUndefined('replayed', false) };
+  if (kind === 'hello' || kind === 'helloAck') return { ...message, idempotencyKeys: defaultIsUndefined('idempotencyKeys', false) };
   return message;
 }
 

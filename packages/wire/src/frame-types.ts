@@ -14,6 +14,8 @@ export interface Limits {
   maxConcurrency: number;
   /** Inbound event bytes the sender of this Hello holds at once; 0 when it did not say. */
   maxInboundBytes: number;
+  /** The sender of this Hello keeps idempotency keys (SPEC §8); undefined: an older peer that would ignore them. */
+  idempotencyKeys?: boolean | undefined;
 }
 
 export interface Hello extends Limits {

@@ -47,6 +47,8 @@ function withOptionalFields(kind: string, message: Record<string, unknown>): voi
     if (message['attempt'] === 0) message['attempt'] = undefined;
   } else if (kind === 'reply') {
     if (message['replayed'] === false) message['replayed'] = undefined;
+  } else if (kind === 'hello' || kind === 'helloAck') {
+    if (message['idempotencyKeys'] === false) message['idempotencyKeys'] = undefined;
   }
 }
 

@@ -88,6 +88,10 @@ export const SCHEMA_JSON: INamespace = {
                 "maxInboundBytes": {
                   "type": "uint32",
                   "id": 7
+                },
+                "idempotencyKeys": {
+                  "type": "bool",
+                  "id": 8
                 }
               }
             },
@@ -124,6 +128,10 @@ export const SCHEMA_JSON: INamespace = {
                 "maxInboundBytes": {
                   "type": "uint32",
                   "id": 8
+                },
+                "idempotencyKeys": {
+                  "type": "bool",
+                  "id": 9
                 }
               }
             },
