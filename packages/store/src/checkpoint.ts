@@ -40,15 +40,21 @@ export class Checkpointer {
     return this.#count;
   }
 
-  /** The WAL's size now, in bytes. */
-  walSize(): number {
-    return statSync(this.#walFile, { throwIfNoEntry: false })?.size ?? 0;
+  /** The WAL's size in bytes, as of the last commit or checkpoint (no syscall per call). */
+  get walBytes(): number {
+    return this.#lastWalBytes;
+  }
+
+  #lastWalBytes = 0;
+
+  #statWal(): number {
+    return (this.#lastWalBytes = statSync(this.#walFile, { throwIfNoEntry: false })?.size ?? 0);
   }
 
   /** After a commit: schedules a checkpoint if the WAL has grown past the threshold. */
   afterCommit(): void {
     if (this.#scheduled || this.#closed) return;
-    const size = this.walSize();
+    const size = this.#statWal();
     if (size <= this.#walBytes && !(size > 0 && size * 2 > (this.#freeBytes() ?? Infinity))) return;
     this.#scheduled = true;
     setImmediate(this.#run);
@@ -65,6 +71,7 @@ export class Checkpointer {
       // TRUNCATE: copy the WAL into the database, then cut the WAL to 0 bytes.
       this.#db.pragma('wal_checkpoint(TRUNCATE)');
       this.#count += 1;
+      this.#statWal();
     } catch (error) {
       this.#onWarning(toStoreError(error, `${this.#context}: checkpoint`));
     }

@@ -11,9 +11,13 @@ export function defaultReserveBytes(totalBytes: number): number {
   return Math.min(64 * 1024 * 1024, Math.max(256 * 1024, Math.floor(totalBytes * 0.05)));
 }
 
+/** How long a reading of the free space is used (with the bytes accepted since taken off it). */
+const FRESH_MS = 100;
+
 export class DiskRoom {
   readonly #dir: string;
   readonly reserveBytes: number;
+  #seen: { free: number; at: number; since: number } | undefined;
 
   /** `reserveBytes`: undefined for the default; 0 turns the check off. */
   constructor(dir: string, reserveBytes: number | undefined) {
@@ -28,8 +32,15 @@ export class DiskRoom {
    */
   short(bytes: number, walBytes: number): boolean {
     if (this.reserveBytes === 0) return false;
-    const free = this.free();
-    return free !== undefined && free - walBytes - 2 * bytes < this.reserveBytes;
+    const now = performance.now();
+    if (!this.#seen || now - this.#seen.at > FRESH_MS) {
+      const free = this.free();
+      if (free === undefined) return false;
+      this.#seen = { free, at: now, since: 0 };
+    }
+    const short = this.#seen.free - this.#seen.since - walBytes - 2 * bytes < this.reserveBytes;
+    if (!short) this.#seen.since += 2 * bytes;
+    return short;
   }
 
   /** Free bytes on the disk now; undefined when they cannot be read. */

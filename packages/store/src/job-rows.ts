@@ -134,3 +134,29 @@ export function toJobInfo(row: InfoRow): JobInfo {
 export function toJob(row: JobRow): Job {
   return { ...toJobInfo(row), body: row.body ?? Buffer.alloc(0), resultBody: row.result_body };
 }
+
+/** The job an insert made, from what was inserted: no row to read back. */
+export function insertedJob(params: InsertParams, job: NewJob): Job {
+  return {
+    id: params.id,
+    target: params.target,
+    verb: params.verb,
+    noun: [...job.noun],
+    args: [...(job.args ?? [])],
+    query: (job.query ?? []).map((q) => ({ key: q.key, values: [...q.values] })),
+    mimeType: params.mime_type,
+    timeoutMs: params.timeout_ms,
+    requestId: params.request_id,
+    idempotencyKey: params.idempotency_key,
+    status: 'queued',
+    attempts: 0,
+    createdAt: params.now,
+    updatedAt: params.now,
+    expiresAt: params.expires_at,
+    nextAttemptAt: params.now,
+    hold: null,
+    result: null,
+    body: params.body,
+    resultBody: null,
+  };
+}

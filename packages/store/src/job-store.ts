@@ -9,7 +9,7 @@ import type { GroupCommit } from './group-commit.js';
 import { checkLimit, checkNewJob, checkResult } from './job-input.js';
 import { newJobId } from './job-id.js';
 import {
-  INFO_COLUMNS, insertParams, JOB_COLUMNS, resultParams, ROW_COLUMNS, toJob, toJobInfo,
+  INFO_COLUMNS, insertedJob, insertParams, JOB_COLUMNS, resultParams, ROW_COLUMNS, toJob, toJobInfo,
   type BodilessRow, type InfoRow, type InsertParams, type JobRow,
 } from './job-rows.js';
 import { JOB_STATUS, type InsertOutcome, type Job, type JobInfo, type JobResult, type JobStatus, type NewJob } from './job-types.js';
@@ -20,7 +20,10 @@ import { JOB_STATUS, type InsertOutcome, type Job, type JobInfo, type JobResult,
  */
 const WAITING = `jobs INDEXED BY jobs_waiting_expiry`;
 const WAITING_SQL = `status IN ('queued', 'on_hold')`;
-const NEWEST_FIRST = 'ORDER BY created_at DESC, id DESC';
+/** Ids are monotonic ULIDs made at creation: by id is by createdAt (see schema-v2.ts). */
+const NEWEST_FIRST = 'ORDER BY id DESC';
+
+const EMPTY = Buffer.alloc(0);
 
 /** A guarded status change: `SET status = @to` where the row is in one of `from`. */
 function transitionSql(from: readonly JobStatus[], extraSet = ''): string {
@@ -37,7 +40,7 @@ function prepareAll(db: Database.Database) {
     insert: db.prepare(`INSERT INTO jobs (id, target, verb, noun, args, query, mime_type, timeout_ms, request_id,
         idempotency_key, status, attempts, created_at, updated_at, expires_at, next_attempt_at)
       VALUES (@id, @target, @verb, @noun, @args, @query, @mime_type, @timeout_ms, @request_id,
-        @idempotency_key, 'queued', 0, @now, @now, @expires_at, @now) RETURNING ${ROW_COLUMNS}`),
+        @idempotency_key, 'queued', 0, @now, @now, @expires_at, @now)`),
     insertBody: db.prepare(`INSERT INTO job_bodies (id, body) VALUES (?, ?)`),
     body: db.prepare(`SELECT body FROM job_bodies WHERE id = ?`).pluck(),
     byId: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
@@ -45,9 +48,9 @@ function prepareAll(db: Database.Database) {
     byKey: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = ?`),
     list: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs ${NEWEST_FIRST} LIMIT ?`),
     listByStatus: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs WHERE status = ? ${NEWEST_FIRST} LIMIT ?`),
-    due: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
+    due: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
       ORDER BY next_attempt_at, id LIMIT @limit`),
-    dueFor: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_target_due WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
+    dueFor: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs INDEXED BY jobs_target_due WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
       AND target = @target ORDER BY next_attempt_at, id LIMIT @limit`),
     nextDue: db.prepare(`SELECT min(next_attempt_at) AS at FROM jobs WHERE status = 'queued'`),
     nextDueAfter: db.prepare(`SELECT min(next_attempt_at) AS at FROM jobs WHERE status = 'queued' AND next_attempt_at > ?`),
@@ -111,10 +114,10 @@ export class JobStore {
     const now = this.#clock();
     const params = insertParams(newJobId(now), job, now);
     const checkKey = job.idempotencyKey !== undefined;
-    return this.#writes.write(() => this.#insertNow(params, checkKey, options.maxUnfinished));
+    return this.#writes.write(() => this.#insertNow(params, job, checkKey, options.maxUnfinished));
   }
 
-  #insertNow(params: InsertParams, checkKey: boolean, maxUnfinished: number | undefined): InsertOutcome {
+  #insertNow(params: InsertParams, job: NewJob, checkKey: boolean, maxUnfinished: number | undefined): InsertOutcome {
     const existing = checkKey ? (this.#sql.byKey.get(params.idempotency_key) as JobRow | undefined) : undefined;
     if (existing) return { status: 'duplicate', job: toJob(existing) };
     if (maxUnfinished !== undefined) {
@@ -122,9 +125,9 @@ export class JobStore {
       if (unfinished >= maxUnfinished) return { status: 'full', unfinished };
     }
     const { body, ...columns } = params;
-    const row = this.#sql.insert.get(columns) as BodilessRow;
+    this.#sql.insert.run(columns);
     this.#sql.insertBody.run(params.id, body);
-    return { status: 'inserted', job: toJob({ ...row, body }) };
+    return { status: 'inserted', job: insertedJob(params, job) };
   }
 
   /** The whole job, bodies included. */
@@ -146,11 +149,15 @@ export class JobStore {
     return (rows as InfoRow[]).map(toJobInfo);
   }
 
-  /** Queued jobs due by `now` (not expired), earliest first; only `target`'s when given. */
-  due(now: number, limit: number, target?: string): Job[] {
+  /**
+   * Queued jobs due by `now` (not expired), earliest first; only `target`'s when given.
+   * Without their bodies: a delivery reads its body when it starts (start()), so a backlog
+   * costs no memory for the jobs not yet going out.
+   */
+  due(now: number, limit: number, target?: string): JobInfo[] {
     checkLimit(limit);
     const rows = target === undefined ? this.#sql.due.all({ now, limit }) : this.#sql.dueFor.all({ now, limit, target });
-    return (rows as JobRow[]).map(toJob);
+    return (rows as InfoRow[]).map(toJobInfo);
   }
 
   /** When the earliest queued job is due (ms), so that one timer can be armed for it; undefined when none is queued. */
@@ -178,7 +185,7 @@ export class JobStore {
 
   /** queued → running, for a delivery: `attempts` counts it. */
   start(id: string): Promise<Job | undefined> {
-    return this.#transition(this.#sql.start, { id, to: JOB_STATUS.RUNNING });
+    return this.#transition(this.#sql.start, { id, to: JOB_STATUS.RUNNING }, true);
   }
 
   /** running → queued, to be delivered again (same key) from `nextAttemptAt` on. */
@@ -247,11 +254,13 @@ export class JobStore {
     return this.#transition(statement, { id, to, ...resultParams(result) });
   }
 
-  #transition(statement: Database.Statement, params: Record<string, unknown>): Promise<Job | undefined> {
+  /** A guarded status change; the request body is read back only for a start, whose delivery sends it. */
+  #transition(statement: Database.Statement, params: Record<string, unknown>, withBody = false): Promise<Job | undefined> {
     const now = this.#clock();
     return this.#writes.write(() => {
       const row = statement.get({ ...params, now }) as BodilessRow | undefined;
-      return row && toJob({ ...row, body: this.#sql.body.get(row.id) as Buffer });
+      if (!row) return undefined;
+      return toJob({ ...row, body: withBody ? (this.#sql.body.get(row.id) as Buffer) : EMPTY });
     });
   }
 }

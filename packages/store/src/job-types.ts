@@ -82,6 +82,7 @@ export interface JobInfo {
 
 /** A whole job: what delivery sends, and what `/result` answers. */
 export interface Job extends JobInfo {
+  /** The request body; empty in what a status change other than start() resolves with. */
   readonly body: Buffer;
   readonly resultBody: Buffer | null;
 }

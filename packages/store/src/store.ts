@@ -67,7 +67,7 @@ export class Store {
     this.#checkpointer = new Checkpointer(db, file, resolved.checkpointWalBytes, context, resolved.onWarning, () => room.free());
     this.#writes = new GroupCommit(db, context, () => this.#checkpointer.afterCommit());
     this.jobs = new JobStore(db, this.#writes, resolved.clock, (bytes) => {
-      if (room.short(bytes, this.#checkpointer.walSize())) throw new StoreFullError(`${context}: the disk is nearly full: the last ${room.reserveBytes} bytes are kept for the jobs already accepted`);
+      if (room.short(bytes, this.#checkpointer.walBytes)) throw new StoreFullError(`${context}: the disk is nearly full: the last ${room.reserveBytes} bytes are kept for the jobs already accepted`);
     });
     this.idempotency = new IdempotencyStore(db, this.#writes, resolved.clock, resolved.idempotencyTtlMs, this.bootId);
   }

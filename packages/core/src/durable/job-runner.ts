@@ -147,7 +147,7 @@ export class JobRunner {
     }
   }
 
-  #deliver(queued: Job): void {
+  #deliver(queued: JobInfo): void {
     const target = queued.target;
     this.#delivering.add(queued.id);
     this.#perTarget.set(target, (this.#perTarget.get(target) ?? 0) + 1);
@@ -160,7 +160,7 @@ export class JobRunner {
     });
   }
 
-  async #attempt(queued: Job): Promise<void> {
+  async #attempt(queued: JobInfo): Promise<void> {
     let job: Job | undefined;
     const target = queued.target;
     this.#starting.set(target, (this.#starting.get(target) ?? 0) + 1);
