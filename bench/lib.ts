@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -145,4 +145,16 @@ export async function until(check: () => boolean, timeoutMs: number, what: strin
     await sleep(10);
   }
   return performance.now() - start;
+}
+
+/** USER_HZ: 100 on every Linux this runs on; `getconf CLK_TCK` says otherwise if not. */
+const CLOCK_TICKS = Number(process.env['BENCH_CLK_TCK'] ?? 100);
+
+/** CPU time (user + system) process `pid` has used so far, in ms, from /proc (Linux; 10 ms ticks). */
+export function procCpuMs(pid: number): number {
+  // Fields after the `(comm)`, which may itself hold spaces: state is field 3, utime 14, stime 15.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS;
 }

@@ -4,13 +4,17 @@
  *
  * BENCH_RUNS (3), BENCH_SECONDS (3 per load), BENCH_CLIENTS (1000) tune it.
  * BENCH_ONLY=full|pipe|scale runs one part and prints its table, writing nothing:
- * for a quick look while working on the hot path. BENCH_RENDER=bench/results/X.json
+ * for a quick look while working on the hot path. BENCH_ONLY=jobs (durable jobs
+ * against NATS JetStream) also writes bench/results/<time>-jobs.json and replaces
+ * the jobs section of docs/benchmarks.md, saying which run it is from. BENCH_RENDER=bench/results/X.json
  * rewrites docs/benchmarks.md from that run's results.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fullPath, type LoadResult } from './full-path.js';
+import { jobsBench, type JobsResult } from './jobs.js';
+import { jobsPrint, jobsSection, spliceJobsSection } from './jobs-report.js';
 import { benchCerts, machine, ROOT } from './lib.js';
 import { pipeOnly, type PipeResult } from './pipe-only.js';
 import { scale, SETTLE_MS, type ScaleResult } from './scale.js';
@@ -95,8 +99,10 @@ async function main(): Promise<void> {
   const pipe = await pipeOnly(certDir, RUNS, SECONDS);
   process.stderr.write('bench: scale\n');
   const scaled = await scale(certDir, CLIENTS, Math.min(RUNS, 2), SECONDS);
+  process.stderr.write('bench: durable jobs\n');
+  const jobs = await jobsBench(certDir, RUNS, SECONDS);
   const checks = targets(full, pipe, scaled);
-  const result = { started: started.toISOString(), machine: machine(), runs: RUNS, seconds: SECONDS, full, pipe, scale: scaled, targets: checks };
+  const result = { started: started.toISOString(), machine: machine(), runs: RUNS, seconds: SECONDS, full, pipe, scale: scaled, targets: checks, jobs };
 
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const file = join(ROOT, 'bench/results', `${started.toISOString().replace(/[:.]/g, '-')}.json`);
@@ -115,6 +121,8 @@ interface BenchResult {
   pipe: PipeResult[];
   scale: ScaleResult;
   targets: Target[];
+  /** Absent from runs before the jobs part existed. */
+  jobs?: JobsResult;
 }
 
 /** docs/benchmarks.md for one run's results. */
@@ -171,6 +179,7 @@ function render(result: BenchResult): string {
     'NATS: an HTTP gateway process and a responder process, both mutual-TLS clients of Debian\'s `nats-server` (skipped when it is not installed).',
     `ssh -R: a Fastify process answering the routes, reached through \`ssh -R\` (${sshVersion() || 'OpenSSH'}, default ciphers) to a private \`sshd\` on loopback; the load goes to the port sshd opens (skipped without openssh-server).`,
     '',
+    ...(result.jobs ? jobsSection(result.jobs, 'In this same run.') : []),
   ].join('\n');
 }
 
@@ -178,7 +187,23 @@ async function only(part: string, certDir: string): Promise<void> {
   if (part === 'full') return void process.stdout.write(`${fullTable(await fullPath(certDir, RUNS, SECONDS)).join('\n')}\n`);
   if (part === 'pipe') return void process.stdout.write(`${pipeTable(await pipeOnly(certDir, RUNS, SECONDS)).join('\n')}\n`);
   if (part === 'scale') return void process.stdout.write(`${JSON.stringify(await scale(certDir, CLIENTS, Math.min(RUNS, 2), SECONDS), null, 2)}\n`);
-  throw new Error(`BENCH_ONLY must be full, pipe or scale, not ${part}`);
+  if (part === 'jobs') return onlyJobs(certDir);
+  throw new Error(`BENCH_ONLY must be full, pipe, scale or jobs, not ${part}`);
+}
+
+/** BENCH_ONLY=jobs: prints the tables, records the run, and replaces the jobs section of docs/benchmarks.md. */
+async function onlyJobs(certDir: string): Promise<void> {
+  const started = new Date();
+  const m = machine();
+  const jobs = await jobsBench(certDir, RUNS, SECONDS);
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const file = join(ROOT, 'bench/results', `${started.toISOString().replace(/[:.]/g, '-')}-jobs.json`);
+  writeFileSync(file, JSON.stringify({ started: started.toISOString(), machine: m, runs: RUNS, seconds: SECONDS, jobs }, null, 2));
+  const when = `Written by \`BENCH_ONLY=jobs\` on ${started.toISOString()}, a run of its own (the sections above come from another): `
+    + `${m['cpu']}, ${m['cores']} cores, Node ${m['node']}; medians of ${RUNS} runs of ${SECONDS} s.`;
+  const docs = join(ROOT, 'docs/benchmarks.md');
+  writeFileSync(docs, spliceJobsSection(readFileSync(docs, 'utf8'), jobsSection(jobs, when)));
+  process.stdout.write(`${jobsPrint(jobs)}\nresults: ${file}\n`);
 }
 
 await main();
