@@ -91,12 +91,13 @@ async function respondAsync(
 ): Promise<FastifyReply> {
   const jobs = requireJobs(options.jobs);
   const target = options.withTarget ? `client/${pathTarget}` : 'server';
+  // Watched from the start: a caller that hangs up while the job is stored stops the wait too.
+  const left = new AbortController();
+  if (prefer.waitSeconds) reply.raw.once('close', () => left.abort());
   const { job } = await jobs.enqueue(target, ttlMs === undefined ? event : { ...event, ttlMs });
   const location = jobLocation(job.id);
   if (prefer.waitSeconds) {
     // A caller that hangs up stops the wait: no timer is left behind for it.
-    const left = new AbortController();
-    reply.raw.once('close', () => left.abort());
     const settled = await jobs.settled(job.id, prefer.waitSeconds * 1000, left.signal);
     const whole = settled && isFinal(settled.status) ? jobs.get(job.id) : undefined;
     if (whole) return sendJobResult(reply.header('content-location', `${location}/result`), whole);

@@ -17,6 +17,7 @@ export class Checkpointer {
   readonly #context: string;
   readonly #onWarning: (error: unknown) => void;
   readonly #freeBytes: () => number | undefined;
+  readonly #onCheckpoint: () => void;
   #scheduled = false;
   #closed = false;
   #count = 0;
@@ -26,8 +27,9 @@ export class Checkpointer {
    * (the pages are copied before the WAL is cut), so on a small disk it runs early, while
    * the WAL is under half the free space, rather than only past `walBytes`.
    */
-  constructor(db: Database.Database, file: string, walBytes: number, context: string, onWarning: (error: unknown) => void, freeBytes: () => number | undefined = () => undefined) {
+  constructor(db: Database.Database, file: string, walBytes: number, context: string, onWarning: (error: unknown) => void, freeBytes: () => number | undefined = () => undefined, onCheckpoint: () => void = () => {}) {
     this.#freeBytes = freeBytes;
+    this.#onCheckpoint = onCheckpoint;
     this.#db = db;
     this.#walFile = `${file}-wal`;
     this.#walBytes = walBytes;
@@ -51,6 +53,13 @@ export class Checkpointer {
     return (this.#lastWalBytes = statSync(this.#walFile, { throwIfNoEntry: false })?.size ?? 0);
   }
 
+  /** Schedules a checkpoint now if the WAL holds anything: the disk is short, and it gives space back. */
+  request(): void {
+    if (this.#scheduled || this.#closed || this.#statWal() === 0) return;
+    this.#scheduled = true;
+    setImmediate(this.#run);
+  }
+
   /** After a commit: schedules a checkpoint if the WAL has grown past the threshold. */
   afterCommit(): void {
     if (this.#scheduled || this.#closed) return;
@@ -72,6 +81,7 @@ export class Checkpointer {
       this.#db.pragma('wal_checkpoint(TRUNCATE)');
       this.#count += 1;
       this.#statWal();
+      this.#onCheckpoint();
     } catch (error) {
       this.#onWarning(toStoreError(error, `${this.#context}: checkpoint`));
     }

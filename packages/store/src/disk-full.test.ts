@@ -109,6 +109,9 @@ describe('a disk that fills up', () => {
       expect(refusal).toBeInstanceOf(StoreFullError);
       expect((refusal as Error).message).toMatch(/nearly full/);
       expect(accepted.length).toBeGreaterThan(0);
+      // Results may use half the reserve: a small one fits, one as large as the disk does not (the runner then keeps a small StoreFullError instead).
+      expect(store.jobs.resultFits(100)).toBe(true);
+      expect(store.jobs.resultFits(1024 * 1024)).toBe(false);
       // Every status change of the accepted jobs still fits: started, then ended, all in one batch each.
       expect((await Promise.all(accepted.map((id) => store.jobs.start(id)))).every(Boolean)).toBe(true);
       const result = { kind: 0, status: 200, returnCode: 0, mimeType: 'application/json', body: Buffer.from('{"ok":true}') };

@@ -17,7 +17,8 @@ const FRESH_MS = 100;
 export class DiskRoom {
   readonly #dir: string;
   readonly reserveBytes: number;
-  #seen: { free: number; at: number; since: number } | undefined;
+  /** The last reading: free bytes and the WAL's size then, and the bytes accepted since. */
+  #seen: { free: number; wal: number; at: number; since: number } | undefined;
 
   /** `reserveBytes`: undefined for the default; 0 turns the check off. */
   constructor(dir: string, reserveBytes: number | undefined) {
@@ -26,21 +27,30 @@ export class DiskRoom {
   }
 
   /**
-   * Whether a new job of `bytes` would leave less than the reserve free. Its bytes go to
-   * disk twice (the WAL, then the database at the next checkpoint), and the WAL's bytes
-   * already written will be written again too. Unknown space counts as room.
+   * Whether `bytes` more would leave less than `share` of the reserve free: a new job's
+   * body asks with the whole reserve (share 1), a job's result with half of it, so that
+   * results still fit when new jobs are refused. The bytes go to disk twice (the WAL, then
+   * the database at the next checkpoint), and so will the WAL's bytes at the reading.
+   * The reading is reused for FRESH_MS, the bytes accepted since taken off it (counted
+   * once: the WAL they grow is not counted again until the next reading). Unknown space
+   * counts as room.
    */
-  short(bytes: number, walBytes: number): boolean {
+  short(bytes: number, walBytes: number, share = 1): boolean {
     if (this.reserveBytes === 0) return false;
     const now = performance.now();
     if (!this.#seen || now - this.#seen.at > FRESH_MS) {
       const free = this.free();
       if (free === undefined) return false;
-      this.#seen = { free, at: now, since: 0 };
+      this.#seen = { free, wal: walBytes, at: now, since: 0 };
     }
-    const short = this.#seen.free - this.#seen.since - walBytes - 2 * bytes < this.reserveBytes;
+    const short = this.#seen.free - this.#seen.since - this.#seen.wal - 2 * bytes < this.reserveBytes * share;
     if (!short) this.#seen.since += 2 * bytes;
     return short;
+  }
+
+  /** Forget the reading: the next check reads the disk again (after a checkpoint gave space back). */
+  forget(): void {
+    this.#seen = undefined;
   }
 
   /** Free bytes on the disk now; undefined when they cannot be read. */

@@ -24,6 +24,16 @@ const WAITING_SQL = `status IN ('queued', 'on_hold')`;
 const NEWEST_FIRST = 'ORDER BY id DESC';
 
 const EMPTY = Buffer.alloc(0);
+const PRUNE_BATCH = 1_000;
+
+/** The disk's room, as the store's DiskRoom answers for it. */
+export interface DiskCheck {
+  /** Throws StoreFullError when a new job with a body of `bytes` would eat into the reserve. */
+  checkNew(bytes: number): void;
+  resultFits(bytes: number): boolean;
+}
+
+const ROOM_ALWAYS: DiskCheck = { checkNew: () => {}, resultFits: () => true };
 
 /** A guarded status change: `SET status = @to` where the row is in one of `from`. */
 function transitionSql(from: readonly JobStatus[], extraSet = ''): string {
@@ -57,7 +67,7 @@ function prepareAll(db: Database.Database) {
     nextExpiry: db.prepare(`SELECT min(expires_at) AS at FROM ${WAITING} WHERE ${WAITING_SQL}`),
     unfinished: db.prepare(`SELECT unfinished FROM job_counts WHERE id = 1`),
     start: db.prepare(transitionSql([JOB_STATUS.QUEUED], 'attempts = attempts + 1')),
-    retry: db.prepare(transitionSql([JOB_STATUS.RUNNING], 'next_attempt_at = @next_attempt_at')),
+    retry: db.prepare(transitionSql([JOB_STATUS.RUNNING], 'next_attempt_at = @next_attempt_at, attempts = attempts - @unsent')),
     complete: db.prepare(transitionSql([JOB_STATUS.RUNNING], RESULT_SET)),
     fail: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.RUNNING, JOB_STATUS.ON_HOLD], RESULT_SET)),
     cancel: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.ON_HOLD])),
@@ -70,7 +80,9 @@ function prepareAll(db: Database.Database) {
         result_return_code = CASE WHEN attempts > 0 THEN @result_return_code END,
         result_mime_type = CASE WHEN attempts > 0 THEN @result_mime_type END, result_body = CASE WHEN attempts > 0 THEN @result_body END
       WHERE ${WAITING_SQL} AND expires_at <= @now RETURNING id, status`),
-    pruneFinished: db.prepare(`DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'expired', 'cancelled') AND updated_at <= ?`),
+    // In batches: old jobs have the smallest ids, so the first finished ones found are the ones to go.
+    pruneFinished: db.prepare(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'expired', 'cancelled')
+      AND updated_at <= ? LIMIT ${PRUNE_BATCH})`),
     recover: db.prepare(`UPDATE jobs SET status = 'queued', updated_at = @now, next_attempt_at = @now
       WHERE status = 'running' RETURNING id`),
   };
@@ -89,14 +101,19 @@ export class JobStore {
   readonly #sql: Statements;
   readonly #writes: GroupCommit;
   readonly #clock: () => number;
-  readonly #checkRoom: (bytes: number) => void;
+  readonly #room: DiskCheck;
 
-  /** Made by `Store.open`; use `store.jobs`. `checkRoom` throws StoreFullError when a new job of that size would not fit. */
-  constructor(db: Database.Database, writes: GroupCommit, clock: () => number, checkRoom: (bytes: number) => void = () => {}) {
+  /** Made by `Store.open`; use `store.jobs`. */
+  constructor(db: Database.Database, writes: GroupCommit, clock: () => number, room: DiskCheck = ROOM_ALWAYS) {
     this.#sql = prepareAll(db);
     this.#writes = writes;
     this.#clock = clock;
-    this.#checkRoom = checkRoom;
+    this.#room = room;
+  }
+
+  /** Whether a result of `bytes` still fits on the disk (within half of its reserve). */
+  resultFits(bytes: number): boolean {
+    return this.#room.resultFits(bytes);
   }
 
   /**
@@ -107,7 +124,9 @@ export class JobStore {
   insert(job: NewJob, options: { readonly maxUnfinished?: number } = {}): Promise<InsertOutcome> {
     try {
       checkNewJob(job);
-      this.#checkRoom(job.body?.length ?? 0);
+      // A repeat of a job already accepted is answered with it, full disk or not.
+      const repeat = job.idempotencyKey !== undefined && this.#sql.byKey.get(job.idempotencyKey) !== undefined;
+      if (!repeat) this.#room.checkNew(job.body?.length ?? 0);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -188,9 +207,13 @@ export class JobStore {
     return this.#transition(this.#sql.start, { id, to: JOB_STATUS.RUNNING }, true);
   }
 
-  /** running → queued, to be delivered again (same key) from `nextAttemptAt` on. */
-  retry(id: string, nextAttemptAt: number): Promise<Job | undefined> {
-    return this.#transition(this.#sql.retry, { id, to: JOB_STATUS.QUEUED, next_attempt_at: nextAttemptAt });
+  /**
+   * running → queued, to be delivered again (same key) from `nextAttemptAt` on. `sent`
+   * false: the event never left this node (the peer was gone, or too old), so the start
+   * is not counted as an attempt.
+   */
+  retry(id: string, nextAttemptAt: number, sent = true): Promise<Job | undefined> {
+    return this.#transition(this.#sql.retry, { id, to: JOB_STATUS.QUEUED, next_attempt_at: nextAttemptAt, unsent: sent ? 0 : 1 });
   }
 
   /** running → succeeded (a 2xx reply) or failed (any other), keeping the reply. */
@@ -230,9 +253,17 @@ export class JobStore {
     return this.#writes.write(() => this.#sql.expire.all({ now, ...result }) as Array<{ id: string; status: JobStatus }>);
   }
 
-  /** Deletes the jobs that ended by `before` (their bodies and results with them); resolves how many. */
-  pruneFinished(before: number): Promise<number> {
-    return this.#writes.write(() => this.#sql.pruneFinished.run(before).changes);
+  /**
+   * Deletes the jobs that ended by `before` (their bodies and results with them), at most
+   * PRUNE_BATCH per commit so that no turn holds the loop long; resolves how many.
+   */
+  async pruneFinished(before: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await this.#writes.write(() => this.#sql.pruneFinished.run(before).changes);
+      total += deleted;
+      if (deleted < PRUNE_BATCH) return total;
+    }
   }
 
   /**

@@ -7,7 +7,7 @@ export const SCHEMA_V3 = `
 CREATE TABLE job_bodies (
   id   TEXT PRIMARY KEY,
   body BLOB NOT NULL
-) STRICT, WITHOUT ROWID;
+) STRICT;
 INSERT INTO job_bodies (id, body) SELECT id, body FROM jobs;
 ALTER TABLE jobs DROP COLUMN body;
 CREATE TRIGGER jobs_bodies_delete AFTER DELETE ON jobs

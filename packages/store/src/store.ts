@@ -64,10 +64,15 @@ export class Store {
     this.migratedFrom = migratedFrom;
     this.#db = db;
     const room = new DiskRoom(dir, resolved.reserveBytes);
-    this.#checkpointer = new Checkpointer(db, file, resolved.checkpointWalBytes, context, resolved.onWarning, () => room.free());
+    this.#checkpointer = new Checkpointer(db, file, resolved.checkpointWalBytes, context, resolved.onWarning, () => room.free(), () => room.forget());
     this.#writes = new GroupCommit(db, context, () => this.#checkpointer.afterCommit());
-    this.jobs = new JobStore(db, this.#writes, resolved.clock, (bytes) => {
-      if (room.short(bytes, this.#checkpointer.walBytes)) throw new StoreFullError(`${context}: the disk is nearly full: the last ${room.reserveBytes} bytes are kept for the jobs already accepted`);
+    this.jobs = new JobStore(db, this.#writes, resolved.clock, {
+      checkNew: (bytes) => {
+        if (!room.short(bytes, this.#checkpointer.walBytes)) return;
+        this.#checkpointer.request(); // a WAL copied back gives its space back: the next job may fit
+        throw new StoreFullError(`${context}: the disk is nearly full: the last ${room.reserveBytes} bytes are kept for the jobs already accepted`);
+      },
+      resultFits: (bytes) => !room.short(bytes, this.#checkpointer.walBytes, 0.5),
     });
     this.idempotency = new IdempotencyStore(db, this.#writes, resolved.clock, resolved.idempotencyTtlMs, this.bootId);
   }

@@ -43,7 +43,7 @@ export function resolveDurableOptions(options: DurableOptions): ResolvedDurableO
     idempotencyTtlMs: wholeNumber('idempotencyTtlMs', options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS, 1),
   });
   // A job still delivered after its key is forgotten could run twice.
-  if (resolved.jobTtlMs > resolved.idempotencyTtlMs) {
+  if (resolved.dataDir !== undefined && resolved.jobTtlMs > resolved.idempotencyTtlMs) {
     throw new ConfigError(`jobTtlMs (${resolved.jobTtlMs}) must not exceed idempotencyTtlMs (${resolved.idempotencyTtlMs}): a job delivered after its key is forgotten could run twice`);
   }
   return resolved;

@@ -113,6 +113,20 @@ export function isRetryable(error: unknown): boolean {
   return false;
 }
 
+/** Local failures raised before the event left this node: that delivery was no attempt. */
+const NEVER_SENT: ReadonlySet<string> = new Set([
+  ERROR_CODES.NOT_ENABLED,
+  ERROR_CODES.PEER_UNAVAILABLE,
+  ERROR_CODES.UNKNOWN_CLIENT,
+  ERROR_CODES.TOO_MANY_IN_FLIGHT,
+  ERROR_CODES.CLOSED,
+]);
+
+/** Whether the failed delivery surely never reached the wire (so the job cannot have run by it). */
+export function wasNeverSent(error: unknown): boolean {
+  return !(error instanceof PipeFailError) && error instanceof RpError && NEVER_SENT.has(error.code);
+}
+
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 60_000;
 

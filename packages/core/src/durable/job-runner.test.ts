@@ -209,7 +209,6 @@ describe('JobRunner', () => {
   it.each([
     ['a disconnect', () => new PeerDisconnectedError('gone')],
     ['a busy far side (503 TooManyInFlight)', () => new PipeFailError({ className: 'TooManyInFlightError', message: 'busy', code: ERROR_CODES.TOO_MANY_IN_FLIGHT, returnCode: undefined, status: 503, traceback: '' })],
-    ['a local full queue', () => new TooManyInFlightError('full')],
   ])('queues a job again after %s, due later, attempts counted; the timer delivers it again, same key', async (_what, failure) => {
     vi.spyOn(Math, 'random').mockReturnValue(0.999); // the top of the jitter: ~500 ms for the first retry
     peer.connected.add(ALICE);
@@ -241,6 +240,19 @@ describe('JobRunner', () => {
     await waitFor(() => statusOf(id) === 'succeeded', 'succeeded');
     expect(changes).toEqual([['retry', id], ['succeeded', id]]);
     expect(settled).toEqual([id]);
+  });
+
+  it('does not count a delivery that never left this node (a local full queue): the next goes out as attempt 1 again', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    peer.connected.add(ALICE);
+    let calls = 0;
+    peer.answer = () => (++calls === 1 ? Promise.reject(new TooManyInFlightError('full')) : Promise.resolve(ok('later')));
+    const id = await enqueue(ALICE, { idempotencyKey: 'order-43' });
+    await makeRunner().start();
+    await waitFor(() => statusOf(id) === 'succeeded', 'succeeded after the retry');
+    expect(peer.sent.map((s) => s.request.attempt)).toEqual([1, 1]);
+    expect(info(id).attempts).toBe(1);
+    expect(changes).toEqual([['retry', id], ['succeeded', id]]);
   });
 
   it('keeps a job queued, due later, after its peer disconnects mid-delivery; due, it waits for the connect', async () => {

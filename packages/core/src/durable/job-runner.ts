@@ -12,11 +12,11 @@
  * and a running one is queued again at the next start (recoverRunning), to be delivered
  * with the same idempotency key.
  */
-import type { Job, JobInfo, JobStore } from '@restpipe/store';
+import type { Job, JobInfo, JobResult, JobStore } from '@restpipe/store';
 import type { PipeRequest, PipeResponse } from '../api-types.js';
 import type { Logger } from '../logger.js';
-import { IndeterminateError } from '@restpipe/wire';
-import { deliveryRequest, isRetryable, resultOfFailure, resultOfResponse, retryDelayMs } from './job-request.js';
+import { IndeterminateError, StoreFullError } from '@restpipe/wire';
+import { deliveryRequest, isRetryable, resultOfFailure, resultOfResponse, retryDelayMs, wasNeverSent } from './job-request.js';
 
 /** The result of a job whose deliveries all ended without an outcome. */
 function unknownOutcome() {
@@ -177,7 +177,7 @@ export class JobRunner {
     const now = this.#clock();
     const timeoutMs = Math.min(job.timeoutMs, job.expiresAt - now);
     if (timeoutMs < 1) {
-      await this.#save(job.id, () => this.#jobs.retry(job.id, now)); // expires at the next check
+      await this.#save(job.id, () => this.#jobs.retry(job.id, now, false)); // not sent: it expires at the next check
       return;
     }
     let response: PipeResponse;
@@ -186,15 +186,22 @@ export class JobRunner {
     } catch (error) {
       return this.#failed(job, error);
     }
-    return this.#finish(job, () => this.#jobs.complete(job.id, resultOfResponse(response)));
+    return this.#finish(job, () => this.#jobs.complete(job.id, this.#keepable(resultOfResponse(response))));
+  }
+
+  /** A result the disk has no room for becomes a small StoreFullError failure: the job still ends. */
+  #keepable(result: JobResult): JobResult {
+    if (this.#jobs.resultFits(result.body.length)) return result;
+    return resultOfFailure(new StoreFullError(`the reply (${result.body.length} bytes, status ${result.status}) could not be kept: the disk is nearly full`));
   }
 
   async #failed(job: Job, error: unknown): Promise<void> {
     if (this.#stopped) return;
-    if (!isRetryable(error)) return this.#finish(job, () => this.#jobs.complete(job.id, resultOfFailure(error)));
+    if (!isRetryable(error)) return this.#finish(job, () => this.#jobs.complete(job.id, this.#keepable(resultOfFailure(error))));
     const at = Math.min(this.#clock() + retryDelayMs(job.attempts), job.expiresAt);
     this.#hooks.changed('retry', job);
-    await this.#save(job.id, () => this.#jobs.retry(job.id, at));
+    const sent = !wasNeverSent(error);
+    await this.#save(job.id, () => this.#jobs.retry(job.id, at, sent));
   }
 
   async #finish(job: Job, write: () => Promise<Job | undefined>): Promise<void> {

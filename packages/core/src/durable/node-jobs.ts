@@ -48,7 +48,7 @@ export class NodeJobs {
    */
   open(init: NodeJobsInit): void {
     const dataDir = this.options.dataDir;
-    if (this.#durable || dataDir === undefined) return;
+    if ((this.#durable && !this.#durable.store.closed) || dataDir === undefined) return;
     const durable = new Durable({
       options: { ...this.options, dataDir },
       defaults: { timeoutMs: init.timeoutMs, jobTtlMs: this.options.jobTtlMs, maxTtlMs: this.options.idempotencyTtlMs },
@@ -77,8 +77,8 @@ export class NodeJobs {
     return info && jobView(info);
   }
 
+  /** Closes the store; `durable` stays, and answers StoreError (503) from then on, until open() again. */
   close(): void {
     this.#durable?.close();
-    this.#durable = undefined;
   }
 }
