@@ -204,12 +204,17 @@ export class JobRunner {
     await this.#save(job.id, () => this.#jobs.retry(job.id, at, sent));
   }
 
+  /** The end of a job: written (now, or by a retry of the write once the disk has room), then told. */
   async #finish(job: Job, write: () => Promise<Job | undefined>): Promise<void> {
     if (this.#stopped) return;
-    const done = await this.#save(job.id, write);
-    if (!done) return;
-    this.#hooks.changed(done.status === 'succeeded' ? 'succeeded' : 'failed', done);
-    this.#hooks.settled(done.id);
+    await this.#save(job.id, async () => {
+      const done = await write();
+      if (done) {
+        this.#hooks.changed(done.status === 'succeeded' ? 'succeeded' : 'failed', done);
+        this.#hooks.settled(done.id);
+      }
+      return done;
+    });
   }
 
   /** A write, kept to be tried again if it fails (the job stays as the file has it meanwhile). */
