@@ -14,7 +14,7 @@ export {
   DEFAULT_IDEMPOTENCY_TTL_MS,
   type StoreOptions,
 } from './options.js';
-export { JobStore, type ListOptions } from './job-store.js';
+export { JobStore, type DueJob, type ListOptions } from './job-store.js';
 export {
   JOB_STATUS,
   JOB_STATUSES,

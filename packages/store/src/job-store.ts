@@ -25,6 +25,13 @@ const NEWEST_FIRST = 'ORDER BY id DESC';
 
 const EMPTY = Buffer.alloc(0);
 const PRUNE_BATCH = 1_000;
+/** A due job's body size, so that delivery can keep the bodies it holds within a budget. */
+const BODY_BYTES = `(SELECT length(body) FROM job_bodies WHERE job_bodies.id = jobs.id) AS body_bytes`;
+
+/** A due job: its info, and the size of the body its delivery will read. */
+export interface DueJob extends JobInfo {
+  readonly bodyBytes: number;
+}
 
 /** The disk's room, as the store's DiskRoom answers for it. */
 export interface DiskCheck {
@@ -58,9 +65,9 @@ function prepareAll(db: Database.Database) {
     byKey: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = ?`),
     list: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs ${NEWEST_FIRST} LIMIT ?`),
     listByStatus: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs WHERE status = ? ${NEWEST_FIRST} LIMIT ?`),
-    due: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
+    due: db.prepare(`SELECT ${INFO_COLUMNS}, ${BODY_BYTES} FROM jobs WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
       ORDER BY next_attempt_at, id LIMIT @limit`),
-    dueFor: db.prepare(`SELECT ${INFO_COLUMNS} FROM jobs INDEXED BY jobs_target_due WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
+    dueFor: db.prepare(`SELECT ${INFO_COLUMNS}, ${BODY_BYTES} FROM jobs INDEXED BY jobs_target_due WHERE status = 'queued' AND next_attempt_at <= @now AND expires_at > @now
       AND target = @target ORDER BY next_attempt_at, id LIMIT @limit`),
     nextDue: db.prepare(`SELECT min(next_attempt_at) AS at FROM jobs WHERE status = 'queued'`),
     nextDueAfter: db.prepare(`SELECT min(next_attempt_at) AS at FROM jobs WHERE status = 'queued' AND next_attempt_at > ?`),
@@ -173,10 +180,10 @@ export class JobStore {
    * Without their bodies: a delivery reads its body when it starts (start()), so a backlog
    * costs no memory for the jobs not yet going out.
    */
-  due(now: number, limit: number, target?: string): JobInfo[] {
+  due(now: number, limit: number, target?: string): DueJob[] {
     checkLimit(limit);
     const rows = target === undefined ? this.#sql.due.all({ now, limit }) : this.#sql.dueFor.all({ now, limit, target });
-    return (rows as InfoRow[]).map(toJobInfo);
+    return (rows as Array<InfoRow & { body_bytes: number | null }>).map((row) => ({ ...toJobInfo(row), bodyBytes: row.body_bytes ?? 0 }));
   }
 
   /** When the earliest queued job is due (ms), so that one timer can be armed for it; undefined when none is queued. */

@@ -121,11 +121,11 @@ afterEach(() => {
   tmp.remove();
 });
 
-function makeRunner(perTarget = 4): JobRunner {
+function makeRunner(perTarget = 4, maxBytes?: number): JobRunner {
   runner = new JobRunner(store.jobs, peer, {
     changed: (change, job) => changes.push([change, job.id]),
     settled: (id) => settled.push(id),
-  }, silentLogger, { perTarget, clock: Date.now });
+  }, silentLogger, { perTarget, clock: Date.now, ...(maxBytes === undefined ? {} : { maxBytes }) });
   return runner;
 }
 
@@ -332,6 +332,31 @@ describe('JobRunner', () => {
     expect(byKey.get(queued)).toMatchObject({ attempt: 1 });
     expect(peer.sent).toHaveLength(2);
     expect(info(running).attempts).toBe(2);
+  });
+
+  it('keeps the bodies its deliveries hold within maxBytes, all peers together, and goes on as they end', async () => {
+    const held: Array<ReturnType<typeof deferred<PipeResponse>>> = [];
+    peer.answer = () => {
+      const d = deferred<PipeResponse>();
+      held.push(d);
+      return d.promise;
+    };
+    const body = Buffer.alloc(600, 1);
+    const ids = [await enqueue(ALICE, { body }), await enqueue(BOB, { body }), await enqueue(ALICE, { body })];
+    peer.connected.add(ALICE).add(BOB);
+    await makeRunner(4, 1000).start(); // room for one 600-byte body at a time
+    await waitFor(() => held.length === 1, 'the first delivery');
+    await sleep(150);
+    expect(held).toHaveLength(1);
+    expect(runner!.delivering).toBe(1);
+    held[0]!.resolve(ok('1'));
+    // The end of one delivery wakes the peers that waited for room: bob's goes out too.
+    await waitFor(() => held.length === 2, 'the second delivery');
+    held[1]!.resolve(ok('2'));
+    await waitFor(() => held.length === 3, 'the third delivery');
+    held[2]!.resolve(ok('3'));
+    await waitFor(() => ids.every((id) => statusOf(id) === 'succeeded'), 'all succeeded');
+    expect(peer.sent.map((s) => s.target).sort()).toEqual([ALICE, ALICE, BOB].sort());
   });
 
   it('delivers at most perTarget jobs at once to each peer, each peer on its own', async () => {

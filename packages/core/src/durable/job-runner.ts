@@ -12,7 +12,7 @@
  * and a running one is queued again at the next start (recoverRunning), to be delivered
  * with the same idempotency key.
  */
-import type { Job, JobInfo, JobResult, JobStore } from '@restpipe/store';
+import type { DueJob, Job, JobInfo, JobResult, JobStore } from '@restpipe/store';
 import type { PipeRequest, PipeResponse } from '../api-types.js';
 import type { Logger } from '../logger.js';
 import { IndeterminateError, StoreFullError } from '@restpipe/wire';
@@ -42,12 +42,16 @@ export interface RunnerHooks {
 export interface RunnerSettings {
   /** Deliveries at once per peer. */
   readonly perTarget: number;
+  /** Request bodies held by deliveries at once, all peers together (one delivery always may). @default 64 MiB */
+  readonly maxBytes?: number;
   readonly clock: () => number;
 }
 
 /** After a store write fails (a full disk), how long before anything is tried again. */
 const TROUBLE_PAUSE_MS = 1_000;
 const MAX_TIMER_MS = 2_147_483_647;
+/** Request bodies job deliveries hold at once, node-wide, unless set. */
+export const DEFAULT_DELIVERY_BYTES = 64 * 1024 * 1024;
 
 export class JobRunner {
   readonly #jobs: JobStore;
@@ -58,6 +62,9 @@ export class JobRunner {
   /** Ids being delivered now, and how many per target. */
   readonly #delivering = new Set<string>();
   readonly #perTarget = new Map<string, number>();
+  /** Their bodies' bytes, and the peers that had a job waiting for room within maxBytes. */
+  #bytes = 0;
+  readonly #waitingForRoom = new Set<string>();
   /** Of those, the ones whose start is not committed yet: still `queued` in the file. */
   readonly #starting = new Map<string, number>();
   /** Targets to pump at the end of this turn: many accepts of one turn pump once. */
@@ -139,20 +146,29 @@ export class JobRunner {
     // Jobs whose start is not committed yet are still queued in the file: ask for enough to skip them.
     const due = this.#jobs.due(this.#clock(), room + (this.#starting.get(target) ?? 0), target);
     let started = 0;
+    const maxBytes = this.#settings.maxBytes ?? DEFAULT_DELIVERY_BYTES;
     for (const job of due) {
       if (started >= room) break;
       if (this.#delivering.has(job.id)) continue;
+      if (this.#bytes > 0 && this.#bytes + job.bodyBytes > maxBytes) {
+        this.#waitingForRoom.add(target); // woken when a delivery ends and gives its bytes back
+        break;
+      }
       started += 1;
       this.#deliver(job);
     }
   }
 
-  #deliver(queued: JobInfo): void {
+  #deliver(queued: DueJob): void {
     const target = queued.target;
     this.#delivering.add(queued.id);
+    this.#bytes += queued.bodyBytes;
     this.#perTarget.set(target, (this.#perTarget.get(target) ?? 0) + 1);
     void this.#attempt(queued).finally(() => {
       this.#delivering.delete(queued.id);
+      this.#bytes -= queued.bodyBytes;
+      for (const waiting of this.#waitingForRoom) this.wake(waiting);
+      this.#waitingForRoom.clear();
       const left = (this.#perTarget.get(target) ?? 1) - 1;
       if (left > 0) this.#perTarget.set(target, left);
       else this.#perTarget.delete(target);
