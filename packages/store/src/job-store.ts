@@ -86,7 +86,7 @@ function prepareAll(db: Database.Database) {
         result_kind = CASE WHEN attempts > 0 THEN @result_kind END, result_status = CASE WHEN attempts > 0 THEN @result_status END,
         result_return_code = CASE WHEN attempts > 0 THEN @result_return_code END,
         result_mime_type = CASE WHEN attempts > 0 THEN @result_mime_type END, result_body = CASE WHEN attempts > 0 THEN @result_body END
-      WHERE ${WAITING_SQL} AND expires_at <= @now RETURNING id, status`),
+      WHERE ${WAITING_SQL} AND expires_at <= @now RETURNING id, target, status`),
     // In batches: old jobs have the smallest ids, so the first finished ones found are the ones to go.
     pruneFinished: db.prepare(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'expired', 'cancelled')
       AND updated_at <= ? LIMIT ${PRUNE_BATCH})`),
@@ -131,9 +131,6 @@ export class JobStore {
   insert(job: NewJob, options: { readonly maxUnfinished?: number } = {}): Promise<InsertOutcome> {
     try {
       checkNewJob(job);
-      // A repeat of a job already accepted is answered with it, full disk or not.
-      const repeat = job.idempotencyKey !== undefined && this.#sql.byKey.get(job.idempotencyKey) !== undefined;
-      if (!repeat) this.#room.checkNew(job.body?.length ?? 0);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -145,7 +142,10 @@ export class JobStore {
 
   #insertNow(params: InsertParams, job: NewJob, checkKey: boolean, maxUnfinished: number | undefined): InsertOutcome {
     const existing = checkKey ? (this.#sql.byKey.get(params.idempotency_key) as JobRow | undefined) : undefined;
+    // A repeat of a job already accepted is answered with it, full disk or not.
     if (existing) return { status: 'duplicate', job: toJob(existing) };
+    // Throws StoreFullError, which rejects this write alone (its savepoint), before anything is written.
+    this.#room.checkNew(params.body.length);
     if (maxUnfinished !== undefined) {
       const unfinished = this.countUnfinished();
       if (unfinished >= maxUnfinished) return { status: 'full', unfinished };
@@ -254,10 +254,10 @@ export class JobStore {
    * statuses. With `unknownOutcome`, one that was delivered before (its outcome never came
    * back) → failed, with that result, rather than expired.
    */
-  expire(now: number, unknownOutcome?: JobResult): Promise<Array<{ id: string; status: JobStatus }>> {
+  expire(now: number, unknownOutcome?: JobResult): Promise<Array<{ id: string; target: string; status: JobStatus }>> {
     const none = { result_kind: null, result_status: null, result_return_code: null, result_mime_type: null, result_body: null };
     const result = unknownOutcome ? resultParams(unknownOutcome) : none;
-    return this.#writes.write(() => this.#sql.expire.all({ now, ...result }) as Array<{ id: string; status: JobStatus }>);
+    return this.#writes.write(() => this.#sql.expire.all({ now, ...result }) as Array<{ id: string; target: string; status: JobStatus }>);
   }
 
   /**

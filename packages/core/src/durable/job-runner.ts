@@ -260,16 +260,15 @@ export class JobRunner {
    * have run: a caller must not take "expired" as "never ran").
    */
   async #expireDue(): Promise<void> {
-    let ended: Array<{ id: string; status: string }>;
+    let ended: Array<{ id: string; target: string; status: string }>;
     try {
       ended = await this.#jobs.expire(this.#clock(), unknownOutcome());
     } catch (error) {
       return this.#trouble('expire jobs', error);
     }
     if (this.#stopped) return;
-    for (const { id, status } of ended) {
-      const info = this.#jobs.info(id);
-      this.#hooks.changed(status === 'failed' ? 'failed' : 'expired', info ?? { id, target: '' });
+    for (const { id, target, status } of ended) {
+      this.#hooks.changed(status === 'failed' ? 'failed' : 'expired', { id, target });
       this.#hooks.settled(id);
     }
   }
