@@ -15,7 +15,7 @@ import { Waiters } from './waiters.js';
 import type { DurableOptions } from './durable/durable-options.js';
 import type { EnqueueRequest } from './durable/job-request.js';
 import type { JobView } from './durable/job-view.js';
-import { JOB_DELIVERIES_PER_PEER, NodeJobs } from './durable/node-jobs.js';
+import { NodeJobs } from './durable/node-jobs.js';
 import type { Durable } from './durable/durable.js';
 
 export const DEFAULT_SERVER_HOST = 'localhost';
@@ -94,8 +94,7 @@ export class PipeClient extends EventEmitter {
     this.#jobs.open({
       owner: this,
       logger: this.#logger,
-      timeoutMs: this.options.timeoutMs,
-      perTarget: Math.min(this.options.maxInFlight, JOB_DELIVERIES_PER_PEER),
+      options: this.options,
       host: {
         connectedTargets: () => (this.isConnected ? ['server'] : []),
         isConnected: (target) => target === 'server' && this.isConnected,

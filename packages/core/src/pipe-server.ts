@@ -17,7 +17,7 @@ import type { DurableOptions } from './durable/durable-options.js';
 import type { Durable } from './durable/durable.js';
 import type { EnqueueRequest } from './durable/job-request.js';
 import type { JobView } from './durable/job-view.js';
-import { JOB_DELIVERIES_PER_PEER, NodeJobs } from './durable/node-jobs.js';
+import { NodeJobs } from './durable/node-jobs.js';
 
 const HEX = /^[0-9a-f]+$/i;
 
@@ -158,8 +158,7 @@ export class PipeServer extends EventEmitter {
     this.#jobs.open({
       owner: this,
       logger: this.#logger,
-      timeoutMs: this.options.timeoutMs,
-      perTarget: Math.min(this.options.maxInFlight, JOB_DELIVERIES_PER_PEER),
+      options: this.options,
       host: {
         connectedTargets: () => [...this.#byName.keys()].filter((name) => this.isConnected(name)).map((name) => PREFIX + name),
         isConnected: (target) => target.startsWith(PREFIX) && this.isConnected(target.slice(PREFIX.length)),

@@ -4,6 +4,7 @@
  */
 import { NotEnabledError } from '@restpipe/wire';
 import type { Logger } from '../logger.js';
+import type { ResolvedPipeOptions } from '../options.js';
 import { Durable } from './durable.js';
 import { resolveDurableOptions, type DurableOptions, type ResolvedDurableOptions } from './durable-options.js';
 import type { IdempotencyGate } from './idempotency-gate.js';
@@ -15,13 +16,12 @@ export interface NodeJobsInit {
   readonly owner: object;
   readonly host: DeliveryHost;
   readonly logger: Logger;
-  readonly timeoutMs: number;
-  /** Deliveries at once per peer. */
-  readonly perTarget: number;
+  /** The pipe's options: its default deadline, and its maxInFlight, which bounds deliveries per peer. */
+  readonly options: Pick<ResolvedPipeOptions, 'timeoutMs' | 'maxInFlight'>;
 }
 
 /** Job deliveries at once to one peer (fewer if maxInFlight is lower). */
-export const JOB_DELIVERIES_PER_PEER = 256;
+const JOB_DELIVERIES_PER_PEER = 256;
 
 const OFF = 'this node keeps no jobs (--data-dir off)';
 
@@ -51,8 +51,8 @@ export class NodeJobs {
     if ((this.#durable && !this.#durable.store.closed) || dataDir === undefined) return;
     const durable = new Durable({
       options: { ...this.options, dataDir },
-      defaults: { timeoutMs: init.timeoutMs, jobTtlMs: this.options.jobTtlMs, maxTtlMs: this.options.idempotencyTtlMs },
-      perTarget: init.perTarget,
+      defaults: { timeoutMs: init.options.timeoutMs, jobTtlMs: this.options.jobTtlMs, maxTtlMs: this.options.idempotencyTtlMs },
+      perTarget: Math.min(init.options.maxInFlight, JOB_DELIVERIES_PER_PEER),
       host: init.host,
       logger: init.logger,
       owner: init.owner,
