@@ -11,19 +11,10 @@ import { ROOT } from './helpers/cli.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
 import { CertDir, freePort, startNode, type NodeProcess } from './helpers/nodes.js';
 import { waitFor } from './helpers/wait.js';
+import type { JobView } from '@restpipe/core';
 
 const HEARTBEAT = ['--heartbeat-ms', '200'];
 const FINAL = new Set(['succeeded', 'failed', 'expired', 'cancelled']);
-
-interface JobView {
-  job: string;
-  status: string;
-  target: string;
-  attempts: number;
-  createdAt: string;
-  expiresAt: string;
-  result: { status: number } | null;
-}
 
 interface Run {
   side: string;

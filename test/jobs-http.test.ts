@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/cli.js';
 import { CertDir, freePort, startNode, startPair, type NodePair, type NodeProcess } from './helpers/nodes.js';
+import { call, type HttpAnswer } from './helpers/http.js';
 import { waitFor } from './helpers/wait.js';
 
 const FIXTURE = join(ROOT, 'test/fixtures/jobs-http-handler.ts');
@@ -31,18 +32,6 @@ async function loneClient(certs: CertDir, name: string, extra: string[] = []): P
   return startNode('client', certs, name, ['--server', `127.0.0.1:${nowhere}`, '--server-name', 'localhost', ...nodeArgs(certs, 'client', name), ...extra]);
 }
 
-interface Response {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: () => any;
-}
-
-async function call(url: string, init: RequestInit = {}): Promise<Response> {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
-}
 
 /** One raw HTTP/1.1 request, for header bytes fetch refuses to send; resolves status and body. */
 function rawCall(gateway: string, path: string, headerLines: string[]): Promise<{ status: number; body: string }> {
@@ -61,7 +50,7 @@ function rawCall(gateway: string, path: string, headerLines: string[]): Promise<
   });
 }
 
-function expectError(res: Response, status: number, cls: string): void {
+function expectError(res: HttpAnswer, status: number, cls: string): void {
   expect({ status: res.status, text: res.text }).toMatchObject({ status });
   expect(res.json().exception.class).toBe(cls);
 }
@@ -139,7 +128,7 @@ describe('SPEC §8 jobs over HTTP, both directions', () => {
       const id = await enqueue(d.up(), `${d.prefix}${path}`);
       await settledJob(d.up(), id);
       const result = await call(`${d.up()}/_rp/jobs/${id}/result`);
-      const view = (h: Response) => ({ status: h.status, code: h.headers.get('x-event-return-code'), type: h.headers.get('content-type'), body: h.text });
+      const view = (h: HttpAnswer) => ({ status: h.status, code: h.headers.get('x-event-return-code'), type: h.headers.get('content-type'), body: h.text });
       // PRODUCT DEFECT (reported): for a failure (500, 418) the synchronous call answers
       // `application/json; charset=utf-8` (sendFailure sends a string) but /result answers
       // `application/json` (sendJobResult sends the stored Buffer): the content types differ.

@@ -14,30 +14,19 @@ import { DefaultHandler, NotEnabledError } from '@restpipe/core';
 import { ROOT } from './helpers/cli.js';
 import { CertDir, freePort, startNode, type NodeProcess } from './helpers/nodes.js';
 import { usePipeFixture } from './helpers/pipes.js';
+import { call, type HttpAnswer } from './helpers/http.js';
 import { settle, waitFor } from './helpers/wait.js';
 
 const FIXTURE = join(ROOT, 'test/fixtures/jobs-http-handler.ts');
 const JSON_TYPE = { 'content-type': 'application/json' };
 
-interface Response {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: () => any;
-}
 
-async function call(url: string, init: RequestInit = {}): Promise<Response> {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
-}
-
-function expectError(res: Response, status: number, cls: string): void {
+function expectError(res: HttpAnswer, status: number, cls: string): void {
   expect({ status: res.status, text: res.text }).toMatchObject({ status });
   expect(res.json().exception.class).toBe(cls);
 }
 
-function post(gateway: string, path: string, key: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+function post(gateway: string, path: string, key: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
   return call(`${gateway}${path}`, { method: 'POST', headers: { ...JSON_TYPE, 'idempotency-key': key, ...headers }, body: JSON.stringify(body) });
 }
 

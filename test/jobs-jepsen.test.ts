@@ -22,6 +22,7 @@ import { BIN, ROOT, startCli } from './helpers/cli.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
 import { CertDir, freePort } from './helpers/nodes.js';
 import { waitFor } from './helpers/wait.js';
+import type { JobView } from '@restpipe/core';
 
 const OPERATIONS = 400;
 const WORKERS = 4;
@@ -51,15 +52,6 @@ interface Operation {
   job?: string;
   status?: number;
   error?: string;
-}
-
-interface JobView {
-  job: string;
-  status: string;
-  target: string;
-  attempts: number;
-  createdAt: string;
-  result: { status: number } | null;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -8,7 +8,6 @@
  * The tmpfs tests need root (mount). Locally without it they skip, saying why; under
  * CI=true (which runs as root) they fail instead.
  */
-import dgram from 'node:dgram';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,17 +15,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountTmpfs, remount, type MountResult } from '../packages/store/src/test-support/mounts.js';
 import { BIN, ROOT, runCli } from './helpers/cli.js';
 import { CertDir, freePort, startNode, type NodeProcess } from './helpers/nodes.js';
+import { call } from './helpers/http.js';
+import { StatsdCollector } from './helpers/statsd.js';
 import { waitFor } from './helpers/wait.js';
 
 const FIXTURE = join(ROOT, 'test/fixtures/jobs-http-handler.ts');
 const isRoot = process.getuid?.() === 0;
 const underCi = process.env['CI'] === 'true';
 
-async function call(url: string, init: RequestInit = {}): Promise<{ status: number; text: string; json: () => any }> {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  return { status: res.status, text, json: () => JSON.parse(text) };
-}
 
 /**
  * Whether a tmpfs can be mounted here: tried once at collection (mounted and unmounted at
@@ -218,24 +214,6 @@ describe('a disk that fills up at run time (a 4 MiB tmpfs, 3 MiB of it taken by 
     expect(res.status).toBe(200);
   }, 90_000);
 });
-
-/** A real UDP socket on loopback collecting StatsD lines. */
-class StatsdCollector {
-  readonly lines: string[] = [];
-  readonly socket = dgram.createSocket('udp4');
-  port = 0;
-
-  async start(): Promise<this> {
-    this.socket.on('message', (msg) => this.lines.push(...msg.toString().split('\n').filter(Boolean)));
-    await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
-    this.port = this.socket.address().port;
-    return this;
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
 
 describe('job metrics', () => {
   let statsd: StatsdCollector;

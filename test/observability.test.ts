@@ -1,37 +1,11 @@
-import dgram from 'node:dgram';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { createCa, issueCertificate } from '@restpipe/certs';
 import { CertDir, freePort, startNode, type NodeProcess } from './helpers/nodes.js';
+import { StatsdCollector } from './helpers/statsd.js';
 import { waitFor } from './helpers/wait.js';
-
-/** A real UDP socket on loopback collecting StatsD lines. */
-class StatsdCollector {
-  readonly lines: string[] = [];
-  readonly socket = dgram.createSocket('udp4');
-  port = 0;
-
-  async start(): Promise<this> {
-    this.socket.on('message', (msg) => this.lines.push(...msg.toString().split('\n').filter(Boolean)));
-    await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
-    this.port = this.socket.address().port;
-    return this;
-  }
-
-  /** `name|type` pairs seen, e.g. `restpipe.server.event.sent|c`. */
-  kinds(): Set<string> {
-    return new Set(this.lines.map((l) => {
-      const [nameValue, type] = l.split('|');
-      return `${nameValue!.split(':')[0]}|${type}`;
-    }));
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
 
 const SPEC_METRICS = [
   'connect.success|c', 'connect.fail|c', 'connection.closed|c', 'connections|g',
