@@ -50,6 +50,14 @@ export const ERROR_CODES = {
   INDETERMINATE: 'RP_ERR_INDETERMINATE',
   IDEMPOTENCY_KEY_MISMATCH: 'RP_ERR_IDEMPOTENCY_KEY_MISMATCH',
   IDEMPOTENCY_KEY_IN_USE: 'RP_ERR_IDEMPOTENCY_KEY_IN_USE',
+  UNKNOWN_HOLD: 'RP_ERR_UNKNOWN_HOLD',
+  HOLD_DECIDED: 'RP_ERR_HOLD_DECIDED',
+  HOLD_DIGEST_MISMATCH: 'RP_ERR_HOLD_DIGEST_MISMATCH',
+  HOLD_DENIED: 'RP_ERR_HOLD_DENIED',
+  HOLD_EXPIRED: 'RP_ERR_HOLD_EXPIRED',
+  INVALID_SIGNATURE: 'RP_ERR_INVALID_SIGNATURE',
+  REPLAYED_REQUEST: 'RP_ERR_REPLAYED_REQUEST',
+  NONCE_STORE_FULL: 'RP_ERR_NONCE_STORE_FULL',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -330,6 +338,56 @@ export class IdempotencyKeyInUseError extends RpError {
   override readonly status = 409;
 }
 
+/** No hold with that id on this node (or it was made for another peer). */
+export class UnknownHoldError extends RpError {
+  readonly code = ERROR_CODES.UNKNOWN_HOLD;
+  override readonly status = 404;
+}
+
+/** The hold was already approved, denied or expired: a hold takes one decision. */
+export class HoldDecidedError extends RpError {
+  readonly code = ERROR_CODES.HOLD_DECIDED;
+  override readonly status = 409;
+}
+
+/** A decision named a digest other than the held event's: it was meant for another event. */
+export class HoldDigestMismatchError extends RpError {
+  readonly code = ERROR_CODES.HOLD_DIGEST_MISMATCH;
+  override readonly status = 409;
+}
+
+/** A person (or `authResponse`) denied the held event. */
+export class HoldDeniedError extends RpError {
+  readonly code = ERROR_CODES.HOLD_DENIED;
+  override readonly status = 403;
+  override readonly returnCode = RETURN_CODES.FORBIDDEN;
+}
+
+/** Nobody decided on the held event before its hold expired. */
+export class HoldExpiredError extends RpError {
+  readonly code = ERROR_CODES.HOLD_EXPIRED;
+  override readonly status = 403;
+  override readonly returnCode = RETURN_CODES.FORBIDDEN;
+}
+
+/** A gateway request's HTTP Message Signature (SPEC §10) is missing, malformed, stale or wrong. */
+export class InvalidSignatureError extends RpError {
+  readonly code = ERROR_CODES.INVALID_SIGNATURE;
+  override readonly status = 401;
+}
+
+/** A signed request whose nonce was seen within the replay window. */
+export class ReplayedRequestError extends RpError {
+  readonly code = ERROR_CODES.REPLAYED_REQUEST;
+  override readonly status = 401;
+}
+
+/** The gateway remembers as many nonces as it may: new signed requests wait until old ones age out. */
+export class NonceStoreFullError extends RpError {
+  readonly code = ERROR_CODES.NONCE_STORE_FULL;
+  override readonly status = 503;
+}
+
 export interface PipeFailDetails {
   /** Class name of the exception on the side that raised it, e.g. `TypeError`. */
   readonly className: string;
@@ -381,6 +439,8 @@ export const ERROR_CLASSES = {
   ConfigError, CertsError, InvalidArgumentError, HttpError, PipeFailError, StoreError, StoreFullError,
   NotEnabledError, UnknownJobError, JobPendingError, JobExpiredError, JobCancelledError, JobStateError, JobQueueFullError,
   IndeterminateError, IdempotencyKeyMismatchError, IdempotencyKeyInUseError,
+  UnknownHoldError, HoldDecidedError, HoldDigestMismatchError, HoldDeniedError, HoldExpiredError,
+  InvalidSignatureError, ReplayedRequestError, NonceStoreFullError,
 } as const;
 
 for (const [name, cls] of Object.entries(ERROR_CLASSES)) brand(cls, name);
