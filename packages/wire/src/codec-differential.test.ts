@@ -22,7 +22,7 @@ const text = fc.oneof(fc.constant(''), fc.string({ maxLength: 12 }), fc.string({
 const bytes = fc.oneof(fc.constant(Buffer.alloc(0)), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)));
 const texts = fc.array(text, { maxLength: 4 });
 const limits = { heartbeatMs: uint32, maxEventBytes: uint32, maxInFlight: uint32, maxConcurrency: uint32, maxInboundBytes: uint32 };
-const helloFlags = fc.record({ idempotencyKeys: fc.option(fc.boolean(), { nil: undefined }) }, { requiredKeys: [] });
+const helloFlags = fc.record({ idempotencyKeys: fc.option(fc.boolean(), { nil: undefined }), holds: fc.option(fc.boolean(), { nil: undefined }) }, { requiredKeys: [] });
 const hello = fc.tuple(fc.record({ protocolVersion: uint32, software: text, ...limits }), helloFlags).map(([h, f]) => ({ ...h, ...f }));
 
 /**
@@ -32,7 +32,7 @@ const hello = fc.tuple(fc.record({ protocolVersion: uint32, software: text, ...l
 const optional = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arb, { nil: undefined });
 const idempotencyKey = fc.oneof(fc.constant(''), fc.string({ maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 70 }), fc.string({ unit: 'grapheme', maxLength: 20 }));
 const attempt = fc.oneof(fc.constant(0), fc.constant(1), fc.nat({ max: 300 }), fc.constant(0xffff_ffff), fc.nat({ max: 0xffff_ffff }));
-const jobFields = fc.record({ idempotencyKey: optional(idempotencyKey), attempt: optional(attempt) }, { requiredKeys: [] });
+const jobFields = fc.record({ idempotencyKey: optional(idempotencyKey), attempt: optional(attempt), hold: optional(idempotencyKey) }, { requiredKeys: [] });
 const replayed = fc.record({ replayed: optional(fc.boolean()) }, { requiredKeys: [] });
 
 const frameArb: fc.Arbitrary<Frame> = fc.oneof(
@@ -43,12 +43,13 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
     query: fc.array(fc.record({ key: text, values: texts }), { maxLength: 3 }),
     mimeType: text, data: bytes, timeoutMs: uint32, requestId: text,
   }), jobFields).map(([event, job]) => ({ kind: 'event' as const, event: { ...event, ...job } })),
-  fc.tuple(fc.record({ id: uint32, returnCode: uint32, mimeType: text, data: bytes, kind: fc.constantFrom(0 as const, 1 as const), status: uint32 }), replayed)
+  fc.tuple(fc.record({ id: uint32, returnCode: uint32, mimeType: text, data: bytes, kind: fc.constantFrom(0 as const, 1 as const, 2 as const), status: uint32 }), replayed)
     .map(([reply, r]) => ({ kind: 'reply' as const, reply: { ...reply, ...r } })),
   uint32.map((seq) => ({ kind: 'ping' as const, ping: { seq } })),
   uint32.map((seq) => ({ kind: 'pong' as const, pong: { seq } })),
   uint32.map((id) => ({ kind: 'cancel' as const, cancel: { id } })),
   fc.record({ reason: text, message: text }).map((goaway) => ({ kind: 'goaway' as const, goaway })),
+  text.map((hold) => ({ kind: 'holdNotice' as const, holdNotice: { hold } })),
 );
 
 const bodyOf = (frame: Frame): Buffer => encodeFrameBytes(frame).subarray(LENGTH_PREFIX_BYTES);
@@ -136,9 +137,13 @@ function plain(value: unknown): unknown {
  */
 function canonical(kind: string, message: Record<string, unknown>): Record<string, unknown> {
   const defaultIsUndefined = (field: string, byDefault: unknown): unknown => (message[field] === byDefault ? undefined : message[field]);
-  if (kind === 'event') return { ...message, idempotencyKey: defaultIsUndefined('idempotencyKey', ''), attempt: defaultIsUndefined('attempt', 0) };
+  if (kind === 'event') {
+    return { ...message, idempotencyKey: defaultIsUndefined('idempotencyKey', ''), attempt: defaultIsUndefined('attempt', 0), hold: defaultIsUndefined('hold', '') };
+  }
   if (kind === 'reply') return { ...message, replayed: defaultIsUndefined('replayed', false) };
-  if (kind === 'hello' || kind === 'helloAck') return { ...message, idempotencyKeys: defaultIsUndefined('idempotencyKeys', false) };
+  if (kind === 'hello' || kind === 'helloAck') {
+    return { ...message, idempotencyKeys: defaultIsUndefined('idempotencyKeys', false), holds: defaultIsUndefined('holds', false) };
+  }
   return message;
 }
 

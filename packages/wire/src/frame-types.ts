@@ -16,6 +16,8 @@ export interface Limits {
   maxInboundBytes: number;
   /** The sender of this Hello keeps idempotency keys (SPEC §8); undefined: an older peer that would ignore them. */
   idempotencyKeys?: boolean | undefined;
+  /** The sender of this Hello can wait for a held event (SPEC §9); undefined: it cannot (no data directory, or older). */
+  holds?: boolean | undefined;
 }
 
 export interface Hello extends Limits {
@@ -49,9 +51,12 @@ export interface EventFrame {
   idempotencyKey?: string | undefined;
   /** 1 for a job's first delivery, 2 for the next...; decoded as undefined when absent or 0 (handlers see 1). */
   attempt?: number | undefined;
+  /** The receiver's hold whose outcome this event asks for (SPEC §9); decoded as undefined when absent or ''. */
+  hold?: string | undefined;
 }
 
-export const ReplyKind = { VALUE: 0, EXCEPTION: 1 } as const;
+/** HELD: the receiver holds the event for approval (SPEC §9); data is JSON {"hold","reason","expiresAt"}. */
+export const ReplyKind = { VALUE: 0, EXCEPTION: 1, HELD: 2 } as const;
 export type ReplyKind = (typeof ReplyKind)[keyof typeof ReplyKind];
 
 export interface ReplyFrame {
@@ -79,7 +84,8 @@ export type Frame =
   | { kind: 'ping'; ping: { seq: number } }
   | { kind: 'pong'; pong: { seq: number } }
   | { kind: 'cancel'; cancel: { id: number } }
-  | { kind: 'goaway'; goaway: Goaway };
+  | { kind: 'goaway'; goaway: Goaway }
+  | { kind: 'holdNotice'; holdNotice: { hold: string } };
 
 export type FrameKind = Frame['kind'];
 

@@ -13,7 +13,7 @@ import { checkWireFormat } from './wire-check.js';
 export * from './frame-types.js';
 
 const KINDS: ReadonlySet<string> = new Set<FrameKind>([
-  'hello', 'helloAck', 'event', 'reply', 'ping', 'pong', 'cancel', 'goaway',
+  'hello', 'helloAck', 'event', 'reply', 'ping', 'pong', 'cancel', 'goaway', 'holdNotice',
 ]);
 
 /**
@@ -45,10 +45,12 @@ function withOptionalFields(kind: string, message: Record<string, unknown>): voi
   if (kind === 'event') {
     if (message['idempotencyKey'] === '') message['idempotencyKey'] = undefined;
     if (message['attempt'] === 0) message['attempt'] = undefined;
+    if (message['hold'] === '') message['hold'] = undefined;
   } else if (kind === 'reply') {
     if (message['replayed'] === false) message['replayed'] = undefined;
   } else if (kind === 'hello' || kind === 'helloAck') {
     if (message['idempotencyKeys'] === false) message['idempotencyKeys'] = undefined;
+    if (message['holds'] === false) message['holds'] = undefined;
   }
 }
 

@@ -27,6 +27,7 @@ const eventArb: fc.Arbitrary<EventFrame> = fc.record({
   requestId: text,
   idempotencyKey: optional(idempotencyKey),
   attempt: optional(attempt),
+  hold: optional(idempotencyKey),
 }, { requiredKeys: ['id', 'verb', 'noun', 'args', 'query', 'mimeType', 'data', 'timeoutMs', 'requestId'] });
 
 const replyArb: fc.Arbitrary<ReplyFrame> = fc.record({
@@ -34,7 +35,7 @@ const replyArb: fc.Arbitrary<ReplyFrame> = fc.record({
   returnCode: uint32,
   mimeType: text,
   data: bytes,
-  kind: fc.constantFrom(0 as const, 1 as const),
+  kind: fc.constantFrom(0 as const, 1 as const, 2 as const),
   status: uint32,
   replayed: optional(fc.boolean()),
 }, { requiredKeys: ['id', 'returnCode', 'mimeType', 'data', 'kind', 'status'] });
@@ -144,8 +145,8 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
     );
   });
 
-  it('carries the idempotency key, the attempt and the replayed flag through both codecs', () => {
-    const event: EventFrame = { id: 1, verb: 'post', noun: ['jobs'], args: [], query: [], mimeType: '', data: Buffer.from('{}'), timeoutMs: 0, requestId: '', idempotencyKey: 'job-01', attempt: 3 };
+  it('carries the idempotency key, the attempt, the hold and the replayed flag through both codecs', () => {
+    const event: EventFrame = { id: 1, verb: 'post', noun: ['jobs'], args: [], query: [], mimeType: '', data: Buffer.from('{}'), timeoutMs: 0, requestId: '', idempotencyKey: 'job-01', attempt: 3, hold: '01HOLD' };
     const reply: ReplyFrame = { id: 1, returnCode: 0, mimeType: 'application/json', data: Buffer.from('{}'), kind: 0, status: 200, replayed: true };
     const frames: Frame[] = [{ kind: 'event', event }, { kind: 'reply', reply }];
     const hotBodies = new FrameDecoder(1 << 20).push(Buffer.concat(writeAll(frames)));
@@ -157,7 +158,7 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
       }
       // protobufjs itself, on either codec's bytes.
       const [e, r] = bodies.map((b) => FrameType.toObject(FrameType.decode(b)) as { event?: EventFrame; reply?: ReplyFrame });
-      expect([e!.event!.idempotencyKey, e!.event!.attempt, r!.reply!.replayed]).toEqual(['job-01', 3, true]);
+      expect([e!.event!.idempotencyKey, e!.event!.attempt, e!.event!.hold, r!.reply!.replayed]).toEqual(['job-01', 3, '01HOLD', true]);
     }
     // protobufjs's path in decodeFrame, taken for a field the hot reader does not know (15, varint 1).
     const extend = (body: Buffer): Buffer => Buffer.concat([Buffer.from([body[0]!, body[1]! + 2]), body.subarray(2), Buffer.from([0x78, 1])]);
@@ -169,7 +170,7 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
   it('decodes the fields of jobs, absent or default, as undefined properties in both codecs', () => {
     const event: EventFrame = { id: 2, verb: 'get', noun: [], args: [], query: [], mimeType: '', data: Buffer.alloc(0), timeoutMs: 0, requestId: '' };
     const reply: ReplyFrame = { id: 2, returnCode: 0, mimeType: '', data: Buffer.alloc(0), kind: 0, status: 200 };
-    const explicit: Frame[] = [{ kind: 'event', event: { ...event, idempotencyKey: '', attempt: 0 } }, { kind: 'reply', reply: { ...reply, replayed: false } }];
+    const explicit: Frame[] = [{ kind: 'event', event: { ...event, idempotencyKey: '', attempt: 0, hold: '' } }, { kind: 'reply', reply: { ...reply, replayed: false } }];
     // FrameWriter leaves defaults off the wire; protobufjs writes them when set: both decode alike.
     const bodies = [...new FrameDecoder(1 << 20).push(Buffer.concat(writeAll(explicit))), ...explicit.map((f) => encodeFrameBytes(f).subarray(4))];
     expect(bodies[0]!.length).toBeLessThan(bodies[2]!.length);
@@ -177,7 +178,7 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
     for (const body of bodies) {
       for (const frame of [reader.decode(body)!, decodeFrame(extend(body))]) {
         const message = (frame.kind === 'event' ? frame.event : frame.kind === 'reply' ? frame.reply : {}) as Record<string, unknown>;
-        const fields = frame.kind === 'event' ? ['idempotencyKey', 'attempt'] : ['replayed'];
+        const fields = frame.kind === 'event' ? ['idempotencyKey', 'attempt', 'hold'] : ['replayed'];
         for (const name of fields) {
           expect(name in message, name).toBe(true);
           expect(message[name], name).toBeUndefined();

@@ -34,6 +34,7 @@ const TAG = {
   eventRequestId: 0x4a,
   eventIdempotencyKey: 0x52, // Event.idempotency_key = 10, length-delimited
   eventAttempt: 0x58, // Event.attempt = 11, varint
+  eventHold: 0x62, // Event.hold = 12, length-delimited
   queryKey: 0x0a,
   queryValues: 0x12,
   replyId: 0x08,
@@ -93,6 +94,7 @@ const delimited = (bytes: number): number => 1 + varintBytes(bytes) + bytes;
  */
 const keyOf = (e: EventFrame): string => (typeof e.idempotencyKey === 'string' ? e.idempotencyKey : '');
 const attemptOf = (e: EventFrame): number => (e.attempt !== undefined && e.attempt > 0 ? e.attempt : 0);
+const holdOf = (e: EventFrame): string => (typeof e.hold === 'string' ? e.hold : '');
 
 function repeatedStrings(values: readonly string[]): number {
   let size = 0;
@@ -132,7 +134,7 @@ export class HotWriter {
     let size = uintField(e.id) + memoField(this.#verbs, e.verb) + repeatedStrings(e.noun) + repeatedStrings(e.args);
     for (const param of e.query) size += delimited(queryParamBytes(param));
     size += memoField(this.#mimeTypes, e.mimeType) + uintField(e.timeoutMs) + stringField(e.requestId);
-    size += stringField(keyOf(e)) + uintField(attemptOf(e));
+    size += stringField(keyOf(e)) + uintField(attemptOf(e)) + stringField(holdOf(e));
     return size + (e.data.length === 0 ? 0 : delimited(e.data.length));
   }
 
@@ -219,6 +221,7 @@ export class HotWriter {
     this.stringField(TAG.eventRequestId, e.requestId);
     this.stringField(TAG.eventIdempotencyKey, keyOf(e));
     this.uintField(TAG.eventAttempt, attemptOf(e));
+    this.stringField(TAG.eventHold, holdOf(e));
     if (e.data.length > 0) this.bytesHeader(TAG.eventData, e.data.length);
   }
 
@@ -405,7 +408,7 @@ export class HotReader {
   #event(): EventFrame {
     let id = 0, timeoutMs = 0;
     let verb = '', mimeType = '', requestId = '';
-    let idempotencyKey: string | undefined, attempt: number | undefined;
+    let idempotencyKey: string | undefined, attempt: number | undefined, hold: string | undefined;
     let data: Buffer = EMPTY;
     const noun: string[] = [];
     let args = NONE as string[];
@@ -424,10 +427,11 @@ export class HotReader {
         // Absent and default alike are undefined, as frames.ts makes protobufjs's.
         case TAG.eventIdempotencyKey: idempotencyKey = this.#string() || undefined; break;
         case TAG.eventAttempt: attempt = this.#varint() || undefined; break;
+        case TAG.eventHold: hold = this.#string() || undefined; break;
         default: throw NOT_HOT;
       }
     }
-    return { id, verb, noun, args, query, mimeType, data, timeoutMs, requestId, idempotencyKey, attempt };
+    return { id, verb, noun, args, query, mimeType, data, timeoutMs, requestId, idempotencyKey, attempt, hold };
   }
 
   #reply(): ReplyFrame {

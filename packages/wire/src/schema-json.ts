@@ -20,7 +20,8 @@ export const SCHEMA_JSON: INamespace = {
                     "ping",
                     "pong",
                     "cancel",
-                    "goaway"
+                    "goaway",
+                    "holdNotice"
                   ]
                 }
               },
@@ -56,6 +57,10 @@ export const SCHEMA_JSON: INamespace = {
                 "goaway": {
                   "type": "Goaway",
                   "id": 8
+                },
+                "holdNotice": {
+                  "type": "HoldNotice",
+                  "id": 9
                 }
               }
             },
@@ -92,6 +97,10 @@ export const SCHEMA_JSON: INamespace = {
                 "idempotencyKeys": {
                   "type": "bool",
                   "id": 8
+                },
+                "holds": {
+                  "type": "bool",
+                  "id": 9
                 }
               }
             },
@@ -132,6 +141,10 @@ export const SCHEMA_JSON: INamespace = {
                 "idempotencyKeys": {
                   "type": "bool",
                   "id": 9
+                },
+                "holds": {
+                  "type": "bool",
+                  "id": 10
                 }
               }
             },
@@ -196,13 +209,18 @@ export const SCHEMA_JSON: INamespace = {
                 "attempt": {
                   "type": "uint32",
                   "id": 11
+                },
+                "hold": {
+                  "type": "string",
+                  "id": 12
                 }
               }
             },
             "ReplyKind": {
               "values": {
                 "REPLY_KIND_VALUE": 0,
-                "REPLY_KIND_EXCEPTION": 1
+                "REPLY_KIND_EXCEPTION": 1,
+                "REPLY_KIND_HELD": 2
               }
             },
             "Reply": {
@@ -257,6 +275,14 @@ export const SCHEMA_JSON: INamespace = {
               "fields": {
                 "id": {
                   "type": "uint32",
+                  "id": 1
+                }
+              }
+            },
+            "HoldNotice": {
+              "fields": {
+                "hold": {
+                  "type": "string",
                   "id": 1
                 }
               }
