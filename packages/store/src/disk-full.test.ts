@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { StoreFullError } from '@restpipe/errors';
 import { Store } from './index.js';
 import { mountTmpfs, type MountResult } from './test-support/mounts.js';
-import { sampleJob, tempDir } from './test-support/helpers.js';
+import { sampleHold, sampleJob, tempDir } from './test-support/helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 const tmp = tempDir('rp-store-full-');
@@ -109,6 +109,9 @@ describe('a disk that fills up', () => {
       expect(refusal).toBeInstanceOf(StoreFullError);
       expect((refusal as Error).message).toMatch(/nearly full/);
       expect(accepted.length).toBeGreaterThan(0);
+      // A new hold is refused as a new job is, and nothing of it is kept.
+      await expect(store.holds.create(sampleHold({ body }))).rejects.toThrow(StoreFullError);
+      expect(store.holds.list({ limit: 1 })).toEqual([]);
       // Results may use half the reserve: a small one fits, one as large as the disk does not (the runner then keeps a small StoreFullError instead).
       expect(store.jobs.resultFits(100)).toBe(true);
       expect(store.jobs.resultFits(1024 * 1024)).toBe(false);

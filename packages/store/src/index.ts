@@ -1,7 +1,8 @@
 /**
  * @restpipe/store: the node's embedded durable store (SPEC part two, §8): one SQLite file
  * in the data directory, in WAL mode with `synchronous=FULL`, owned by one process, with
- * versioned migrations, a group commit, and the jobs and idempotency records on top.
+ * versioned migrations, a group commit, and the jobs, idempotency records and approval
+ * holds (§9) on top.
  * It depends on `@restpipe/errors` alone.
  */
 export { Store, type StoreSettings, type StoreStats } from './store.js';
@@ -14,7 +15,8 @@ export {
   DEFAULT_IDEMPOTENCY_TTL_MS,
   type StoreOptions,
 } from './options.js';
-export { JobStore, type DueJob, type ListOptions } from './job-store.js';
+export { JobStore, type DiskCheck, type DueJob, type ListOptions } from './job-store.js';
+export type { JobHoldRef } from './job-holds.js';
 export {
   JOB_STATUS,
   JOB_STATUSES,
@@ -30,5 +32,19 @@ export {
 } from './job-types.js';
 export { isJobId, newJobId } from './job-id.js';
 export { IdempotencyStore, type BeginOutcome, type StoredReply } from './idempotency-store.js';
+export { HoldStore, type HeldReply } from './hold-store.js';
+export {
+  HOLD_STATUS,
+  HOLD_STATUSES,
+  MAX_HOLD_REASON_CHARS,
+  MAX_HOLD_TTL_MS,
+  isHoldStatus,
+  type Hold,
+  type HoldEntry,
+  type HoldInfo,
+  type HoldListOptions,
+  type HoldStatus,
+  type NewHold,
+} from './hold-types.js';
 export { requestFingerprint, type FingerprintInput } from './fingerprint.js';
 export { StoreError, StoreFullError } from '@restpipe/errors';

@@ -3,6 +3,7 @@
  * these hold the store's own invariants, so a bad row never reaches the file.
  */
 import { InvalidArgumentError } from '@restpipe/errors';
+import { MAX_HOLD_REASON_CHARS } from './hold-types.js';
 import type { JobResult, NewJob } from './job-types.js';
 
 const MAX_MS = 2_147_483_647;
@@ -57,4 +58,15 @@ export function checkResult(result: JobResult): void {
 /** Throws InvalidArgumentError unless `limit` is a whole number of rows, 0 or more. */
 export function checkLimit(limit: number): void {
   if (!Number.isSafeInteger(limit) || limit < 0) throw new InvalidArgumentError(`limit must be a whole number from 0, not ${String(limit)}`);
+}
+
+/** Throws InvalidArgumentError unless a job can be put under this hold (SPEC §9). */
+export function checkJobHold(holdId: unknown, reason: unknown, expiresAt: unknown): void {
+  if (typeof holdId !== 'string' || holdId === '') throw new InvalidArgumentError('job hold id must be a non-empty string');
+  if (typeof reason !== 'string' || reason.length > MAX_HOLD_REASON_CHARS) {
+    throw new InvalidArgumentError(`job hold reason must be a string of at most ${MAX_HOLD_REASON_CHARS} characters`);
+  }
+  if (typeof expiresAt !== 'number' || !Number.isSafeInteger(expiresAt)) {
+    throw new InvalidArgumentError(`job hold expiry must be a whole number of ms, not ${String(expiresAt)}`);
+  }
 }

@@ -1,9 +1,9 @@
 /** Rows of the `jobs` table, to and from the shapes of job-types.ts. */
-import type { Job, JobInfo, JobQueryParam, JobResult, JobStatus, NewJob } from './job-types.js';
+import { JOB_STATUS, type Job, type JobInfo, type JobQueryParam, type JobResult, type JobStatus, type NewJob } from './job-types.js';
 
 /** Every column but the two bodies, and the result body's length. */
 export const INFO_COLUMNS = `id, target, verb, noun, args, query, mime_type, timeout_ms, request_id, idempotency_key,
-  status, attempts, created_at, updated_at, expires_at, next_attempt_at, hold,
+  status, attempts, created_at, updated_at, expires_at, next_attempt_at, hold, hold_reason, hold_expires_at,
   result_kind, result_status, result_return_code, result_mime_type, length(result_body) AS result_bytes`;
 
 /** What a status change returns: the row without the request body, which lives in `job_bodies`. */
@@ -30,6 +30,8 @@ export interface InfoRow {
   expires_at: number;
   next_attempt_at: number;
   hold: string | null;
+  hold_reason: string | null;
+  hold_expires_at: number | null;
   result_kind: number | null;
   result_status: number | null;
   result_return_code: number | null;
@@ -60,6 +62,18 @@ export interface InsertParams {
   idempotency_key: string;
   now: number;
   expires_at: number;
+  status: JobStatus;
+  attempts: number;
+  hold: string | null;
+  hold_reason: string | null;
+  hold_expires_at: number | null;
+}
+
+/** A guarded status change: `SET status = @to` where the row is in one of `from`. */
+export function transitionSql(from: readonly JobStatus[], extraSet = ''): string {
+  const allowed = from.map((s) => `'${s}'`).join(', ');
+  const set = extraSet ? `, ${extraSet}` : '';
+  return `UPDATE jobs SET status = @to, updated_at = @now${set} WHERE id = @id AND status IN (${allowed}) RETURNING ${ROW_COLUMNS}`;
 }
 
 /** A Uint8Array as a Buffer over the same bytes (better-sqlite3 binds Buffers as BLOBs). */
@@ -83,6 +97,11 @@ export function insertParams(id: string, job: NewJob, now: number): InsertParams
     idempotency_key: job.idempotencyKey ?? id,
     now,
     expires_at: now + job.ttlMs,
+    status: JOB_STATUS.QUEUED,
+    attempts: 0,
+    hold: null,
+    hold_reason: null,
+    hold_expires_at: null,
   };
 }
 
@@ -127,6 +146,8 @@ export function toJobInfo(row: InfoRow): JobInfo {
     expiresAt: row.expires_at,
     nextAttemptAt: row.next_attempt_at,
     hold: row.hold,
+    holdReason: row.hold_reason,
+    holdExpiresAt: row.hold_expires_at,
     result: resultInfo(row),
   };
 }
@@ -148,13 +169,15 @@ export function insertedJob(params: InsertParams, job: NewJob): Job {
     timeoutMs: params.timeout_ms,
     requestId: params.request_id,
     idempotencyKey: params.idempotency_key,
-    status: 'queued',
-    attempts: 0,
+    status: params.status,
+    attempts: params.attempts,
     createdAt: params.now,
     updatedAt: params.now,
     expiresAt: params.expires_at,
     nextAttemptAt: params.now,
-    hold: null,
+    hold: params.hold,
+    holdReason: params.hold_reason,
+    holdExpiresAt: params.hold_expires_at,
     result: null,
     body: params.body,
     resultBody: null,

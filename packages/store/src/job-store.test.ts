@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '@restpipe/errors';
 import { isJobId, Store, type InsertOutcome, type Job, type JobResult } from './index.js';
 import { fakeClock, sampleJob, tempDir } from './test-support/helpers.js';
 
@@ -31,7 +32,8 @@ describe('JobStore', () => {
     expect(job).toMatchObject({
       target: 'client/alice', verb: 'post', noun: ['orders', 'create'], args: ['a1'], query: [{ key: 'q', values: ['1', '2'] }],
       mimeType: 'application/json', timeoutMs: 5000, requestId: 'req-1', idempotencyKey: job.id, status: 'queued', attempts: 0,
-      createdAt: clock.now(), updatedAt: clock.now(), expiresAt: clock.now() + 60_000, nextAttemptAt: clock.now(), hold: null, result: null,
+      createdAt: clock.now(), updatedAt: clock.now(), expiresAt: clock.now() + 60_000, nextAttemptAt: clock.now(), hold: null,
+      holdReason: null, holdExpiresAt: null, result: null,
     });
     expect(store.jobs.get(job.id)).toEqual(job);
     expect(store.jobs.get(job.id)?.body.toString()).toBe('{"n":1}');
@@ -87,7 +89,7 @@ describe('JobStore', () => {
     await store.jobs.start(id);
     const retried = await store.jobs.retry(id, clock.now() + 1000);
     expect(retried).toMatchObject({ status: 'queued', attempts: 1, nextAttemptAt: clock.now() + 1000, idempotencyKey });
-    expect(await store.jobs.hold(id, 'hold-1')).toMatchObject({ status: 'on_hold', hold: 'hold-1' });
+    expect(await store.jobs.hold(id, 'hold-1', 'needs approval', clock.now())).toMatchObject({ status: 'on_hold', hold: 'hold-1' });
     expect(await store.jobs.release(id)).toMatchObject({ status: 'queued', nextAttemptAt: clock.now() });
     expect(await store.jobs.fail(id, BOOM)).toMatchObject({ status: 'failed' });
   });
@@ -113,7 +115,8 @@ describe('JobStore', () => {
     const held = inserted(await store.jobs.insert(sampleJob({ ttlMs: 100 })));
     const running = inserted(await store.jobs.insert(sampleJob({ ttlMs: 100 })));
     const later = inserted(await store.jobs.insert(sampleJob({ ttlMs: 1000 })));
-    await store.jobs.hold(held.id, 'h');
+    // A hold that ends now leaves the job its own TTL, not more.
+    await store.jobs.hold(held.id, 'h', 'r', clock.now());
     await store.jobs.start(running.id);
     expect(store.jobs.nextExpiryAt()).toBe(clock.now() + 100);
     clock.advance(99);
@@ -161,5 +164,89 @@ describe('JobStore', () => {
     for (let i = 0; i < 50; i++) ids.push(inserted(await store.jobs.insert(sampleJob())).id);
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(50);
+  });
+});
+
+describe('JobStore: jobs on a far-side hold (SPEC §9)', () => {
+  const HOLD = { id: '01HOLDHOLDHOLDHOLDHOLDHOLD', reason: 'needs a second pair of eyes' };
+
+  it('puts a queued or running job on hold, keeping why and until when, and moves its expiry past the hold by its own TTL', async () => {
+    const queued = inserted(await store.jobs.insert(sampleJob({ ttlMs: 60_000 })));
+    const running = inserted(await store.jobs.insert(sampleJob({ ttlMs: 60_000 })));
+    await store.jobs.start(running.id);
+    clock.advance(1000);
+    const holdExpiresAt = clock.now() + 600_000;
+    const held = await store.jobs.hold(queued.id, HOLD.id, HOLD.reason, holdExpiresAt);
+    expect(held).toMatchObject({ status: 'on_hold', hold: HOLD.id, holdReason: HOLD.reason, holdExpiresAt, expiresAt: holdExpiresAt + 60_000, updatedAt: clock.now() });
+    expect(store.jobs.info(queued.id)).toMatchObject({ status: 'on_hold', holdReason: HOLD.reason, holdExpiresAt, expiresAt: holdExpiresAt + 60_000 });
+    expect(await store.jobs.hold(running.id, HOLD.id, HOLD.reason, holdExpiresAt)).toMatchObject({ status: 'on_hold', attempts: 1 });
+    // Twice on hold, or from an end: nothing changes.
+    await expect(store.jobs.hold(queued.id, 'other', 'r', holdExpiresAt)).resolves.toBeUndefined();
+    expect(store.jobs.nextExpiryAt()).toBe(holdExpiresAt + 60_000);
+    expect(store.jobs.countUnfinished()).toBe(2);
+  });
+
+  it('never moves an expiry earlier for a hold that ends first', async () => {
+    const job = inserted(await store.jobs.insert(sampleJob({ ttlMs: 60_000 })));
+    clock.advance(50_000);
+    // The hold ends 5 s from now, at created + 55 s: the job's own TTL counts again from there.
+    const held = await store.jobs.hold(job.id, HOLD.id, HOLD.reason, clock.now() + 5_000);
+    expect(held?.expiresAt).toBe(clock.now() + 5_000 + 60_000);
+    const other = inserted(await store.jobs.insert(sampleJob({ ttlMs: 60_000 })));
+    const past = await store.jobs.hold(other.id, HOLD.id, HOLD.reason, clock.now() - 120_000);
+    expect(past?.expiresAt).toBe(other.expiresAt);
+  });
+
+  it('refuses a bad hold id, reason or expiry with InvalidArgumentError', async () => {
+    const { id } = inserted(await store.jobs.insert(sampleJob()));
+    await expect(store.jobs.hold(id, '', 'r', clock.now())).rejects.toThrow(InvalidArgumentError);
+    await expect(store.jobs.hold(id, 'h', 'x'.repeat(1025), clock.now())).rejects.toThrow(/reason/);
+    await expect(store.jobs.hold(id, 'h', 'r', Number.NaN)).rejects.toThrow(/expiry/);
+    await expect(store.jobs.insertHeld(sampleJob(), { ...HOLD, expiresAt: 1.5 })).rejects.toThrow(/expiry/);
+    expect(store.jobs.get(id)?.status).toBe('queued');
+  });
+
+  it('makes a job born on hold: delivered once, counted unfinished, its expiry past the hold', async () => {
+    const expiresAt = clock.now() + 600_000;
+    const job = inserted(await store.jobs.insertHeld(sampleJob({ ttlMs: 60_000, idempotencyKey: 'sync-1' }), { ...HOLD, expiresAt }));
+    const expected = {
+      status: 'on_hold', attempts: 1, hold: HOLD.id, holdReason: HOLD.reason, holdExpiresAt: expiresAt, expiresAt: expiresAt + 60_000,
+      idempotencyKey: 'sync-1', createdAt: clock.now(), result: null,
+    };
+    expect(job).toMatchObject(expected);
+    expect(store.jobs.get(job.id)).toEqual(job);
+    expect(store.jobs.countUnfinished()).toBe(1);
+    expect(store.jobs.due(clock.now(), 10)).toEqual([]);
+    store.close();
+    store = Store.open(join(tmp.dir, 'd'), { clock: clock.now });
+    expect(store.jobs.info(job.id)).toMatchObject(expected);
+  });
+
+  it('answers a held insert with the job that has its key, and refuses one past --max-jobs', async () => {
+    const ref = { ...HOLD, expiresAt: clock.now() + 1000 };
+    const first = inserted(await store.jobs.insert(sampleJob({ idempotencyKey: 'k' })));
+    await expect(store.jobs.insertHeld(sampleJob({ idempotencyKey: 'k' }), ref)).resolves.toEqual({ status: 'duplicate', job: first });
+    const outcomes = await Promise.all([store.jobs.insertHeld(sampleJob(), ref, { maxUnfinished: 2 }), store.jobs.insertHeld(sampleJob(), ref, { maxUnfinished: 2 })]);
+    expect(outcomes.map((o) => o.status)).toEqual(['inserted', 'full']);
+    expect(outcomes[1]).toEqual({ status: 'full', unfinished: 2 });
+  });
+
+  it("releases the target's jobs on that hold, due now, and no other", async () => {
+    const ref = { ...HOLD, expiresAt: clock.now() + 1000 };
+    const a = inserted(await store.jobs.insertHeld(sampleJob(), ref));
+    const b = inserted(await store.jobs.insert(sampleJob()));
+    await store.jobs.hold(b.id, HOLD.id, HOLD.reason, ref.expiresAt);
+    const otherTarget = inserted(await store.jobs.insertHeld(sampleJob({ target: 'server' }), ref));
+    const otherHold = inserted(await store.jobs.insertHeld(sampleJob(), { ...ref, id: 'another-hold' }));
+    const cancelled = inserted(await store.jobs.insertHeld(sampleJob(), ref));
+    await store.jobs.cancel(cancelled.id);
+    clock.advance(300);
+    expect((await store.jobs.releaseHeld('client/alice', HOLD.id)).sort()).toEqual([a.id, b.id].sort());
+    for (const id of [a.id, b.id]) expect(store.jobs.info(id)).toMatchObject({ status: 'queued', nextAttemptAt: clock.now(), updatedAt: clock.now(), hold: HOLD.id });
+    expect(store.jobs.due(clock.now(), 10, 'client/alice').map((j) => j.id).sort()).toEqual([a.id, b.id].sort());
+    expect(store.jobs.info(otherTarget.id)?.status).toBe('on_hold');
+    expect(store.jobs.info(otherHold.id)?.status).toBe('on_hold');
+    expect(store.jobs.info(cancelled.id)?.status).toBe('cancelled');
+    expect(await store.jobs.releaseHeld('client/alice', HOLD.id)).toEqual([]);
   });
 });

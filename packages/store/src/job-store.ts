@@ -6,10 +6,11 @@
  */
 import type Database from 'better-sqlite3';
 import type { GroupCommit } from './group-commit.js';
-import { checkLimit, checkNewJob, checkResult } from './job-input.js';
+import { heldInsertParams, prepareHoldStatements, type JobHoldRef } from './job-holds.js';
+import { checkJobHold, checkLimit, checkNewJob, checkResult } from './job-input.js';
 import { newJobId } from './job-id.js';
 import {
-  INFO_COLUMNS, insertedJob, insertParams, JOB_COLUMNS, resultParams, ROW_COLUMNS, toJob, toJobInfo,
+  INFO_COLUMNS, insertedJob, insertParams, JOB_COLUMNS, resultParams, toJob, toJobInfo, transitionSql,
   type BodilessRow, type InfoRow, type InsertParams, type JobRow,
 } from './job-rows.js';
 import { JOB_STATUS, type InsertOutcome, type Job, type JobInfo, type JobResult, type JobStatus, type NewJob } from './job-types.js';
@@ -42,22 +43,15 @@ export interface DiskCheck {
 
 const ROOM_ALWAYS: DiskCheck = { checkNew: () => {}, resultFits: () => true };
 
-/** A guarded status change: `SET status = @to` where the row is in one of `from`. */
-function transitionSql(from: readonly JobStatus[], extraSet = ''): string {
-  const allowed = from.map((s) => `'${s}'`).join(', ');
-  const set = extraSet ? `, ${extraSet}` : '';
-  return `UPDATE jobs SET status = @to, updated_at = @now${set} WHERE id = @id AND status IN (${allowed}) RETURNING ${ROW_COLUMNS}`;
-}
-
 const RESULT_SET = `result_kind = @result_kind, result_status = @result_status, result_return_code = @result_return_code,
   result_mime_type = @result_mime_type, result_body = @result_body`;
 
 function prepareAll(db: Database.Database) {
   return {
     insert: db.prepare(`INSERT INTO jobs (id, target, verb, noun, args, query, mime_type, timeout_ms, request_id,
-        idempotency_key, status, attempts, created_at, updated_at, expires_at, next_attempt_at)
+        idempotency_key, status, attempts, created_at, updated_at, expires_at, next_attempt_at, hold, hold_reason, hold_expires_at)
       VALUES (@id, @target, @verb, @noun, @args, @query, @mime_type, @timeout_ms, @request_id,
-        @idempotency_key, 'queued', 0, @now, @now, @expires_at, @now)`),
+        @idempotency_key, @status, @attempts, @now, @now, @expires_at, @now, @hold, @hold_reason, @hold_expires_at)`),
     insertBody: db.prepare(`INSERT INTO job_bodies (id, body) VALUES (?, ?)`),
     body: db.prepare(`SELECT body FROM job_bodies WHERE id = ?`).pluck(),
     byId: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
@@ -78,8 +72,6 @@ function prepareAll(db: Database.Database) {
     complete: db.prepare(transitionSql([JOB_STATUS.RUNNING], RESULT_SET)),
     fail: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.RUNNING, JOB_STATUS.ON_HOLD], RESULT_SET)),
     cancel: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.ON_HOLD])),
-    hold: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.RUNNING], 'hold = @hold')),
-    release: db.prepare(transitionSql([JOB_STATUS.ON_HOLD], 'next_attempt_at = @now')),
     // A job delivered at least once (attempts > 0) may have run: its outcome is unknown, so it fails with the given result.
     expire: db.prepare(`UPDATE ${WAITING} SET updated_at = @now,
         status = CASE WHEN attempts > 0 AND @result_status IS NOT NULL THEN 'failed' ELSE 'expired' END,
@@ -95,7 +87,7 @@ function prepareAll(db: Database.Database) {
   };
 }
 
-type Statements = ReturnType<typeof prepareAll>;
+type Statements = ReturnType<typeof prepareAll> & ReturnType<typeof prepareHoldStatements>;
 
 export interface ListOptions {
   /** Only jobs in this status; all when absent. */
@@ -112,7 +104,7 @@ export class JobStore {
 
   /** Made by `Store.open`; use `store.jobs`. */
   constructor(db: Database.Database, writes: GroupCommit, clock: () => number, room: DiskCheck = ROOM_ALWAYS) {
-    this.#sql = prepareAll(db);
+    this.#sql = { ...prepareAll(db), ...prepareHoldStatements(db) };
     this.#writes = writes;
     this.#clock = clock;
     this.#room = room;
@@ -135,7 +127,25 @@ export class JobStore {
       return Promise.reject(error);
     }
     const now = this.#clock();
-    const params = insertParams(newJobId(now), job, now);
+    return this.#insert(insertParams(newJobId(now), job, now), job, options);
+  }
+
+  /**
+   * As insert(), but the job is born on_hold under the far side's hold (SPEC §9), its one
+   * delivery counted (attempts 1), and its expiry moved past the hold's by its own TTL.
+   */
+  insertHeld(job: NewJob, hold: JobHoldRef, options: { readonly maxUnfinished?: number } = {}): Promise<InsertOutcome> {
+    try {
+      checkNewJob(job);
+      checkJobHold(hold?.id, hold?.reason, hold?.expiresAt);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const now = this.#clock();
+    return this.#insert(heldInsertParams(newJobId(now), job, now, hold), job, options);
+  }
+
+  #insert(params: InsertParams, job: NewJob, options: { readonly maxUnfinished?: number }): Promise<InsertOutcome> {
     const checkKey = job.idempotencyKey !== undefined;
     return this.#writes.write(() => this.#insertNow(params, job, checkKey, options.maxUnfinished));
   }
@@ -239,14 +249,29 @@ export class JobStore {
     return this.#transition(this.#sql.cancel, { id, to: JOB_STATUS.CANCELLED });
   }
 
-  /** queued or running → on_hold, under hold `holdId` (SPEC §9). */
-  hold(id: string, holdId: string): Promise<Job | undefined> {
-    return this.#transition(this.#sql.hold, { id, to: JOB_STATUS.ON_HOLD, hold: holdId });
+  /**
+   * queued or running → on_hold, under the far side's hold `holdId` (SPEC §9), which expires
+   * at `holdExpiresAt`; the job's expiry moves past it by the job's own TTL.
+   */
+  hold(id: string, holdId: string, reason: string, holdExpiresAt: number): Promise<Job | undefined> {
+    try {
+      checkJobHold(holdId, reason, holdExpiresAt);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const params = { id, to: JOB_STATUS.ON_HOLD, hold: holdId, hold_reason: reason, hold_expires_at: holdExpiresAt };
+    return this.#transition(this.#sql.hold, params);
   }
 
   /** on_hold → queued, due now. */
   release(id: string): Promise<Job | undefined> {
     return this.#transition(this.#sql.release, { id, to: JOB_STATUS.QUEUED });
+  }
+
+  /** `target`'s jobs on hold under `holdId` → queued, due now (the hold has an outcome); resolves their ids. */
+  releaseHeld(target: string, holdId: string): Promise<string[]> {
+    const now = this.#clock();
+    return this.#writes.write(() => (this.#sql.releaseHeld.all({ now, target, hold: holdId }) as { id: string }[]).map((r) => r.id));
   }
 
   /**

@@ -76,6 +76,10 @@ export interface JobInfo {
   readonly nextAttemptAt: number;
   /** The hold id of SPEC §9, or null. */
   readonly hold: string | null;
+  /** Why the far side holds it (SPEC §9), or null. */
+  readonly holdReason: string | null;
+  /** When that hold expires (ms), or null. */
+  readonly holdExpiresAt: number | null;
   /** null until the job has a reply; `bytes` is its body's length. */
   readonly result: { readonly kind: number; readonly status: number; readonly returnCode: number; readonly mimeType: string; readonly bytes: number } | null;
 }

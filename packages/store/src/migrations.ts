@@ -9,6 +9,7 @@ import { StoreError } from '@restpipe/errors';
 import { SCHEMA_V1 } from './schema-v1.js';
 import { SCHEMA_V2 } from './schema-v2.js';
 import { SCHEMA_V3 } from './schema-v3.js';
+import { SCHEMA_V4 } from './schema-v4.js';
 
 export interface Migration {
   /** The version the file is at once this migration has run: 1, 2, 3... with no gap. */
@@ -22,6 +23,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'jobs and idempotency records', sql: SCHEMA_V1 },
   { version: 2, name: 'due jobs by target', sql: SCHEMA_V2 },
   { version: 3, name: 'request bodies in their own table', sql: SCHEMA_V3 },
+  { version: 4, name: 'approval holds', sql: SCHEMA_V4 },
 ]);
 
 /** "RPST": marks a file as restpipe's, so that another program's database is refused. */

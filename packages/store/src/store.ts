@@ -13,8 +13,10 @@ import { StoreFullError } from '@restpipe/errors';
 import { Checkpointer } from './checkpoint.js';
 import { DiskRoom } from './disk-room.js';
 import { GroupCommit, type CommitStats } from './group-commit.js';
+import { HoldStore } from './hold-store.js';
+import { IdempotencyRecorder } from './idempotency-record.js';
 import { IdempotencyStore } from './idempotency-store.js';
-import { JobStore } from './job-store.js';
+import { JobStore, type DiskCheck } from './job-store.js';
 import { LATEST_SCHEMA_VERSION } from './migrations.js';
 import { openDatabase } from './open-database.js';
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './options.js';
@@ -51,6 +53,8 @@ export class Store {
   readonly migratedFrom: number;
   readonly jobs: JobStore;
   readonly idempotency: IdempotencyStore;
+  /** The approval holds this node keeps for its peers (SPEC §9). */
+  readonly holds: HoldStore;
   readonly #db: Database.Database;
   readonly #writes: GroupCommit;
   readonly #checkpointer: Checkpointer;
@@ -66,15 +70,18 @@ export class Store {
     const room = new DiskRoom(dir, resolved.reserveBytes);
     this.#checkpointer = new Checkpointer(db, file, resolved.checkpointWalBytes, context, resolved.onWarning, () => room.free(), () => room.forget());
     this.#writes = new GroupCommit(db, context, () => this.#checkpointer.afterCommit());
-    this.jobs = new JobStore(db, this.#writes, resolved.clock, {
+    const check: DiskCheck = {
       checkNew: (bytes) => {
         if (!room.short(bytes, this.#checkpointer.walBytes)) return;
         this.#checkpointer.request(); // a WAL copied back gives its space back: the next job may fit
         throw new StoreFullError(`${context}: the disk is nearly full: the last ${room.reserveBytes} bytes are kept for the jobs already accepted`);
       },
       resultFits: (bytes) => !room.short(bytes, this.#checkpointer.walBytes, 0.5),
-    });
+    };
+    this.jobs = new JobStore(db, this.#writes, resolved.clock, check);
     this.idempotency = new IdempotencyStore(db, this.#writes, resolved.clock, resolved.idempotencyTtlMs, this.bootId);
+    const records = new IdempotencyRecorder(db, resolved.idempotencyTtlMs, this.bootId);
+    this.holds = new HoldStore(db, this.#writes, resolved.clock, check, records);
   }
 
   /**

@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requestFingerprint } from '../fingerprint.js';
+import type { NewHold } from '../hold-types.js';
 import type { NewJob } from '../job-types.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -35,6 +37,37 @@ export function sampleJob(overrides: Partial<NewJob> = {}): NewJob {
     requestId: 'req-1',
     ttlMs: 60_000,
     ...overrides,
+  };
+}
+
+/** The request of `sampleHold()`: its idempotency fingerprint is also its digest. */
+const HELD_REQUEST = {
+  verb: 'post',
+  noun: ['payments', 'send'],
+  args: ['acct-7'],
+  query: [{ key: 'currency', values: ['EUR'] }],
+  body: Buffer.from('{"amount":100}'),
+};
+
+/** The idempotency fingerprint of `sampleHold(overrides)`'s request, as the receiving node's gate computes it. */
+export function heldFingerprint(overrides: Partial<NewHold> = {}): string {
+  const hold = sampleHold(overrides);
+  return requestFingerprint({ verb: hold.verb, noun: hold.noun, args: hold.args, query: hold.query, body: hold.body });
+}
+
+/** A held event to keep, with overrides. */
+export function sampleHold(overrides: Partial<NewHold> = {}): NewHold {
+  const base = { ...HELD_REQUEST, ...overrides };
+  return {
+    peer: 'alice',
+    mimeType: 'application/json',
+    requestId: 'req-h1',
+    timeoutMs: 5000,
+    attempt: 1,
+    digest: requestFingerprint(base),
+    reason: 'payments over 50 EUR need a second pair of eyes',
+    ttlMs: 600_000,
+    ...base,
   };
 }
 

@@ -8,9 +8,13 @@
  * - `write DIR [WRITERS=8]`: queues jobs from WRITERS loops for ever, and prints each job's
  *   id only after its insert resolved, that is after its COMMIT;
  * - `begin DIR KEY`: begins idempotency key KEY of peer `p`, prints the outcome, hangs.
+ * - `held DIR KEY`: begins KEY of peer `alice` for `sampleHold`'s request (as the receiving
+ *   node does before its handler's authorize), keeps the hold with a "held" reply, prints
+ *   the hold's id once that write resolved, and hangs.
  */
 import { StoreError } from '@restpipe/errors';
 import { Store } from '../index.js';
+import { heldFingerprint, sampleHold } from './helpers.js';
 
 const [mode, dir, arg] = process.argv.slice(2);
 
@@ -56,6 +60,15 @@ async function main(): Promise<void> {
     case 'begin': {
       const outcome = await store.idempotency.begin('p', arg ?? 'k', 'fingerprint');
       process.stdout.write(`${outcome.state}\n`);
+      return hang();
+    }
+    case 'held': {
+      const key = arg ?? 'k';
+      const begun = await store.idempotency.begin('alice', key, heldFingerprint());
+      if (begun.state !== 'new') throw new Error(`begin: ${begun.state}`);
+      const reply = (hold: { id: string }) => ({ kind: 2, status: 202, returnCode: 0, mimeType: 'application/json', body: Buffer.from(JSON.stringify({ hold: hold.id })) });
+      const hold = await store.holds.create(sampleHold({ idempotencyKey: key }), reply);
+      process.stdout.write(`${hold.id}\n`);
       return hang();
     }
     default:
