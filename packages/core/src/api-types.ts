@@ -88,6 +88,19 @@ export interface PipeRequest {
   idempotencyKey?: string;
   /** Which delivery this is, for `ctx.attempt`: set by job delivery. @default 1 */
   attempt?: number;
+  /**
+   * Set by job delivery alone: the job waits on this hold of the receiver's (SPEC §9) and
+   * asks for its outcome. No handler runs for it.
+   */
+  hold?: string;
+}
+
+/** What the receiver of a held event (SPEC §9) said about it. */
+export interface HeldInfo {
+  readonly hold: string;
+  readonly reason: string;
+  /** ISO 8601. */
+  readonly expiresAt: string;
 }
 
 export interface PipeResponse {
@@ -98,4 +111,33 @@ export interface PipeResponse {
   readonly data: unknown;
   /** The far side answered from its record of the request's idempotency key: the handler did not run now. */
   readonly replayed?: boolean;
+  /** The far side holds the event for approval (SPEC §9): nothing ran yet. */
+  readonly held?: HeldInfo;
+  /** With `held`: the job of this node that waits on the hold (`/_rp/jobs/ID`). */
+  readonly job?: string;
+}
+
+/** A hold, as `GET /_rp/holds/ID` shows it (SPEC §9) and `onHold` and `authResponse` are given it. */
+export interface HoldView {
+  readonly hold: string;
+  readonly status: 'pending' | 'approved' | 'denied' | 'expired';
+  /** The sending peer's name. */
+  readonly peer: string;
+  readonly verb: string;
+  /** The noun's segments joined by `/`: `service/restart`. */
+  readonly noun: string;
+  readonly args: readonly string[];
+  readonly query: QueryValues;
+  /** sha256 (hex) of the verb, noun, args, query and body held: what a decision applies to. */
+  readonly digest: string;
+  readonly reason: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  /** The key id of a signed request (SPEC §10), `api-key`, or `local`; null while pending, and for an expiry. */
+  readonly decidedBy: string | null;
+  readonly decidedAt: string | null;
+  readonly decisionReason: string | null;
+  readonly requestId: string;
+  /** Every transition, oldest first. */
+  readonly history: ReadonlyArray<{ readonly status: string; readonly at: string; readonly by: string | null; readonly reason: string | null }>;
 }

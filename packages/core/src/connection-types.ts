@@ -1,5 +1,6 @@
 import type { IdempotencyGate } from './durable/idempotency-gate.js';
 import type { EventHandler } from './event-handler.js';
+import type { HoldPort } from './holds/hold-port.js';
 import type { Logger } from './logger.js';
 import type { ResolvedPipeOptions } from './options.js';
 import type { Role } from './role.js';
@@ -18,6 +19,8 @@ export interface ConnectionInit {
   owner: object;
   /** The node's idempotency records (SPEC §8); none with `--data-dir off`. */
   idempotency?: IdempotencyGate | undefined;
+  /** The node's holds (SPEC §9); none with `--data-dir off`. With them the Hello says `holds`. */
+  holds?: HoldPort | undefined;
 }
 
 export interface ConnectionStats {
@@ -33,6 +36,8 @@ export interface ConnectionEvents {
   state: [to: ConnectionState, from: ConnectionState];
   /** The peer sent Goaway. */
   goaway: [reason: string, message: string];
+  /** The peer has an outcome for a hold our job waits on (SPEC §9). */
+  holdNotice: [hold: string];
   /** Exactly once, when the socket is gone; `wasOpen` tells whether the Hello exchange had finished. */
   close: [reason: CloseReason, error: Error | undefined, wasOpen: boolean];
 }

@@ -16,6 +16,7 @@ import { diagnostics, publish } from './diagnostics.js';
 import type { EventHandler, Peer } from './event-handler.js';
 import { FrameReader } from './frame-reader.js';
 import type { IdempotencyGate } from './durable/idempotency-gate.js';
+import type { HoldPort } from './holds/hold-port.js';
 import type { HandlerEnv } from './handle-event.js';
 import { HelloExchange } from './hello-exchange.js';
 import { InboundEvents } from './inbound-events.js';
@@ -61,6 +62,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
   #liveness: Liveness | undefined;
   #handlerEnv: HandlerEnv | undefined;
   readonly #idempotency: IdempotencyGate | undefined;
+  readonly #holds: HoldPort | undefined;
   #drainWaiter: (() => void) | undefined;
   readonly #transport: Transport;
   readonly #options: ResolvedPipeOptions;
@@ -83,6 +85,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
     this.#owner = init.owner;
     this.#handler = init.handler;
     this.#idempotency = init.idempotency;
+    this.#holds = init.holds;
     this.peer = { name: init.role === 'client' ? 'server' : '', address: init.transport.remoteAddress };
     this.#reader = new FrameReader(init.transport, maxFrameBytes(init.options.maxEventBytes), this.#readerHooks());
     this.#hello = new HelloExchange(init.role, init.options.helloTimeoutMs, (error) => this.destroy(error, CloseReason.HELLO_TIMEOUT));
@@ -170,7 +173,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
   /** Client: sends Hello and resolves with the server's HelloAck, then the connection is open. */
   async helloAsClient(): Promise<HelloAck> {
     const ack = this.#hello.wait();
-    this.#send({ kind: 'hello', hello: HelloExchange.own(this.#options) });
+    this.#send({ kind: 'hello', hello: HelloExchange.own(this.#options, this.#holds !== undefined) });
     const helloAck = (await ack) as HelloAck;
     this.#open(helloAck);
     return helloAck;
@@ -184,7 +187,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
   /** Server: answers the Hello and opens the connection under the verified name. */
   acceptHello(hello: Hello, peerName: string): void {
     this.peer = { name: peerName, address: this.#transport.remoteAddress };
-    this.#send({ kind: 'helloAck', helloAck: { ...HelloExchange.own(this.#options), peerName } });
+    this.#send({ kind: 'helloAck', helloAck: { ...HelloExchange.own(this.#options, this.#holds !== undefined), peerName } });
     this.#open(hello);
   }
 
@@ -194,7 +197,8 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
     // The peer's heartbeat is clamped where it is used, in Heartbeat.deadline.
     const { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency } = peerLimits;
     const maxInboundBytes = peerLimits.maxInboundBytes ?? 0;
-    this.#peerLimits = { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency, maxInboundBytes, idempotencyKeys: peerLimits.idempotencyKeys === true };
+    this.#peerLimits = { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency, maxInboundBytes,
+      idempotencyKeys: peerLimits.idempotencyKeys === true, holds: peerLimits.holds === true };
     this.#openedAt = Date.now();
     this.#liveness = new Liveness(this.#options.heartbeatMs, heartbeatMs, this.#transport, {
       sendPing: (seq) => this.#send({ kind: 'ping', ping: { seq } }),
@@ -229,6 +233,9 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
     if (request.idempotencyKey && this.#peerLimits?.idempotencyKeys !== true) {
       return Promise.reject(new NotEnabledError(`peer ${this.peer.name} is an older restpipe that does not keep idempotency keys`));
     }
+    if (request.hold && this.#peerLimits?.holds !== true) {
+      return Promise.reject(new NotEnabledError(`peer ${this.peer.name} no longer says it keeps holds`));
+    }
     return this.#outbound.request(request);
   }
 
@@ -246,7 +253,16 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
       // A reply the peer would refuse as too large fails alone, not the connection.
       maxReplyBytes: this.#peerLimits?.maxEventBytes || undefined,
       idempotency: this.#idempotency,
+      holds: this.#holds,
+      peerTakesHolds: this.#peerLimits?.holds === true,
     });
+  }
+
+  /** Tells the peer a hold of ours has an outcome (SPEC §9); false when it is not open or takes no holds. */
+  sendHoldNotice(hold: string): boolean {
+    if (this.#state !== ConnectionState.OPEN || this.#peerLimits?.holds !== true) return false;
+    this.#send({ kind: 'holdNotice', holdNotice: { hold } });
+    return true;
   }
 
   #sendReply(id: number, fields: Omit<ReplyFrame, 'id'>): void {
@@ -311,6 +327,11 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
         return this.#liveness?.onPong(frame.pong.seq);
       case 'cancel':
         return this.#inbound.onCancel(frame.cancel.id);
+      case 'holdNotice':
+        // Only a peer we told that we take holds may send one; its id is checked where it is used.
+        if (this.#holds === undefined) return this.#protocolError(new ProtocolError('holdNotice from a peer that was told this node takes no holds'));
+        this.emit('holdNotice', frame.holdNotice.hold);
+        return;
       case 'hello':
       case 'helloAck':
         return this.#protocolError(new ProtocolError(`unexpected ${frame.kind} after the handshake`));

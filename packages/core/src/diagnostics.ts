@@ -21,6 +21,8 @@ export const diagnostics = {
   lateReply: dc.channel('restpipe:event:late-reply'),
   /** A job was accepted, retried, or ended (JobMessage). */
   job: dc.channel('restpipe:job'),
+  /** A hold was made, approved, denied or expired (HoldMessage). */
+  hold: dc.channel('restpipe:hold'),
 } as const;
 
 export interface OwnedMessage {

@@ -1,4 +1,5 @@
-import type { EventContext, Peer, ReplyOptions } from './api-types.js';
+import type { EventContext, HoldView, Peer, ReplyOptions } from './api-types.js';
+import type { HoldRequest } from './holds/hold-request.js';
 import { checkReplyOptions } from './wire-values.js';
 
 export type { EventBody, EventContext, Peer, PipeLink, QueryValues, ReplyOptions, Verb } from './api-types.js';
@@ -14,8 +15,18 @@ export class EventHandler {}
 Object.defineProperty(EventHandler.prototype, HANDLER_BASE, { value: true });
 
 export interface EventHandler {
-  /** Return false to refuse an event with 403 ForbiddenError (return code 252). */
-  authorize?(ctx: EventContext): boolean | Promise<boolean>;
+  /**
+   * Return false to refuse an event with 403 ForbiddenError (return code 252), or
+   * `hold({ reason, ttlMs })` to keep it for a person's approval (SPEC §9).
+   */
+  authorize?(ctx: EventContext): boolean | HoldRequest | Promise<boolean | HoldRequest>;
+  /**
+   * Once when an event is held (send the email, page someone), after the hold is on disk;
+   * again after a restart if the node died before it returned. A throw is logged.
+   */
+  onHold?(hold: HoldView, ctx: EventContext): void | Promise<void>;
+  /** When a person approves a hold, before the handler runs: false (or a throw) denies it. */
+  authResponse?(ctx: EventContext, hold: HoldView): boolean | Promise<boolean>;
   onConnect?(peer: Peer): void | Promise<void>;
   /**
    * Once per connection that onConnect was called for. When a client reconnects

@@ -3,6 +3,7 @@ import {
   ForbiddenError,
   InvalidPathError,
   isExceptionStatus,
+  NotEnabledError,
   ReplyKind,
   RETURN_CODES,
   RpError,
@@ -16,6 +17,8 @@ import { InboundContext, type InboundEnv } from './event-context.js';
 import { HandlerReply, type EventHandler } from './event-handler.js';
 import type { LazyAbort } from './lazy-abort.js';
 import type { IdempotencyGate } from './durable/idempotency-gate.js';
+import type { HoldPort } from './holds/hold-port.js';
+import { isHoldRequest, type HoldRequest } from './holds/hold-request.js';
 import { checkReplyBytes, checkReplyOptions, isReturnCode } from './wire-values.js';
 
 export interface HandlerEnv extends InboundEnv {
@@ -28,6 +31,10 @@ export interface HandlerEnv extends InboundEnv {
   readonly maxReplyBytes?: number | undefined;
   /** The node's idempotency records (SPEC §8); none with `--data-dir off`. */
   readonly idempotency?: IdempotencyGate | undefined;
+  /** The node's holds (SPEC §9); none with `--data-dir off`. */
+  readonly holds?: HoldPort | undefined;
+  /** The peer's Hello says it can wait for a held event. */
+  readonly peerTakesHolds?: boolean | undefined;
 }
 
 /** A reply without its id: what the connection sends back for one event. */
@@ -58,15 +65,39 @@ export function handleEvent(event: EventFrame, env: HandlerEnv, abort: LazyAbort
   }
 }
 
+/** The event of an approved hold (SPEC §9): authorize already ruled, so straight to the handler. Never throws. */
+export function handleApproved(event: EventFrame, env: HandlerEnv, abort: LazyAbort): ReplyFields | Promise<ReplyFields> {
+  try {
+    return run(contextOf(event, env, abort), event, env);
+  } catch (error) {
+    return failed(error, env, '');
+  }
+}
+
+/** A job's question about a hold of ours (Event.hold): its outcome, or HELD again. Never rejects. */
+export async function collectHold(event: EventFrame, env: HandlerEnv): Promise<ReplyFields> {
+  if (!env.holds) return failed(new NotEnabledError('this node keeps no holds (--data-dir off)'), env, '');
+  return { ...(await env.holds.collect(event.hold!, env.peer.name, env.maxReplyBytes)), handlerName: '' };
+}
+
 async function authorizeThenRun(ctx: InboundContext, event: EventFrame, env: HandlerEnv): Promise<ReplyFields> {
   try {
-    if (!(await env.handler.authorize!(ctx))) {
-      throw new ForbiddenError(`not authorized: ${ctx.verb} /${ctx.noun.join('/')}`);
-    }
+    const verdict: unknown = await env.handler.authorize!(ctx);
+    if (isHoldRequest(verdict)) return await holdEvent(ctx, event, env, verdict);
+    if (!verdict) throw new ForbiddenError(`not authorized: ${ctx.verb} /${ctx.noun.join('/')}`);
   } catch (error) {
     return failed(error, env, '');
   }
   return run(ctx, event, env);
+}
+
+/** `authorize` asked for approval: the event is kept as a hold, if both nodes can keep one. */
+async function holdEvent(ctx: InboundContext, event: EventFrame, env: HandlerEnv, request: HoldRequest): Promise<ReplyFields> {
+  if (!env.holds) throw new NotEnabledError('this event needs approval, and this node keeps no holds (--data-dir off)');
+  if (!env.peerTakesHolds) {
+    throw new NotEnabledError('this event needs approval, and the sending node cannot wait for one (it runs with --data-dir off, or is an older restpipe)');
+  }
+  return { ...(await env.holds.make(event, env.peer, request, ctx)), handlerName: '' };
 }
 
 function run(ctx: InboundContext, event: EventFrame, env: HandlerEnv): ReplyFields | Promise<ReplyFields> {

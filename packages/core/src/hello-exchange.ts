@@ -25,7 +25,7 @@ export class HelloExchange {
   ) {}
 
   /** What this side announces. */
-  static own(options: ResolvedPipeOptions): Hello {
+  static own(options: ResolvedPipeOptions, holds: boolean): Hello {
     return {
       protocolVersion: PROTOCOL_VERSION,
       software: SOFTWARE,
@@ -36,6 +36,8 @@ export class HelloExchange {
       maxInboundBytes: options.maxInboundBytes,
       // Every restpipe since SPEC §8 understands the key: with --data-dir off it answers 501, never ignores it.
       idempotencyKeys: true,
+      // With a data directory this node keeps jobs: it can wait on a peer's hold (SPEC §9).
+      ...(holds ? { holds: true } : {}),
     };
   }
 

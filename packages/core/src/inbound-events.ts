@@ -2,7 +2,7 @@ import { CancelledError, EventTimeoutError, ProtocolError, TooManyInFlightError,
 import type { ConnectionView } from './connection-types.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { diagnostics, publish } from './diagnostics.js';
-import { exceptionReply, handleEvent, type HandlerEnv, type ReplyFields } from './handle-event.js';
+import { collectHold, exceptionReply, handleEvent, type HandlerEnv, type ReplyFields } from './handle-event.js';
 import { handleOnce } from './durable/handle-once.js';
 import { LazyAbort } from './lazy-abort.js';
 import { Limiter } from './limiter.js';
@@ -166,7 +166,8 @@ export class InboundEvents {
     let fields: ReplyFields | Promise<ReplyFields>;
     try {
       const env = this.link.handlerEnv();
-      fields = event.idempotencyKey ? handleOnce(event, env, entry.abort) : handleEvent(event, env, entry.abort);
+      if (event.hold) fields = collectHold(event, env);
+      else fields = event.idempotencyKey ? handleOnce(event, env, entry.abort) : handleEvent(event, env, entry.abort);
     } catch {
       return this.#finish(event.id); // never: handleEvent catches; but the entry must not leak
     }

@@ -95,10 +95,16 @@ export class PipeClient extends EventEmitter {
       owner: this,
       logger: this.#logger,
       options: this.options,
+      handler: this.handler,
       host: {
         connectedTargets: () => (this.isConnected ? ['server'] : []),
         isConnected: (target) => target === 'server' && this.isConnected,
-        send: (_target, request) => this.request(request),
+        send: (_target, request) => this.#send(request),
+        notify: (peer, hold) => (peer === 'server' && this.#connection?.sendHoldNotice(hold)) || false,
+        envFor: () => ({
+          peer: { name: 'server', address: this.#connection?.peer.address ?? '' },
+          pipe: { request: (request) => this.request(request) },
+        }),
       },
     });
     void initHandler(this.handler, this.#logger).then(() => this.#ensureLoop(0));
@@ -113,6 +119,13 @@ export class PipeClient extends EventEmitter {
 
   /** Sends an event to the server; waits up to `connectWaitMs` for the pipe. */
   request(request: PipeRequest): Promise<PipeResponse> {
+    const response = this.#send(request);
+    // A held event (SPEC §9) becomes a job on hold; only a node with a data directory takes holds.
+    if (!this.#jobs.durable) return response;
+    return response.then((r) => (r.held ? this.#jobs.settleHeld('server', request, r) : r));
+  }
+
+  #send(request: PipeRequest): Promise<PipeResponse> {
     if (this.#stop.signal.aborted) return Promise.reject(new ClosedError('client is closed'));
     // Connected, the usual case: no extra promise on the hot path.
     if (this.isConnected && this.#connection) return this.#connection.request(request);
@@ -181,8 +194,9 @@ export class PipeClient extends EventEmitter {
     });
     const connection = new PipeConnection({
       role: 'client', transport, options: this.options, handler: this.handler,
-      generation: ++this.#generation, logger: this.#logger, owner: this, idempotency: this.#jobs.gate,
+      generation: ++this.#generation, logger: this.#logger, owner: this, idempotency: this.#jobs.gate, holds: this.#jobs.holds,
     });
+    connection.on('holdNotice', (hold) => this.#jobs.holdNotice('server', hold));
     connection.once('close', (reason: string, error: Error | undefined, wasOpen: boolean) => {
       if (wasOpen) this.#onClose(connection, reason, error);
     });

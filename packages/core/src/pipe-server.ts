@@ -159,10 +159,16 @@ export class PipeServer extends EventEmitter {
       owner: this,
       logger: this.#logger,
       options: this.options,
+      handler: this.handler,
       host: {
         connectedTargets: () => [...this.#byName.keys()].filter((name) => this.isConnected(name)).map((name) => PREFIX + name),
         isConnected: (target) => target.startsWith(PREFIX) && this.isConnected(target.slice(PREFIX.length)),
-        send: (target, request) => this.request(target.slice(PREFIX.length), request),
+        send: (target, request) => this.#send(target.slice(PREFIX.length), request),
+        notify: (name, hold) => this.#byName.get(name)?.sendHoldNotice(hold) ?? false,
+        envFor: (name) => ({
+          peer: { name, address: this.#byName.get(name)?.peer.address ?? '' },
+          pipe: { request: (request) => this.request(name, request) },
+        }),
       },
     });
   }
@@ -223,6 +229,13 @@ export class PipeServer extends EventEmitter {
    * for it to connect; then UnknownClientError (never seen) or PeerUnavailableError.
    */
   request(name: string, request: PipeRequest): Promise<PipeResponse> {
+    const response = this.#send(name, request);
+    // A held event (SPEC §9) becomes a job on hold; only a node with a data directory takes holds.
+    if (!this.#jobs.durable) return response;
+    return response.then((r) => (r.held ? this.#jobs.settleHeld(`client/${name}`, request, r) : r));
+  }
+
+  #send(name: string, request: PipeRequest): Promise<PipeResponse> {
     const now = this.#byName.get(name);
     if (now?.isOpen) return now.request(request);
     return this.#connectionFor(name).then((connection) => connection.request(request));
@@ -299,8 +312,9 @@ export class PipeServer extends EventEmitter {
     }
     const connection = new PipeConnection({
       role: 'server', transport, options: this.options, handler: this.handler,
-      generation: ++this.#generation, logger: this.#logger, owner: this, idempotency: this.#jobs.gate,
+      generation: ++this.#generation, logger: this.#logger, owner: this, idempotency: this.#jobs.gate, holds: this.#jobs.holds,
     });
+    connection.on('holdNotice', (hold) => this.#jobs.holdNotice(`client/${name}`, hold));
     this.#live.add(connection);
     connection.once('close', (reason: string, error: Error | undefined, wasOpen: boolean) =>
       this.#onClose(connection, reason, error, wasOpen));

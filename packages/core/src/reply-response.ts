@@ -11,7 +11,8 @@
 import { asBuffer, isExceptionStatus, ProtocolError, ReplyKind, VALUE_STATUS, type ReplyFrame } from '@restpipe/wire';
 import { parseBody } from './body.js';
 import { failFromEnvelope } from './envelope.js';
-import type { PipeResponse } from './api-types.js';
+import type { HeldInfo, PipeResponse } from './api-types.js';
+import { heldInfoOf } from './holds/held-reply.js';
 import { isMimeType } from './wire-values.js';
 
 /** Resolves a reply into a response, or throws the far side's failure. */
@@ -21,6 +22,10 @@ export function responseFromReply(reply: ReplyFrame): PipeResponse {
     const status = reply.status || 500;
     if (!isExceptionStatus(status)) throw new ProtocolError(`the peer answered with status ${status}, which no failure has`);
     throw failFromEnvelope(raw, status, reply.returnCode, reply.replayed === true);
+  }
+  if (reply.kind === ReplyKind.HELD) {
+    // Only a peer that was told we take holds (our Hello) sends one; its body is checked before anyone keeps it.
+    return new Response(0, 'application/json', raw, reply.replayed === true, heldInfoOf(raw));
   }
   if (reply.kind !== ReplyKind.VALUE) throw new ProtocolError(`the peer answered with reply kind ${String(reply.kind)}`);
   if (reply.status !== VALUE_STATUS && reply.status !== 0) {
@@ -40,6 +45,7 @@ class Response implements PipeResponse {
     readonly mimeType: string,
     readonly raw: Buffer,
     readonly replayed: boolean,
+    readonly held?: HeldInfo,
   ) {}
 
   get data(): unknown {

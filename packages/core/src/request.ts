@@ -2,6 +2,7 @@ import { InvalidArgumentError, InvalidPathError, type EventFrame, type QueryPara
 import { encodeBody } from './body.js';
 import { isVerb, validateNoun } from './dispatch.js';
 import { checkAttempt, checkIdempotencyKey } from './idempotency-key.js';
+import { isHoldId } from './holds/held-reply.js';
 import type { PipeRequest, QueryValues } from './api-types.js';
 import { checkArgs, checkCancellation, checkedQueryParams, checkFieldsSize, checkMimeType, checkRequestId, checkTimeoutMs } from './wire-values.js';
 
@@ -62,6 +63,10 @@ export function toEventFrame(request: PipeRequest, id: number, timeoutMs: number
   if (idempotencyKey !== undefined) event.idempotencyKey = idempotencyKey;
   const attempt = checkAttempt(request.attempt);
   if (attempt !== undefined) event.attempt = attempt;
+  if (request.hold !== undefined) {
+    if (!isHoldId(request.hold)) throw new InvalidArgumentError('hold must be a hold id: 1 to 64 letters, digits, - or _');
+    event.hold = request.hold;
+  }
   checkFieldsSize(event);
   checkCancellation(request);
   return event;

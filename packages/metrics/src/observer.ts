@@ -4,6 +4,7 @@ import {
   silentLogger,
   type EventErrorMessage,
   type HandledMessage,
+  type HoldMessage,
   type JobMessage,
   type Logger,
   type OwnedMessage,
@@ -61,6 +62,7 @@ export class Observer {
     this.#on(diagnostics.heartbeatRtt, (m: TimingMessage) => this.#timing('heartbeat.rtt', m.ms, this.prometheus.heartbeatRtt));
     this.#on(diagnostics.lateReply, () => this.prometheus.counters.lateReply.inc());
     this.#on(diagnostics.job, (m: JobMessage) => this.#job(m));
+    this.#on(diagnostics.hold, (m: HoldMessage) => this.#hold(m));
   }
 
   #on<M extends OwnedMessage>(channel: Channel, listener: (message: M) => void): void {
@@ -134,6 +136,17 @@ export class Observer {
     this.#statsd?.gauge('jobs.pending', m.pending);
     this.prometheus.jobsPending.set(m.pending);
     if (m.event !== 'accepted' && m.event !== 'retry') this.#logger.info({ job: m.id, target: m.target, status: m.event }, 'job ended');
+  }
+
+  /** SPEC §9: `P.hold.created|approved|denied|expired`, and one log line per transition. */
+  #hold(m: HoldMessage): void {
+    const counter = m.status === 'pending' ? 'created' : m.status;
+    this.#statsd?.increment(`hold.${counter}`);
+    this.prometheus.holds[counter].inc();
+    this.#logger.info(
+      { hold: m.hold, status: m.status, decidedBy: m.decidedBy, peer: m.peer, verb: m.verb, noun: m.noun, requestId: m.requestId, reason: m.reason },
+      `hold ${counter}`,
+    );
   }
 
   async close(): Promise<void> {

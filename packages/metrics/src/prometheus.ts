@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type JobCounter = 'accepted' | 'succeeded' | 'failed' | 'expired' | 'retry' | 'cancelled';
+/** SPEC §9: a hold was made (`created`), or decided. */
+export type HoldCounter = 'created' | 'approved' | 'denied' | 'expired';
 
 /** Seconds; from sub-millisecond loopback to a slow handler. */
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -17,6 +19,8 @@ export class PrometheusMetrics {
   /** SPEC §8: `job_accepted_total`... by what happened, and the unfinished jobs now. */
   readonly jobs: Record<JobCounter, Counter>;
   readonly jobsPending: Gauge;
+  /** SPEC §9: `hold_created_total`... */
+  readonly holds: Record<HoldCounter, Counter>;
   readonly roundtrip: Histogram;
   readonly handle: Histogram<'handler'>;
   readonly heartbeatRtt: Histogram;
@@ -45,6 +49,12 @@ export class PrometheusMetrics {
       expired: counter('job_expired', 'jobs whose TTL ran out before a reply'),
       retry: counter('job_retry', 'job deliveries to be tried again (disconnect, timeout, busy peer)'),
       cancelled: counter('job_cancelled', 'jobs cancelled before delivery'),
+    };
+    this.holds = {
+      created: counter('hold_created', 'events held for approval here'),
+      approved: counter('hold_approved', 'holds approved (their handler then ran)'),
+      denied: counter('hold_denied', 'holds denied, by a person or by authResponse'),
+      expired: counter('hold_expired', 'holds that expired undecided'),
     };
     this.jobsPending = new Gauge({
       name: name('jobs_pending'),

@@ -11,8 +11,13 @@ import {
   UnknownJobError,
 } from '@restpipe/wire';
 import { isJobId, requestFingerprint, Store, type Job, type JobInfo, type JobStatus, type NewJob } from '@restpipe/store';
+import type { HeldInfo, PipeRequest } from '../api-types.js';
 import { diagnostics, publish } from '../diagnostics.js';
+import type { EventHandler } from '../event-handler.js';
+import type { InboundEnv } from '../event-context.js';
+import { HoldDesk } from '../holds/hold-desk.js';
 import type { Logger } from '../logger.js';
+import { HeldJobs } from './held-jobs.js';
 import type { IdempotencyGate } from './idempotency-gate.js';
 import type { ResolvedDurableOptions } from './durable-options.js';
 import { newJobOf, type EnqueueRequest, type JobDefaults } from './job-request.js';
@@ -34,14 +39,29 @@ export interface JobMessage {
   pending: number;
 }
 
+/** What the durable side needs of its node: job delivery, and the peers of its holds. */
+export interface DurableHost extends DeliveryHost {
+  /** Sends HoldNotice to `peer` (a peer name: `server`, or a client's) if connected; false when not. */
+  notify(peer: string, hold: string): boolean;
+  /** `ctx.peer` and `ctx.pipe` for a held event of `peer`. */
+  envFor(peer: string): InboundEnv;
+}
+
 export interface DurableInit {
   readonly options: ResolvedDurableOptions & { readonly dataDir: string };
   readonly defaults: JobDefaults;
   /** Deliveries at once per peer. */
   readonly perTarget: number;
-  readonly host: DeliveryHost;
+  readonly host: DurableHost;
   readonly logger: Logger;
   readonly owner: object;
+  readonly handler: EventHandler;
+  readonly exposeTracebacks: boolean;
+}
+
+/** `client/NAME` → `NAME`; `server` stays. */
+function peerOf(target: string): string {
+  return target.startsWith('client/') ? target.slice('client/'.length) : target;
 }
 
 export interface Enqueued {
@@ -53,6 +73,9 @@ export interface Enqueued {
 export class Durable {
   readonly store: Store;
   readonly gate: IdempotencyGate;
+  /** The holds of this node (SPEC §9): events of peers kept for approval. */
+  readonly holds: HoldDesk;
+  readonly #held: HeldJobs;
   readonly #runner: JobRunner;
   readonly #waiters = new SettleWaiters();
   readonly #init: DurableInit;
@@ -67,22 +90,53 @@ export class Durable {
       onWarning: (error) => logger.warn({ err: (error as Error)?.message ?? String(error) }, 'store warning'),
     });
     this.gate = this.#makeGate();
+    this.#held = new HeldJobs(this.store.jobs, (target) => this.#runner.wake(target));
     this.#runner = new JobRunner(this.store.jobs, init.host, {
       changed: (change, job) => this.#publish(change, job.id, job.target),
       settled: (id) => this.#settled(id),
+      held: (job, held) => this.#held.held(job, held),
     }, logger, { perTarget: init.perTarget, clock: Date.now });
+    const { host } = init;
+    this.holds = new HoldDesk({
+      store: this.store, handler: init.handler, logger, owner: init.owner, exposeTracebacks: init.exposeTracebacks,
+      notify: (peer, hold) => host.notify(peer, hold),
+      envFor: (peer) => host.envFor(peer),
+    });
     this.#prune = setInterval(() => void this.#pruneKeys(), PRUNE_EVERY_MS).unref();
   }
 
   /** Recovers what the last run left running, prunes old keys, and delivers what is due. */
   async start(): Promise<void> {
     await this.#pruneKeys();
+    await this.holds.start();
     await this.#runner.start();
   }
 
-  /** A peer connected: deliver its jobs. */
+  /** A peer connected: deliver its jobs, and tell it of the outcomes of its holds here. */
   peerConnected(target: string): void {
     this.#runner.wake(target);
+    this.holds.peerConnected(peerOf(target));
+  }
+
+  /** The peer `target` says its hold `hold` has an outcome: the job that waits on it asks for it. */
+  holdNotice(target: string, hold: string): void {
+    this.#held.notice(target, hold).catch((error: unknown) => {
+      if (!this.store.closed) this.#init.logger.warn({ hold, err: (error as Error)?.message ?? String(error) }, 'jobs: a hold notice could not be applied; it is sent again at the next connect');
+    });
+  }
+
+  /**
+   * A synchronous call to `target` was answered HELD: a job is made for it, on hold, so that
+   * the outcome has somewhere to go. Resolves the job's id.
+   */
+  async adoptHeld(target: string, request: PipeRequest, held: HeldInfo): Promise<string> {
+    const job = newJobOf(target, request, this.#init.defaults);
+    const outcome = await this.#held.adopt(job, held, this.#init.options.maxJobs);
+    if (outcome.status === 'full') {
+      throw new JobQueueFullError(`the peer holds the event for approval (hold ${held.hold}), and this node already has ${outcome.unfinished} unfinished jobs to wait on it with`);
+    }
+    this.#publish('accepted', outcome.job.id, target);
+    return outcome.job.id;
   }
 
   /** Queues a request as a job for `target`, durably: resolves once it is committed. */
@@ -137,10 +191,10 @@ export class Durable {
     return cancelled;
   }
 
-  /** Resolves with the job once it has ended, or after `timeoutMs` (or `signal`) with it as it is then. */
+  /** Resolves with the job once it has ended or is on hold, or after `timeoutMs` (or `signal`) with it as it is then. */
   async settled(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobInfo | undefined> {
     const now = this.info(id);
-    if (!now || isFinal(now.status) || timeoutMs <= 0) return now;
+    if (!now || isFinal(now.status) || now.status === 'on_hold' || timeoutMs <= 0) return now;
     await this.#waiters.wait(id, timeoutMs, signal);
     // Closed meanwhile (a drain woke every waiter): the job is safe on disk; answer with what was known.
     return this.store.closed ? now : this.info(id);
@@ -154,6 +208,7 @@ export class Durable {
   /** Stops delivery (deliveries under way are left running in the file: queued again at the next start) and closes the store. */
   close(): void {
     this.#runner.stop();
+    this.holds.close();
     clearInterval(this.#prune);
     this.#waiters.clear();
     this.store.close();
@@ -173,11 +228,13 @@ export class Durable {
   async #pruneKeys(): Promise<void> {
     try {
       const now = Date.now();
-      const [pruned, jobs] = await Promise.all([
+      const before = now - this.#init.options.idempotencyTtlMs;
+      const [pruned, jobs, holds] = await Promise.all([
         this.store.idempotency.prune(now),
-        this.store.jobs.pruneFinished(now - this.#init.options.idempotencyTtlMs),
+        this.store.jobs.pruneFinished(before),
+        this.store.holds.prune(before),
       ]);
-      if (pruned + jobs > 0) this.#init.logger.info({ keys: pruned, jobs }, 'idempotency keys and finished jobs past their TTL deleted');
+      if (pruned + jobs + holds > 0) this.#init.logger.info({ keys: pruned, jobs, holds }, 'idempotency keys, finished jobs and decided holds past their TTL deleted');
     } catch (error) {
       if (!this.store.closed) this.#init.logger.warn({ err: (error as Error).message }, 'could not prune idempotency keys');
     }

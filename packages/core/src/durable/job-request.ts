@@ -55,6 +55,10 @@ export function newJobOf(target: string, request: EnqueueRequest, defaults: JobD
 
 /** One delivery of `job`, its `attempts`-th, with its own deadline. */
 export function deliveryRequest(job: Job, timeoutMs: number): PipeRequest {
+  // A job on a peer's hold asks for the hold's outcome: the event itself is the peer's already.
+  if (job.hold) {
+    return { verb: job.verb as PipeRequest['verb'], noun: job.noun, timeoutMs, requestId: job.requestId || job.id, attempt: job.attempts, hold: job.hold };
+  }
   return {
     verb: job.verb as PipeRequest['verb'],
     noun: job.noun,

@@ -13,7 +13,7 @@
  * with the same idempotency key.
  */
 import type { DueJob, Job, JobInfo, JobResult, JobStore } from '@restpipe/store';
-import type { PipeRequest, PipeResponse } from '../api-types.js';
+import type { HeldInfo, PipeRequest, PipeResponse } from '../api-types.js';
 import type { Logger } from '../logger.js';
 import { IndeterminateError, StoreFullError } from '@restpipe/wire';
 import { deliveryRequest, isRetryable, resultOfFailure, resultOfResponse, retryDelayMs, wasNeverSent } from './job-request.js';
@@ -35,8 +35,10 @@ export type JobChange = 'succeeded' | 'failed' | 'expired' | 'retry';
 export interface RunnerHooks {
   /** A job changed: for metrics and logs. */
   changed(change: JobChange, job: JobInfo | { readonly id: string; readonly target: string }): void;
-  /** A job reached its end (succeeded, failed, expired): for those waiting on it. */
+  /** A job reached its end (succeeded, failed, expired) or went on hold: for those waiting on it. */
   settled(id: string): void;
+  /** The peer answered HELD (SPEC §9): the job waits on its hold. Resolves the job on hold, or undefined. */
+  held(job: Job, held: HeldInfo): Promise<Job | undefined>;
 }
 
 export interface RunnerSettings {
@@ -202,7 +204,17 @@ export class JobRunner {
     } catch (error) {
       return this.#failed(job, error);
     }
+    if (response.held) return this.#held(job, response.held);
     return this.#finish(job, () => this.#jobs.complete(job.id, this.#keepable(resultOfResponse(response))));
+  }
+
+  async #held(job: Job, held: HeldInfo): Promise<void> {
+    if (this.#stopped) return;
+    await this.#save(job.id, async () => {
+      const onHold = await this.#hooks.held(job, held);
+      if (onHold) this.#hooks.settled(onHold.id);
+      return onHold;
+    });
   }
 
   /** A result the disk has no room for becomes a small StoreFullError failure: the job still ends. */

@@ -2,22 +2,27 @@
  * What PipeServer and PipeClient share of the durable side: the Durable opened at start
  * when they have a data directory, `enqueue()` and `job()`, and NotEnabledError without one.
  */
-import { NotEnabledError } from '@restpipe/wire';
+import { NotEnabledError, ProtocolError } from '@restpipe/wire';
+import type { HeldInfo, PipeRequest, PipeResponse } from '../api-types.js';
+import type { EventHandler } from '../event-handler.js';
+import type { HoldPort } from '../holds/hold-port.js';
+import { jobLocation } from './job-location.js';
 import type { Logger } from '../logger.js';
 import type { ResolvedPipeOptions } from '../options.js';
 import { Durable } from './durable.js';
 import { resolveDurableOptions, type DurableOptions, type ResolvedDurableOptions } from './durable-options.js';
 import type { IdempotencyGate } from './idempotency-gate.js';
 import type { EnqueueRequest } from './job-request.js';
-import type { DeliveryHost } from './job-runner.js';
+import type { DurableHost } from './durable.js';
 import { jobView, type JobView } from './job-view.js';
 
 export interface NodeJobsInit {
   readonly owner: object;
-  readonly host: DeliveryHost;
+  readonly host: DurableHost;
   readonly logger: Logger;
-  /** The pipe's options: its default deadline, and its maxInFlight, which bounds deliveries per peer. */
-  readonly options: Pick<ResolvedPipeOptions, 'timeoutMs' | 'maxInFlight'>;
+  readonly handler: EventHandler;
+  /** The pipe's options: its default deadline, its maxInFlight (which bounds deliveries per peer), its tracebacks. */
+  readonly options: Pick<ResolvedPipeOptions, 'timeoutMs' | 'maxInFlight' | 'exposeTracebacks'>;
 }
 
 /** Job deliveries at once to one peer (fewer if maxInFlight is lower). */
@@ -42,6 +47,10 @@ export class NodeJobs {
     return this.#durable?.gate;
   }
 
+  get holds(): HoldPort | undefined {
+    return this.#durable?.holds;
+  }
+
   /**
    * Opens the store (once) and starts delivery in the background. Throws StoreError, one
    * line naming the directory, when the directory cannot be used.
@@ -56,6 +65,8 @@ export class NodeJobs {
       host: init.host,
       logger: init.logger,
       owner: init.owner,
+      handler: init.handler,
+      exposeTracebacks: init.options.exposeTracebacks,
     });
     this.#durable = durable;
     durable.start().catch((error: unknown) => init.logger.error({ err: (error as Error)?.message ?? String(error) }, 'jobs: recovery at start failed'));
@@ -63,6 +74,22 @@ export class NodeJobs {
 
   peerConnected(target: string): void {
     this.#durable?.peerConnected(target);
+  }
+
+  holdNotice(target: string, hold: string): void {
+    this.#durable?.holdNotice(target, hold);
+  }
+
+  /**
+   * A synchronous call's response; one the peer answered HELD becomes a job on hold
+   * (SPEC §9), and the response says so: 202 at a gateway, with the job's Location.
+   */
+  async settleHeld(target: string, request: PipeRequest, response: PipeResponse): Promise<PipeResponse> {
+    if (!response.held) return response;
+    // Our Hello said we take holds only with a data directory: a peer that holds anyway broke the protocol.
+    if (!this.#durable) throw new ProtocolError('the peer held an event, though this node keeps no jobs to wait on it with');
+    const job = await this.#durable.adoptHeld(target, request, response.held);
+    return heldResponse(job, response.held);
   }
 
   /** Queues the request for `target`, durably; resolves with the job id once committed. */
@@ -81,4 +108,12 @@ export class NodeJobs {
   close(): void {
     this.#durable?.close();
   }
+}
+
+/** What a caller is answered for a held event: the job that waits on it, in the body SPEC §9 gives. */
+function heldResponse(job: string, held: HeldInfo): PipeResponse {
+  const location = jobLocation(job);
+  const body = { job, status: 'on_hold', hold: held.hold, reason: held.reason, expiresAt: held.expiresAt, location };
+  const raw = Buffer.from(JSON.stringify(body));
+  return { returnCode: 0, mimeType: 'application/json', raw, data: body, held, job };
 }

@@ -1,0 +1,111 @@
+/**
+ * Running the user's code for a hold (SPEC §9): `onHold` when it is made, `authResponse`
+ * on an approval, then the handler, on the event exactly as it was held. Each is given a
+ * `ctx` made from the stored event; the handler's `ctx.signal` fires at the event's own
+ * deadline, or when the node closes. Never throws: a hook's failure is logged (and for
+ * `authResponse`, denies).
+ */
+import { ClosedError, EventTimeoutError, type EventFrame } from '@restpipe/wire';
+import type { Hold, JobResult } from '@restpipe/store';
+import type { EventContext, HoldView } from '../api-types.js';
+import { InboundContext, type InboundEnv } from '../event-context.js';
+import type { EventHandler } from '../event-handler.js';
+import { exceptionReply, handleApproved, type HandlerEnv } from '../handle-event.js';
+import { LazyAbort } from '../lazy-abort.js';
+import type { Logger } from '../logger.js';
+
+export interface HoldRunHost {
+  readonly handler: EventHandler;
+  readonly logger: Logger;
+  readonly exposeTracebacks: boolean;
+  /** `ctx.peer` and `ctx.pipe` for a hold of `peer`: events back to it go over its connection, when it has one. */
+  envFor(peer: string): InboundEnv;
+}
+
+/** What a handler that ignores its deadline is given up on after, on top of it. */
+const RUN_SLACK_MS = 1_000;
+
+export class HoldRun {
+  readonly #host: HoldRunHost;
+  /** The aborts of handlers running now: the node's close fires them. */
+  readonly #running = new Set<LazyAbort>();
+
+  constructor(host: HoldRunHost) {
+    this.#host = host;
+  }
+
+  /** A `ctx` for the held event, as its handler would have had it. */
+  contextOf(hold: Hold, abort = new LazyAbort()): InboundContext {
+    return new InboundContext(this.#host.envFor(hold.peer), eventOf(hold), hold.verb as EventFrame['verb'] & EventContext['verb'], abort);
+  }
+
+  async onHold(view: HoldView, ctx: EventContext): Promise<void> {
+    const { handler, logger } = this.#host;
+    if (!handler.onHold) return;
+    try {
+      await handler.onHold(view, ctx);
+    } catch (error) {
+      logger.error({ hook: 'onHold', hold: view.hold, err: (error as Error)?.message ?? String(error) }, 'handler hook failed');
+    }
+  }
+
+  /** undefined: approve. Otherwise the reason the approval is turned into a denial. */
+  async authResponse(ctx: EventContext, view: HoldView): Promise<string | undefined> {
+    const { handler, logger } = this.#host;
+    if (!handler.authResponse) return undefined;
+    try {
+      return (await handler.authResponse(ctx, view)) ? undefined : 'authResponse refused the approval';
+    } catch (error) {
+      logger.error({ hook: 'authResponse', hold: view.hold, err: (error as Error)?.message ?? String(error) }, 'handler hook failed');
+      return 'authResponse failed';
+    }
+  }
+
+  /** The approved handler's reply, as the sender's job will end with it. */
+  async perform(hold: Hold): Promise<JobResult> {
+    const abort = new LazyAbort();
+    this.#running.add(abort);
+    const timeoutMs = hold.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<JobResult>((resolve) => {
+      timer = setTimeout(() => {
+        const error = new EventTimeoutError(`the approved handler did not answer within ${timeoutMs} ms`);
+        abort.abort(error);
+        // One second more for a handler that stops at its signal; then its answer is not awaited.
+        timer = setTimeout(() => resolve(resultOf(error, this.#host.exposeTracebacks)), RUN_SLACK_MS);
+      }, timeoutMs);
+    });
+    try {
+      const env: HandlerEnv = { ...this.#host.envFor(hold.peer), handler: this.#host.handler, exposeTracebacks: this.#host.exposeTracebacks };
+      const run = Promise.resolve(handleApproved(eventOf(hold), env, abort)).then((f) => ({
+        kind: f.kind, status: f.status, returnCode: f.returnCode, mimeType: f.mimeType, body: f.data,
+      }));
+      return await Promise.race([run, deadline]);
+    } finally {
+      clearTimeout(timer);
+      this.#running.delete(abort);
+    }
+  }
+
+  /** The node closes: every running handler's signal fires. */
+  close(): void {
+    for (const abort of this.#running) abort.abort(new ClosedError('the node is closing'));
+    this.#running.clear();
+  }
+
+}
+
+/** A failure, as the sender's job will end with it. */
+export function resultOf(error: Error, exposeTracebacks: boolean): JobResult {
+  const reply = exceptionReply(error, exposeTracebacks);
+  return { kind: reply.kind, status: reply.status, returnCode: reply.returnCode, mimeType: reply.mimeType, body: reply.data };
+}
+
+/** The event as it was held: the same bytes the digest was made of. */
+function eventOf(hold: Hold): EventFrame {
+  return {
+    id: 0, verb: hold.verb, noun: [...hold.noun], args: [...hold.args], query: hold.query.map((q) => ({ key: q.key, values: [...q.values] })),
+    mimeType: hold.mimeType, data: hold.body, timeoutMs: hold.timeoutMs, requestId: hold.requestId,
+    ...(hold.idempotencyKey ? { idempotencyKey: hold.idempotencyKey } : {}), attempt: hold.attempt,
+  };
+}
