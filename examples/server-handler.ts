@@ -4,11 +4,27 @@
  *     rp-server --handler ./examples/server-handler.ts
  *
  * `GET /server/time` on a client's gateway calls get_time here, and
- * `POST /server/echo` calls post_echo with the request body.
+ * `POST /server/echo` calls post_echo with the request body. `POST /server/deploy//v2` is
+ * held until a person approves it on this node's gateway (`/_rp/holds`).
  */
-import { EventHandler, reply, type EventBody, type EventContext } from 'restpipe';
+import { EventHandler, hold, reply, type EventBody, type EventContext, type HoldView } from 'restpipe';
 
 export default class DemoServerHandler extends EventHandler {
+  /** `deploy` waits for a person (SPEC §9): approve it with POST /_rp/holds/ID/approve on this node's gateway. */
+  authorize(ctx: EventContext) {
+    if (ctx.noun[0] === 'deploy') return hold({ reason: `deploy ${ctx.args[0] ?? '?'}, asked by ${ctx.peer.name}`, ttlMs: 3_600_000 });
+    return true;
+  }
+
+  onHold(view: HoldView) {
+    console.error(`approval needed: ${view.reason}; POST /_rp/holds/${view.hold}/approve or /deny`);
+  }
+
+  /** Runs only once a person approved the hold. */
+  post_deploy(ctx: EventContext, _body: EventBody, version = '') {
+    return { deployed: version, by: ctx.peer.name };
+  }
+
   get_time(_ctx: EventContext) {
     return { time_from_server: Date.now() / 1000 };
   }

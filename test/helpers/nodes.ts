@@ -86,10 +86,10 @@ export interface NodePair {
 }
 
 /** rp-server on a free loopback port and rp-client `node-a` dialling it; resolves once the pipe is up. */
-export async function startPair(certs: CertDir, serverArgs: string[] = [], clientArgs: string[] = []): Promise<NodePair> {
+export async function startPair(certs: CertDir, serverArgs: string[] = [], clientArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<NodePair> {
   const pipePort = await freePort();
-  const server = await startNode('server', certs, 'server', ['--listen', `127.0.0.1:${pipePort}`, ...serverArgs]);
-  const client = await startNode('client', certs, 'node-a', ['--server', `127.0.0.1:${pipePort}`, '--server-name', 'localhost', ...clientArgs]);
+  const server = await startNode('server', certs, 'server', ['--listen', `127.0.0.1:${pipePort}`, ...serverArgs], env);
+  const client = await startNode('client', certs, 'node-a', ['--server', `127.0.0.1:${pipePort}`, '--server-name', 'localhost', ...clientArgs], env);
   await waitFor(async () => (await fetch(`${client.gateway}/_rp/ready`)).ok, 'the pipe to be up');
   return { server, client, pipePort };
 }

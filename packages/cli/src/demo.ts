@@ -59,6 +59,8 @@ Try, from another terminal:
   curl ${SERVER_GATEWAY}/_rp/clients                       # who is connected
   curl -i -H 'Prefer: respond-async' ${CLIENT_GATEWAY}/server/time   # 202 and a job: Location /_rp/jobs/ID
   curl ${CLIENT_GATEWAY}/_rp/jobs                          # the jobs, newest first; /_rp/jobs/ID/result for a reply
+  curl -i -X POST ${CLIENT_GATEWAY}/server/deploy//v2     # held for approval: 202 and a job on_hold
+  curl ${SERVER_GATEWAY}/_rp/holds                         # the holds; POST /_rp/holds/ID/approve (or /deny) decides
 Ctrl-C stops both.
 `;
 

@@ -9,6 +9,7 @@ import {
   parseJsonBody,
   PipeFailError,
   VERBS,
+  type JobInfo,
   type PipeRequest,
   type PipeResponse,
   type Verb,
@@ -74,6 +75,8 @@ export function eventRoute(options: EventRouteOptions) {
       throw error;
     }
     if (response.replayed) reply.header(REPLAYED_HEADER, 'true');
+    // Held for approval (SPEC §9): the job that waits on the hold answers for it, synchronous caller or not.
+    if (response.job) return reply.code(202).header('location', jobLocation(response.job)).type('application/json').send(response.raw);
     return sendResponse(reply, response);
   };
 }
@@ -101,12 +104,19 @@ async function respondAsync(
     const settled = await jobs.settled(job.id, prefer.waitSeconds * 1000, left.signal);
     const whole = settled && isFinal(settled.status) ? jobs.get(job.id) : undefined;
     if (whole) return sendJobResult(reply.header('content-location', `${location}/result`), whole);
+    if (settled?.status === 'on_hold') return reply.code(202).header('location', location).header('preference-applied', 'respond-async').send(heldBody(settled));
   }
   return reply
     .code(202)
     .header('location', location)
     .header('preference-applied', 'respond-async')
     .send({ job: job.id, status: job.status, location });
+}
+
+/** SPEC §9's 202 for a job on a peer's hold. */
+function heldBody(info: JobInfo): Record<string, unknown> {
+  const expiresAt = info.holdExpiresAt === null ? null : new Date(info.holdExpiresAt).toISOString();
+  return { job: info.id, status: 'on_hold', hold: info.hold, reason: info.holdReason ?? '', expiresAt, location: jobLocation(info.id) };
 }
 
 /** The 405 for a method no event route takes, with its `Allow` header set on `reply`. */

@@ -11,6 +11,7 @@ import {
   JobCancelledError,
   JobExpiredError,
   JobPendingError,
+  jobLocation,
   jobView,
   NotEnabledError,
   UnknownJobError,
@@ -19,14 +20,9 @@ import {
 } from '@restpipe/core';
 import type { JobsApi } from './jobs-api.js';
 import { RETURN_CODE_HEADER } from './http-errors.js';
+import { listLimitOf, singleQueryValue } from './list-query.js';
 
-export const DEFAULT_LIST_LIMIT = 100;
-export const MAX_LIST_LIMIT = 1_000;
-
-/** The path of a job's resource. */
-export function jobLocation(id: string): string {
-  return `/_rp/jobs/${id}`;
-}
+export { jobLocation };
 
 export function requireJobs(jobs: () => JobsApi | undefined): JobsApi {
   const api = jobs();
@@ -56,19 +52,10 @@ function infoOf(api: JobsApi, id: string) {
   return info;
 }
 
-function single(query: Record<string, string | string[]>, name: string): string | undefined {
-  const value = query[name];
-  if (Array.isArray(value)) throw new InvalidRequestError(`give ${name} once`);
-  return value;
-}
-
 function listQuery(query: Record<string, string | string[]>): { status: JobStatus | undefined; limit: number } {
-  const status = single(query, 'status');
+  const status = singleQueryValue(query, 'status');
   if (status !== undefined && !isJobStatus(status)) throw new InvalidRequestError(`status must be one of ${JOB_STATUSES.join(', ')}`);
-  const limitText = single(query, 'limit');
-  const limit = limitText === undefined ? DEFAULT_LIST_LIMIT : /^\d{1,4}$/.test(limitText) ? Number(limitText) : NaN;
-  if (!(limit >= 1 && limit <= MAX_LIST_LIMIT)) throw new InvalidRequestError(`limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`);
-  return { status, limit };
+  return { status, limit: listLimitOf(query) };
 }
 
 /**
