@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests run against the sources; child processes run the built CLIs.
     alias: {
       '@restpipe/errors': src('errors'),
+      '@restpipe/signing': src('signing'),
       '@restpipe/wire': src('wire'),
       '@restpipe/core': src('core'),
       '@restpipe/store': src('store'),

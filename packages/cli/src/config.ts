@@ -27,6 +27,8 @@ export interface NodeConfig extends PipeTuning {
   readonly statsd: HostPort | 'off';
   readonly statsdPrefix: string;
   readonly apiKeyFile: string | undefined;
+  readonly signingKeysFile: string | undefined;
+  readonly maxNonces: number;
   readonly tlsMinVersion: TlsMinVersion;
   readonly logLevel: string;
   readonly exposeTracebacks: boolean;
@@ -170,6 +172,8 @@ function build(role: Role, pick: (name: string) => string | boolean | undefined)
     maxConcurrency: int('max-concurrency', required('max-concurrency'), 1),
     maxInboundBytes: int('max-inbound-bytes', required('max-inbound-bytes'), 1),
     apiKeyFile: str('api-key-file'),
+    signingKeysFile: str('signing-keys-file'),
+    maxNonces: int('max-nonces', required('max-nonces'), 1),
     tlsMinVersion: oneOf('tls-min-version', required('tls-min-version'), ['TLSv1.3', 'TLSv1.2']) as TlsMinVersion,
     logLevel: oneOf('log-level', required('log-level'), LOG_LEVELS),
     exposeTracebacks: pick('expose-tracebacks') === true,

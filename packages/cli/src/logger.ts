@@ -9,6 +9,8 @@ export const REDACT_PATHS = [
   'headers.authorization',
   'authorization',
   'apiKey',
+  'signingKeys',
+  '*.signingKeys',
   'key',
   'tls.key',
   '*.key',

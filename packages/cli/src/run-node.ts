@@ -4,7 +4,7 @@ import { Observer } from '@restpipe/metrics';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { resolveConfig, type NodeConfig } from './config.js';
-import { loadApiKey, loadTlsMaterial } from './files.js';
+import { loadApiKey, loadSigningKeys, loadTlsMaterial } from './files.js';
 import { helpText } from './flags.js';
 import { loadHandler } from './handler-loader.js';
 import { EXIT_FAILURE, Lifecycle, type NodeActions } from './lifecycle.js';
@@ -50,6 +50,7 @@ function fail(command: string, error: unknown): void {
 async function run(config: NodeConfig, { logger, events }: Logs, lifecycle: Lifecycle): Promise<void> {
   const tls = loadTlsMaterial(config);
   const apiKey = loadApiKey(config);
+  const signingKeys = loadSigningKeys(config);
   const handler = await loadHandler(config.handler, config.role);
   const node = config.role === 'server' ? serverNode(config, tls, handler, logger) : clientNode(config, tls, handler, logger);
   const observer = new Observer({
@@ -67,9 +68,12 @@ async function run(config: NodeConfig, { logger, events }: Logs, lifecycle: Life
     timeoutMs: config.timeoutMs,
     exposeTracebacks: config.exposeTracebacks,
     apiKey,
+    signingKeys,
+    maxNonces: config.maxNonces,
     logger,
     metrics: observer.prometheus,
     jobs: () => node.pipe.durable,
+    holds: () => node.pipe.durable?.holds,
   });
   const pipeAddress = await node.start();
   const gatewayAddress = await listenGateway(gateway, config.gateway);

@@ -1,9 +1,10 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import { InvalidPathError, NotFoundError, RpError, UnauthorizedError } from '@restpipe/core';
+import { InvalidPathError, NotFoundError, RpError } from '@restpipe/core';
 import { registerAdminRoutes, type MetricsSource, type NodeStatus } from './admin-routes.js';
-import { bearerMatches } from './api-key.js';
+import { registerAuth } from './auth.js';
 import { EVENT_METHODS, eventRoute, methodNotAllowed, type Send } from './event-route.js';
 import { clientErrorResponse, sendFailure } from './http-errors.js';
+import { registerHoldRoutes, type HoldsApi } from './hold-routes.js';
 import { registerJobRoutes } from './job-routes.js';
 import type { JobsApi } from './jobs-api.js';
 import { requestIdOf } from './request-id.js';
@@ -24,14 +25,23 @@ export interface GatewayOptions {
   /** Default event deadline; bounds how long a request may take. */
   timeoutMs: number;
   exposeTracebacks: boolean;
-  /** With a key, every route but `/_rp/health` needs `Authorization: Bearer KEY`. */
+  /** With a key, every route but `/_rp/health` needs `Authorization: Bearer KEY` (or, with signingKeys too, a signature). */
   apiKey?: string | undefined;
+  /**
+   * Key id -> secret. With keys, every route but `/_rp/health` needs an RFC 9421 signature
+   * made with one of them (SPEC §10; see auth.ts); every key is valid at once, for rotation.
+   */
+  signingKeys?: ReadonlyMap<string, Buffer> | undefined;
+  /** Nonces of signed requests remembered at once (each for 660 s); past it, 503. @default DEFAULT_MAX_NONCES (262144) */
+  maxNonces?: number | undefined;
   /** pino logger; none means silent. */
   logger?: FastifyBaseLogger | undefined;
   /** Serves `/_rp/metrics` when given. */
   metrics?: MetricsSource | undefined;
   /** The node's durable side (SPEC §8), once open; undefined (or none) with `--data-dir off`. */
   jobs?: (() => JobsApi | undefined) | undefined;
+  /** The node's holds (SPEC §9), once open; undefined (or none) with `--data-dir off`. */
+  holds?: (() => HoldsApi | undefined) | undefined;
 }
 
 const UNSUPPORTED_METHODS = ['OPTIONS', 'TRACE'] as const;
@@ -78,13 +88,9 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   // Callback hooks, not async ones: no promise per request for what is synchronous.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    if (options.apiKey !== undefined && request.url !== '/_rp/health' && !bearerMatches(request.headers.authorization, options.apiKey)) {
-      reply.header('www-authenticate', 'Bearer');
-      done(new UnauthorizedError('missing or wrong API key'));
-      return;
-    }
     done();
   });
+  registerAuth(app, options);
   app.addHook('onResponse', (request, reply, done) => {
     if (DEBUG_LEVELS.has(request.log.level)) {
       request.log.debug({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: reply.elapsedTime }, 'http');
@@ -100,6 +106,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   app.setNotFoundHandler((request, reply) => notFound(request.method, request.url, options, reply));
   registerAdminRoutes(app, options.status, options.metrics);
   registerJobRoutes(app, options.jobs ?? noJobs);
+  registerHoldRoutes(app, options.holds ?? noJobs);
   registerEventRoutes(app, options);
   return app;
 }

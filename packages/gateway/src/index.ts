@@ -7,3 +7,5 @@ export { viewOf, sendFailure, RETURN_CODE_HEADER } from './http-errors.js';
 export { bearerMatches } from './api-key.js';
 export { type JobsApi } from './jobs-api.js';
 export { parsePrefer, idempotencyKeyOf, jobTtlOf, MAX_WAIT_SECONDS, type Preferences } from './prefer.js';
+export { type HoldsApi } from './hold-routes.js';
+export { principalOf, setPrincipal, LOCAL_PRINCIPAL, API_KEY_PRINCIPAL } from './principal.js';

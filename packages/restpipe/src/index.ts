@@ -31,12 +31,20 @@ export type { PipeRequest, PipeResponse, QueryValues, Verb } from '@restpipe/cor
 // Durable jobs (SPEC §8): pipe.enqueue() and pipe.job(id), with a data directory.
 export type { DurableOptions, EnqueueRequest, JobView, JobStatus } from '@restpipe/core';
 
+// Approval holds (SPEC §9): authorize(ctx) may return hold({ reason, ttlMs }).
+export { hold } from '@restpipe/core';
+export type { HoldOptions, HoldRequest, HoldView, HeldInfo } from '@restpipe/core';
+
 // Handlers: what they are given and what they may return.
 export { EventHandler, DefaultHandler, HandlerReply, reply } from '@restpipe/core';
 export type { EventContext, EventBody, Peer, PipeLink, ReplyOptions } from '@restpipe/core';
 
 // A connection's life, as events and hooks report it.
 export { CloseReason, ConnectionState } from '@restpipe/core';
+
+// Signed gateway requests (SPEC §10): the headers an HTTP caller adds for --signing-keys-file.
+export { signRequest } from '@restpipe/signing';
+export type { SignableRequest, SignOptions, SignatureHeaders } from '@restpipe/signing';
 
 // Failures: raiseForException for any HTTP caller of a gateway, and every error class.
 export { raiseForException } from '@restpipe/core';
@@ -86,6 +94,14 @@ export {
   IndeterminateError,
   IdempotencyKeyMismatchError,
   IdempotencyKeyInUseError,
+  UnknownHoldError,
+  HoldDecidedError,
+  HoldDigestMismatchError,
+  HoldDeniedError,
+  HoldExpiredError,
+  InvalidSignatureError,
+  ReplayedRequestError,
+  NonceStoreFullError,
 } from '@restpipe/core';
 
 export { VERSION } from '@restpipe/core';

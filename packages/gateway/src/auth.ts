@@ -1,0 +1,130 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ConfigError, InvalidSignatureError, NonceStoreFullError, ReplayedRequestError, RpError, UnauthorizedError } from '@restpipe/core';
+import {
+  checkSignedBody,
+  hasSignature,
+  nonceKeyOf,
+  NonceStore,
+  verifySignature,
+  type VerifiedSignature,
+} from '@restpipe/signing';
+import { bearerMatches } from './api-key.js';
+import { API_KEY_PRINCIPAL, LOCAL_PRINCIPAL, setPrincipal } from './principal.js';
+
+export interface AuthOptions {
+  /** `Authorization: Bearer KEY` lets a request in. */
+  readonly apiKey?: string | undefined;
+  /** An RFC 9421 signature by one of these keys (key id -> secret) lets a request in (SPEC §10). */
+  readonly signingKeys?: ReadonlyMap<string, Buffer> | undefined;
+  /** Nonces remembered at once; see NonceStore. */
+  readonly maxNonces?: number | undefined;
+}
+
+/** The one route that needs nothing: a liveness probe must not need a secret. */
+const OPEN_ROUTE = '/_rp/health';
+/** What a signer should send (RFC 9421 §5.1 Accept-Signature), without and with a body. */
+const ACCEPT_SIGNATURE = 'sig1=("@method" "@path" "@query");created;nonce;alg="hmac-sha256"';
+const ACCEPT_SIGNATURE_WITH_BODY = 'sig1=("@method" "@path" "@query" "content-digest");created;nonce;alg="hmac-sha256"';
+
+/**
+ * Who may use the gateway. With an API key, a matching bearer key lets a request in;
+ * with signing keys, a valid signature does; with both, either one. A gateway with
+ * neither adds no hook at all. The proven principal (key id, `api-key`) is what
+ * principalOf() then reports, for a hold's `decidedBy`.
+ *
+ * A signature is checked in two steps. On `onRequest`, before any body is read: its
+ * parameters, its MAC, and whether its nonce was seen. On `preValidation`, once the
+ * body is in: the body against its Content-Digest, then the nonce is stored, check
+ * and insert at once. So a nonce is stored only for a request whose signature and
+ * body both verified, and of two requests with one nonce only the first gets in.
+ * Nonces are kept in memory, so a restart forgets them: a signature `created` before
+ * this gateway started is refused, or a request captured before a restart could be
+ * replayed once after it.
+ */
+export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
+  const { apiKey } = options;
+  const keys = checkedKeys(options.signingKeys);
+  if (apiKey === undefined && keys === undefined) return;
+  const nonces = keys ? new NonceStore({ maxEntries: options.maxNonces }) : undefined;
+  // Nonces live in memory: those seen before this start are gone, so a request signed before it could be a replay.
+  const startedSeconds = Math.floor(Date.now() / 1000);
+  const pending = new WeakMap<FastifyRequest, VerifiedSignature>();
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.url === OPEN_ROUTE) return done();
+    if (apiKey !== undefined && bearerMatches(request.headers.authorization, apiKey)) {
+      setPrincipal(request, API_KEY_PRINCIPAL);
+      return done();
+    }
+    try {
+      if (keys === undefined || (apiKey !== undefined && !hasSignature(request.headers))) throw unauthorized(keys !== undefined);
+      const verified = verifySignature({ method: request.method, url: request.raw.url ?? request.url, headers: request.headers }, keys);
+      if (verified.created < startedSeconds) throw signedBeforeStart(startedSeconds - verified.created);
+      if (nonces!.has(nonceKeyOf(verified))) throw replayed();
+      pending.set(request, verified);
+      done();
+    } catch (error) {
+      done(refusal(request, reply, error, options));
+    }
+  });
+  if (!keys) return;
+  app.addHook('preValidation', (request, reply, done) => {
+    const verified = pending.get(request);
+    if (verified === undefined) return done();
+    pending.delete(request);
+    try {
+      checkSignedBody(verified, request.headers, bodyBytes(request.body));
+      if (!nonces!.add(nonceKeyOf(verified))) throw replayed();
+      setPrincipal(request, verified.keyId);
+      done();
+    } catch (error) {
+      done(refusal(request, reply, error, options));
+    }
+  });
+}
+
+/** Key ids that would read as another principal in `decidedBy` are refused. */
+function checkedKeys(keys: ReadonlyMap<string, Buffer> | undefined): ReadonlyMap<string, Buffer> | undefined {
+  if (keys === undefined) return undefined;
+  if (keys.size === 0) throw new ConfigError('signingKeys is empty: give at least one key, or none at all');
+  for (const reserved of [LOCAL_PRINCIPAL, API_KEY_PRINCIPAL]) {
+    if (keys.has(reserved)) throw new ConfigError(`signing key id "${reserved}" is reserved: decidedBy says "${reserved}" for requests without a signature`);
+  }
+  return keys;
+}
+
+function unauthorized(signaturesToo: boolean): UnauthorizedError {
+  return new UnauthorizedError(signaturesToo ? 'missing or wrong API key, and no RFC 9421 signature' : 'missing or wrong API key');
+}
+
+function signedBeforeStart(seconds: number): InvalidSignatureError {
+  return new InvalidSignatureError(`created is ${seconds} s before this gateway started, so its nonce cannot be checked against the ones seen before: sign the request again`);
+}
+
+function replayed(): ReplayedRequestError {
+  return new ReplayedRequestError('this nonce was already used within the last 660 s: a replayed request (sign each request anew)');
+}
+
+/** What the body parser made of the body: the '*' parser's Buffer, or none. */
+function bodyBytes(body: unknown): Uint8Array | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (body instanceof Uint8Array) return body;
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  // A route that parsed its body into something else has lost the bytes the digest was made over.
+  throw new InvalidSignatureError('this route parses its body, so its Content-Digest cannot be checked');
+}
+
+/** The error to answer with, and the headers that tell the caller what would work. */
+function refusal(request: FastifyRequest, reply: FastifyReply, error: unknown, options: AuthOptions): Error {
+  if (options.apiKey !== undefined) reply.header('www-authenticate', 'Bearer');
+  if (options.signingKeys !== undefined) reply.header('accept-signature', expectsBody(request) ? ACCEPT_SIGNATURE_WITH_BODY : ACCEPT_SIGNATURE);
+  if (error instanceof NonceStoreFullError) reply.header('retry-after', '1');
+  if (error instanceof RpError) return error;
+  // Not ours (a parser's surprise): still a refusal, never a crash or a 500.
+  request.log.warn({ err: (error as Error)?.message }, 'signature check failed unexpectedly');
+  return new InvalidSignatureError('the signature headers could not be read', { cause: error });
+}
+
+function expectsBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
