@@ -160,6 +160,18 @@ describe('SPEC §9 holds, both directions', () => {
       expect([res.status, res.json().exception.class], body).toEqual([400, 'InvalidBodyError']);
     }
     expect((await call(`${pair.server.gateway}/_rp/holds?status=bogus`)).status).toBe(400);
+    // A page of another site cannot decide (a "simple" cross-site POST needs no preflight), nor a body that is not JSON.
+    const fromAfar = [
+      { origin: 'http://evil.example' },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'content-type': 'text/plain', body: '{"reason":"plain"}' },
+    ];
+    for (const { body, ...headers } of fromAfar) {
+      const res = await call(`${pair.server.gateway}/_rp/holds/${hold}/approve`, { method: 'POST', headers, ...(body ? { body } : {}) });
+      expect(res.status, JSON.stringify(headers)).toBe(headers['content-type'] ? 400 : 403);
+    }
+    const sameOrigin = new URL(pair.server.gateway).host;
+    expect((await call(`${pair.server.gateway}/_rp/holds/${hold}`, { headers: { origin: `http://${sameOrigin}` } })).json().status).toBe('pending');
     expect((await call(`${pair.server.gateway}/_rp/holds/${hold}`)).json().status).toBe('pending');
     expect((await call(`${pair.server.gateway}/_rp/holds/${hold}/approve`)).status).toBe(404); // GET never decides
     expect((await call(`${pair.server.gateway}/_rp/holds/${hold}`)).json().status).toBe('pending');

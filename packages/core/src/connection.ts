@@ -16,6 +16,7 @@ import { diagnostics, publish } from './diagnostics.js';
 import type { EventHandler, Peer } from './event-handler.js';
 import { FrameReader } from './frame-reader.js';
 import type { IdempotencyGate } from './durable/idempotency-gate.js';
+import { isHoldId } from './holds/held-reply.js';
 import type { HoldPort } from './holds/hold-port.js';
 import type { HandlerEnv } from './handle-event.js';
 import { HelloExchange } from './hello-exchange.js';
@@ -96,6 +97,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
       send: (frame) => this.#send(frame),
       writeBlocked: () => this.#writeBlocked(),
       settled: () => this.#maybeFinishDrain(),
+      takesHolds: () => this.#holds !== undefined,
     }, init.options);
     this.#inbound = new InboundEvents({
       ...view,
@@ -328,8 +330,9 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
       case 'cancel':
         return this.#inbound.onCancel(frame.cancel.id);
       case 'holdNotice':
-        // Only a peer we told that we take holds may send one; its id is checked where it is used.
+        // Only a peer we told that we take holds may send one.
         if (this.#holds === undefined) return this.#protocolError(new ProtocolError('holdNotice from a peer that was told this node takes no holds'));
+        if (!isHoldId(frame.holdNotice.hold)) return this.#protocolError(new ProtocolError('holdNotice with a malformed hold id'));
         this.emit('holdNotice', frame.holdNotice.hold);
         return;
       case 'hello':

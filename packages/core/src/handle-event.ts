@@ -48,6 +48,8 @@ export interface ReplyFields {
   handlerName: string;
   /** Answered from the idempotency record: the handler did not run now. */
   replayed?: boolean;
+  /** Nothing ran and nothing was kept (a hold the store could not keep): no outcome to record for a key. */
+  transient?: boolean;
 }
 
 /**
@@ -74,10 +76,16 @@ export function handleApproved(event: EventFrame, env: HandlerEnv, abort: LazyAb
   }
 }
 
-/** A job's question about a hold of ours (Event.hold): its outcome, or HELD again. Never rejects. */
+/**
+ * A job's word about a hold of ours (Event.hold): a `get` asks for its outcome (or HELD
+ * again), a `delete` withdraws it (the job was cancelled). Never rejects.
+ */
 export async function collectHold(event: EventFrame, env: HandlerEnv): Promise<ReplyFields> {
   if (!env.holds) return failed(new NotEnabledError('this node keeps no holds (--data-dir off)'), env, '');
-  return { ...(await env.holds.collect(event.hold!, env.peer.name, env.maxReplyBytes)), handlerName: '' };
+  const answer = event.verb === 'delete'
+    ? await env.holds.withdraw(event.hold!, env.peer.name)
+    : await env.holds.collect(event.hold!, env.peer.name, env.maxReplyBytes);
+  return { ...answer, handlerName: '' };
 }
 
 async function authorizeThenRun(ctx: InboundContext, event: EventFrame, env: HandlerEnv): Promise<ReplyFields> {

@@ -26,6 +26,8 @@ export interface OutboundLink extends ConnectionView {
   writeBlocked(): boolean;
   /** A request settled (drain may be waiting for the last one). */
   settled(): void;
+  /** Our Hello said we take holds (SPEC §9): a HELD reply is one of ours to take. */
+  takesHolds(): boolean;
 }
 
 /** One request of ours in flight, as the pending table keeps it. */
@@ -186,7 +188,7 @@ export class OutboundRequests {
       // logs and metrics are not on the caller's clock.
       queueMicrotask(() => publish(diagnostics.roundtrip, message));
     }
-    return responseFromReply(reply);
+    return responseFromReply(reply, this.link.takesHolds());
   }
 
   #settled(outbound: Outbound, error: unknown): void {

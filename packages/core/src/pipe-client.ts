@@ -127,7 +127,7 @@ export class PipeClient extends EventEmitter {
 
   #send(request: PipeRequest): Promise<PipeResponse> {
     if (this.#stop.signal.aborted) return Promise.reject(new ClosedError('client is closed'));
-    // Connected, the usual case: no extra promise on the hot path.
+    // Connected, the usual case: no extra promise on the hot path (but for the one above, with a data directory).
     if (this.isConnected && this.#connection) return this.#connection.request(request);
     return this.#requestWhenConnected(request);
   }
@@ -249,7 +249,8 @@ export class PipeClient extends EventEmitter {
   /** Goaway to the server, let in-flight events finish (bounded), then close. */
   async drain(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
     this.#stop.abort();
-    await this.#connection?.drain(timeoutMs);
+    // Approved holds' handlers may finish too: their outcomes are kept for their senders.
+    await Promise.all([this.#connection?.drain(timeoutMs), this.#jobs.drain(timeoutMs)]);
     await this.close();
   }
 

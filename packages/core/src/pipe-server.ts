@@ -381,7 +381,8 @@ export class PipeServer extends EventEmitter {
     this.#closing = true;
     this.#arrivals.clear();
     const stopListening = this.#listener?.close();
-    await Promise.all([...this.#live].map((c) => c.drain(timeoutMs)));
+    // Approved holds' handlers may finish too: their outcomes are kept for their senders.
+    await Promise.all([...[...this.#live].map((c) => c.drain(timeoutMs)), this.#jobs.drain(timeoutMs)]);
     await this.close();
     await stopListening;
   }

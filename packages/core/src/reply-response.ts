@@ -16,7 +16,7 @@ import { heldInfoOf } from './holds/held-reply.js';
 import { isMimeType } from './wire-values.js';
 
 /** Resolves a reply into a response, or throws the far side's failure. */
-export function responseFromReply(reply: ReplyFrame): PipeResponse {
+export function responseFromReply(reply: ReplyFrame, takesHolds = false): PipeResponse {
   const raw = asBuffer(reply.data);
   if (reply.kind === ReplyKind.EXCEPTION) {
     const status = reply.status || 500;
@@ -24,7 +24,8 @@ export function responseFromReply(reply: ReplyFrame): PipeResponse {
     throw failFromEnvelope(raw, status, reply.returnCode, reply.replayed === true);
   }
   if (reply.kind === ReplyKind.HELD) {
-    // Only a peer that was told we take holds (our Hello) sends one; its body is checked before anyone keeps it.
+    // Only a peer that was told we take holds (our Hello) may send one; its body is checked before anyone keeps it.
+    if (!takesHolds) throw new ProtocolError('the peer answered HELD, though this node said it takes no holds');
     return new Response(0, 'application/json', raw, reply.replayed === true, heldInfoOf(raw));
   }
   if (reply.kind !== ReplyKind.VALUE) throw new ProtocolError(`the peer answered with reply kind ${String(reply.kind)}`);

@@ -7,7 +7,9 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
+  ForbiddenError,
   InvalidBodyError,
+  isJsonMime,
   InvalidRequestError,
   isHoldStatus,
   HOLD_STATUSES,
@@ -50,10 +52,33 @@ export function registerHoldRoutes(app: FastifyInstance, holds: () => HoldsApi |
     requireHolds(holds).deny(request.params.id, principalOf(request), decisionOf(request)));
 }
 
+/**
+ * A decision made by a browser page of another site is refused: on a gateway without a key,
+ * any page the approver has open could otherwise POST an approval to 127.0.0.1 (a "simple"
+ * cross-site request needs no preflight). Browsers say where a request comes from.
+ */
+function checkSameOrigin(request: FastifyRequest): void {
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    throw new ForbiddenError(`a decision from another site (Sec-Fetch-Site: ${String(site).slice(0, 32)}) is refused`);
+  }
+  const origin = request.headers.origin;
+  if (origin === undefined) return;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    throw new ForbiddenError('a decision with a malformed Origin is refused');
+  }
+  if (host !== request.headers.host) throw new ForbiddenError('a decision from another origin is refused');
+}
+
 /** The optional JSON body of a decision; anything else is 400, and nothing is decided. */
 function decisionOf(request: FastifyRequest): HoldDecision {
+  checkSameOrigin(request);
   const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
   if (body.length === 0) return {};
+  if (!isJsonMime(request.headers['content-type'] ?? '')) throw new InvalidBodyError('a decision body must be application/json');
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));

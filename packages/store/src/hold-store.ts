@@ -66,11 +66,11 @@ function prepareAll(db: Database.Database) {
     recover: db.prepare(`UPDATE holds INDEXED BY holds_status_id SET ${RESULT_SET} WHERE status = 'approved' AND result_status IS NULL
       ${OUTCOME_RETURNING}`),
     unannounced: db.prepare(`SELECT ${HOLD_INFO_COLUMNS} FROM holds INDEXED BY holds_status_id WHERE status = 'pending' AND announced = 0
-      ORDER BY id LIMIT ?`),
+      AND id > ? ORDER BY id LIMIT ?`),
     markAnnounced: db.prepare(`UPDATE holds SET announced = 1 WHERE id = ? AND announced = 0`),
     markCollected: db.prepare(`UPDATE holds SET collected = 1 WHERE id = ? AND result_status IS NOT NULL AND collected = 0`),
     uncollected: db.prepare(`SELECT id FROM holds INDEXED BY holds_uncollected WHERE peer = ? AND result_status IS NOT NULL AND collected = 0
-      ORDER BY id LIMIT ?`).pluck(),
+      AND id > ? ORDER BY id LIMIT ?`).pluck(),
     // In batches: old holds have the smallest ids, so the first found are the ones to go.
     prune: db.prepare(`DELETE FROM holds WHERE id IN (SELECT id FROM holds INDEXED BY holds_decided
       WHERE result_status IS NOT NULL AND decided_at <= ? LIMIT ${PRUNE_BATCH})`),
@@ -254,9 +254,9 @@ export class HoldStore {
   }
 
   /** Pending holds whose onHold has not run yet, oldest first. */
-  unannounced(limit: number): HoldInfo[] {
+  unannounced(limit: number, afterId = ''): HoldInfo[] {
     checkLimit(limit);
-    return (this.#sql.unannounced.all(limit) as HoldInfoRow[]).map(toHoldInfo);
+    return (this.#sql.unannounced.all(afterId, limit) as HoldInfoRow[]).map(toHoldInfo);
   }
 
   /** onHold has run for this hold. */
@@ -275,9 +275,9 @@ export class HoldStore {
   }
 
   /** Ids of `peer`'s holds that have an outcome it has not fetched yet, oldest first. */
-  uncollected(peer: string, limit: number): string[] {
+  uncollected(peer: string, limit: number, afterId = ''): string[] {
     checkLimit(limit);
-    return this.#sql.uncollected.all(peer, limit) as string[];
+    return this.#sql.uncollected.all(peer, afterId, limit) as string[];
   }
 
   /**

@@ -57,6 +57,7 @@ function prepareAll(db: Database.Database) {
       reply_return_code = @return_code, reply_mime_type = @mime_type, reply_body = @body
       WHERE peer = @peer AND key = @key AND state = 'started'`),
     prune: db.prepare(`DELETE FROM idempotency WHERE expires_at <= @now AND (state = 'done' OR started_by <> @boot)`),
+    abandon: db.prepare(`DELETE FROM idempotency WHERE peer = @peer AND key = @key AND state = 'started' AND started_by = @boot`),
   };
 }
 
@@ -121,6 +122,15 @@ export class IdempotencyStore {
       body: asBuffer(reply.body),
     };
     return this.#writes.write(() => this.#sql.finish.run(params).changes === 1);
+  }
+
+  /**
+   * Forgets a key started in this boot whose request ended without having run anything (its
+   * hold could not be kept, say): a repeat is then new again, not "in use" or indeterminate.
+   * Resolves whether there was such a key.
+   */
+  abandon(peer: string, key: string): Promise<boolean> {
+    return this.#writes.write(() => this.#sql.abandon.run({ peer, key, boot: this.#bootId }).changes === 1);
   }
 
   /**

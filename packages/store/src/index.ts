@@ -16,7 +16,7 @@ export {
   type StoreOptions,
 } from './options.js';
 export { JobStore, type DiskCheck, type DueJob, type ListOptions } from './job-store.js';
-export type { JobHoldRef } from './job-holds.js';
+export type { JobHoldRef, Withdrawal } from './job-holds.js';
 export {
   JOB_STATUS,
   JOB_STATUSES,

@@ -16,13 +16,28 @@ export interface JobHoldRef {
   readonly expiresAt: number;
 }
 
-/** The job's TTL (expires_at - created_at) counted again from the hold's expiry; never earlier than it was. */
-const EXTENDED_EXPIRY = `max(expires_at, @hold_expires_at + (expires_at - created_at))`;
+/**
+ * The job's TTL (expires_at - created_at) counted again from the hold's expiry; never earlier
+ * than it was, and once per hold: a job told "held" again by the same hold keeps its expiry.
+ */
+const EXTENDED_EXPIRY = `CASE WHEN hold IS @hold THEN expires_at ELSE max(expires_at, @hold_expires_at + (expires_at - created_at)) END`;
 
-export function prepareHoldStatements(db: Database.Database): Record<'hold' | 'release' | 'releaseHeld', Database.Statement> {
+/** A cancelled job whose holder is still to be told to withdraw its hold. */
+export interface Withdrawal {
+  readonly id: string;
+  readonly hold: string;
+  readonly verb: string;
+  readonly noun: readonly string[];
+  readonly requestId: string;
+}
+
+export function prepareHoldStatements(db: Database.Database): Record<'hold' | 'release' | 'releaseHeld' | 'withdrawals' | 'withdrawn', Database.Statement> {
   return {
     hold: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.RUNNING],
       `hold = @hold, hold_reason = @hold_reason, hold_expires_at = @hold_expires_at, expires_at = ${EXTENDED_EXPIRY}`)),
+    withdrawals: db.prepare(`SELECT id, hold, verb, noun, request_id FROM jobs INDEXED BY jobs_withdraw
+      WHERE hold_withdraw = 1 AND target = @target ORDER BY id LIMIT @limit`),
+    withdrawn: db.prepare(`UPDATE jobs SET hold_withdraw = 0 WHERE id = ? AND hold_withdraw = 1`),
     release: db.prepare(transitionSql([JOB_STATUS.ON_HOLD], 'next_attempt_at = @now')),
     releaseHeld: db.prepare(`UPDATE jobs INDEXED BY jobs_target_hold SET status = 'queued', updated_at = @now, next_attempt_at = @now
       WHERE target = @target AND hold = @hold AND status = 'on_hold' RETURNING id`),

@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { GroupCommit } from './group-commit.js';
-import { heldInsertParams, prepareHoldStatements, type JobHoldRef } from './job-holds.js';
+import { heldInsertParams, prepareHoldStatements, type JobHoldRef, type Withdrawal } from './job-holds.js';
 import { checkJobHold, checkLimit, checkNewJob, checkResult } from './job-input.js';
 import { newJobId } from './job-id.js';
 import {
@@ -71,7 +71,8 @@ function prepareAll(db: Database.Database) {
     retry: db.prepare(transitionSql([JOB_STATUS.RUNNING], 'next_attempt_at = @next_attempt_at, attempts = attempts - @unsent')),
     complete: db.prepare(transitionSql([JOB_STATUS.RUNNING], RESULT_SET)),
     fail: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.RUNNING, JOB_STATUS.ON_HOLD], RESULT_SET)),
-    cancel: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.ON_HOLD])),
+    // A job that waits on a peer's hold owes the peer a withdrawal (SPEC §9): see withdrawals().
+    cancel: db.prepare(transitionSql([JOB_STATUS.QUEUED, JOB_STATUS.ON_HOLD], 'hold_withdraw = CASE WHEN hold IS NULL THEN 0 ELSE 1 END')),
     // A job delivered at least once (attempts > 0) may have run: its outcome is unknown, so it fails with the given result.
     expire: db.prepare(`UPDATE ${WAITING} SET updated_at = @now,
         status = CASE WHEN attempts > 0 AND @result_status IS NOT NULL THEN 'failed' ELSE 'expired' END,
@@ -272,6 +273,18 @@ export class JobStore {
   releaseHeld(target: string, holdId: string): Promise<string[]> {
     const now = this.#clock();
     return this.#writes.write(() => (this.#sql.releaseHeld.all({ now, target, hold: holdId }) as { id: string }[]).map((r) => r.id));
+  }
+
+  /** `target`'s cancelled jobs whose holds are still to be withdrawn at the peer, oldest first. */
+  withdrawals(target: string, limit: number): Withdrawal[] {
+    checkLimit(limit);
+    const rows = this.#sql.withdrawals.all({ target, limit }) as Array<{ id: string; hold: string; verb: string; noun: string; request_id: string }>;
+    return rows.map((r) => ({ id: r.id, hold: r.hold, verb: r.verb, noun: JSON.parse(r.noun) as string[], requestId: r.request_id }));
+  }
+
+  /** The peer has taken the withdrawal of job `id`'s hold. */
+  async withdrawn(id: string): Promise<void> {
+    await this.#writes.write(() => this.#sql.withdrawn.run(id));
   }
 
   /**

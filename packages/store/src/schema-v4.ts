@@ -73,5 +73,8 @@ CREATE INDEX holds_decided ON holds (decided_at) WHERE result_status IS NOT NULL
 -- The sender's side: a job on hold knows why and until when, and is released by hold id.
 ALTER TABLE jobs ADD COLUMN hold_reason TEXT;
 ALTER TABLE jobs ADD COLUMN hold_expires_at INTEGER;
+-- 1: the job was cancelled while it waited on a hold, and the holder is still to be told to withdraw it.
+ALTER TABLE jobs ADD COLUMN hold_withdraw INTEGER NOT NULL DEFAULT 0 CHECK (hold_withdraw IN (0, 1));
 CREATE INDEX jobs_target_hold ON jobs (target, hold) WHERE hold IS NOT NULL;
+CREATE INDEX jobs_withdraw ON jobs (target, id) WHERE hold_withdraw = 1;
 `;

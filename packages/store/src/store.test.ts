@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, StoreError } from '@restpipe/errors';
 import { DATABASE_FILE, Store } from './index.js';
 import { APPLICATION_ID, MIGRATIONS, migrate } from './migrations.js';
@@ -187,14 +187,26 @@ describe('opening a store', () => {
   });
 
   it('arms no timer while idle', async () => {
-    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'Immediate').length;
-    const before = timers();
-    const store = Store.open(dir);
-    expect(timers()).toBe(before);
-    await store.jobs.insert(sampleJob());
-    await new Promise((r) => setImmediate(r));
-    expect(timers()).toBe(before);
-    store.close();
+    // Counted in this worker alone: the process's active resources include other test files' timers.
+    const timeouts = vi.spyOn(globalThis, 'setTimeout');
+    const intervals = vi.spyOn(globalThis, 'setInterval');
+    const immediates = vi.spyOn(globalThis, 'setImmediate');
+    try {
+      const store = Store.open(dir);
+      expect([timeouts.mock.calls.length, intervals.mock.calls.length, immediates.mock.calls.length]).toEqual([0, 0, 0]);
+      await store.jobs.insert(sampleJob());
+      const afterWrite = immediates.mock.calls.length; // the write's own turn-end flush
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 20));
+      // Idle again: nothing more was scheduled by the store (the two above are this test's own).
+      expect([timeouts.mock.calls.length, intervals.mock.calls.length, immediates.mock.calls.length]).toEqual([1, 0, afterWrite + 1]);
+      expect(afterWrite).toBeLessThanOrEqual(1);
+      store.close();
+    } finally {
+      timeouts.mockRestore();
+      intervals.mockRestore();
+      immediates.mockRestore();
+    }
   });
 
   it('names the bad option in a ConfigError', () => {

@@ -90,7 +90,7 @@ export class Durable {
       onWarning: (error) => logger.warn({ err: (error as Error)?.message ?? String(error) }, 'store warning'),
     });
     this.gate = this.#makeGate();
-    this.#held = new HeldJobs(this.store.jobs, (target) => this.#runner.wake(target));
+    this.#held = new HeldJobs(this.store.jobs, (target) => this.#runner.wake(target), (target, request) => init.host.send(target, request), init.defaults.timeoutMs);
     this.#runner = new JobRunner(this.store.jobs, init.host, {
       changed: (change, job) => this.#publish(change, job.id, job.target),
       settled: (id) => this.#settled(id),
@@ -116,6 +116,14 @@ export class Durable {
   peerConnected(target: string): void {
     this.#runner.wake(target);
     this.holds.peerConnected(peerOf(target));
+    this.#withdraw(target);
+  }
+
+  #withdraw(target: string): void {
+    if (!this.#init.host.isConnected(target)) return;
+    this.#held.withdraw(target).catch((error: unknown) => {
+      if (!this.store.closed) this.#init.logger.warn({ target, err: (error as Error)?.message ?? String(error) }, 'jobs: withdrawals of cancelled held jobs failed; sent again at the next connect');
+    });
   }
 
   /** The peer `target` says its hold `hold` has an outcome: the job that waits on it asks for it. */
@@ -129,14 +137,14 @@ export class Durable {
    * A synchronous call to `target` was answered HELD: a job is made for it, on hold, so that
    * the outcome has somewhere to go. Resolves the job's id.
    */
-  async adoptHeld(target: string, request: PipeRequest, held: HeldInfo): Promise<string> {
+  async adoptHeld(target: string, request: PipeRequest, held: HeldInfo): Promise<JobInfo> {
     const job = newJobOf(target, request, this.#init.defaults);
     const outcome = await this.#held.adopt(job, held, this.#init.options.maxJobs);
     if (outcome.status === 'full') {
       throw new JobQueueFullError(`the peer holds the event for approval (hold ${held.hold}), and this node already has ${outcome.unfinished} unfinished jobs to wait on it with`);
     }
     this.#publish('accepted', outcome.job.id, target);
-    return outcome.job.id;
+    return outcome.job;
   }
 
   /** Queues a request as a job for `target`, durably: resolves once it is committed. */
@@ -188,6 +196,7 @@ export class Durable {
     }
     this.#publish('cancelled', id, cancelled.target);
     this.#settled(id);
+    if (cancelled.hold) this.#withdraw(cancelled.target);
     return cancelled;
   }
 
@@ -203,6 +212,11 @@ export class Durable {
   /** Jobs queued, running or on hold (0 once closed). */
   get unfinished(): number {
     return this.store.closed ? 0 : this.store.jobs.countUnfinished();
+  }
+
+  /** A drain: approved handlers running now may finish within `ms` (their outcomes kept); no new decision is taken. */
+  drain(ms: number): Promise<void> {
+    return this.holds.drain(ms);
   }
 
   /** Stops delivery (deliveries under way are left running in the file: queued again at the next start) and closes the store. */
@@ -250,6 +264,13 @@ export class Durable {
           () => undefined,
           (error: unknown) => {
             logger.error({ peer, err: (error as Error)?.message ?? String(error) }, 'could not keep the reply of an idempotency key; a repeat will be refused');
+          },
+        ),
+      abandon: (peer, key) =>
+        idempotency.abandon(peer, key).then(
+          () => undefined,
+          (error: unknown) => {
+            logger.error({ peer, err: (error as Error)?.message ?? String(error) }, 'could not let go of an idempotency key without an outcome; a repeat will be refused');
           },
         ),
     };

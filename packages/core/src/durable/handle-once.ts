@@ -61,6 +61,11 @@ function replay(stored: StoredReply, env: HandlerEnv): ReplyFields {
 
 async function runAndRecord(event: EventFrame, env: HandlerEnv, abort: LazyAbort, gate: IdempotencyGate, key: string): Promise<ReplyFields> {
   const fields = await handleEvent(event, env, abort);
+  // No outcome (a hold the store could not keep): the key is let go, so that the next delivery is new again.
+  if (fields.transient) {
+    await gate.abandon(env.peer.name, key);
+    return fields;
+  }
   await gate.finish(env.peer.name, key, {
     kind: fields.kind,
     status: fields.status,

@@ -6,4 +6,6 @@ export interface IdempotencyGate {
   begin(peer: string, key: string, fingerprint: string): Promise<BeginOutcome>;
   /** Never rejects: a reply that could not be kept is logged, and the key stays started. */
   finish(peer: string, key: string, reply: StoredReply): Promise<void>;
+  /** Never rejects: forgets a key started here whose request had no outcome (a failure is logged; the key then stays started). */
+  abandon(peer: string, key: string): Promise<void>;
 }

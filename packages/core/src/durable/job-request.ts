@@ -55,9 +55,9 @@ export function newJobOf(target: string, request: EnqueueRequest, defaults: JobD
 
 /** One delivery of `job`, its `attempts`-th, with its own deadline. */
 export function deliveryRequest(job: Job, timeoutMs: number): PipeRequest {
-  // A job on a peer's hold asks for the hold's outcome: the event itself is the peer's already.
+  // A job on a peer's hold asks for the hold's outcome (a `get`; a `delete` withdraws it): the event itself is the peer's already.
   if (job.hold) {
-    return { verb: job.verb as PipeRequest['verb'], noun: job.noun, timeoutMs, requestId: job.requestId || job.id, attempt: job.attempts, hold: job.hold };
+    return { verb: 'get', noun: job.noun, timeoutMs, requestId: job.requestId || job.id, attempt: job.attempts, hold: job.hold };
   }
   return {
     verb: job.verb as PipeRequest['verb'],

@@ -89,7 +89,7 @@ export class NodeJobs {
     // Our Hello said we take holds only with a data directory: a peer that holds anyway broke the protocol.
     if (!this.#durable) throw new ProtocolError('the peer held an event, though this node keeps no jobs to wait on it with');
     const job = await this.#durable.adoptHeld(target, request, response.held);
-    return heldResponse(job, response.held);
+    return heldResponse(job.id, job.status, response.held);
   }
 
   /** Queues the request for `target`, durably; resolves with the job id once committed. */
@@ -104,6 +104,11 @@ export class NodeJobs {
     return info && jobView(info);
   }
 
+  /** A drain: approved handlers running now may finish within `ms`. */
+  async drain(ms: number): Promise<void> {
+    await this.#durable?.drain(ms);
+  }
+
   /** Closes the store; `durable` stays, and answers StoreError (503) from then on, until open() again. */
   close(): void {
     this.#durable?.close();
@@ -111,9 +116,9 @@ export class NodeJobs {
 }
 
 /** What a caller is answered for a held event: the job that waits on it, in the body SPEC §9 gives. */
-function heldResponse(job: string, held: HeldInfo): PipeResponse {
+function heldResponse(job: string, status: string, held: HeldInfo): PipeResponse {
   const location = jobLocation(job);
-  const body = { job, status: 'on_hold', hold: held.hold, reason: held.reason, expiresAt: held.expiresAt, location };
+  const body = { job, status, hold: held.hold, reason: held.reason, expiresAt: held.expiresAt, location };
   const raw = Buffer.from(JSON.stringify(body));
   return { returnCode: 0, mimeType: 'application/json', raw, data: body, held, job };
 }

@@ -6,7 +6,10 @@
 import { ProtocolError, ReplyKind } from '@restpipe/wire';
 import type { HeldInfo } from '../api-types.js';
 import type { HoldReply } from './hold-port.js';
-import { MAX_HOLD_REASON_LENGTH } from './hold-request.js';
+import { MAX_HOLD_REASON_LENGTH, MAX_HOLD_TTL_MS } from './hold-request.js';
+
+/** Clocks of two nodes may differ: a hold's expiry is taken up to this far past the longest TTL. */
+const EXPIRY_SLACK_MS = 86_400_000;
 
 export const HELD_STATUS = 202;
 const HOLD_ID = /^[0-9A-Za-z_-]{1,64}$/;
@@ -34,6 +37,10 @@ export function heldInfoOf(raw: Buffer): HeldInfo {
   if (typeof reason !== 'string' || reason.length > MAX_HOLD_REASON_LENGTH) throw new ProtocolError('the peer answered HELD with a bad reason');
   if (typeof expiresAt !== 'string' || !ISO_TIME.test(expiresAt) || Number.isNaN(Date.parse(expiresAt))) {
     throw new ProtocolError('the peer answered HELD with a bad expiresAt');
+  }
+  // A peer's number is bounded as ours are (SPEC §7): a job must not be kept waiting past any hold's longest life.
+  if (Date.parse(expiresAt) > Date.now() + MAX_HOLD_TTL_MS + EXPIRY_SLACK_MS) {
+    throw new ProtocolError(`the peer answered HELD with an expiresAt past the longest hold (${MAX_HOLD_TTL_MS} ms)`);
   }
   return { hold, reason, expiresAt };
 }

@@ -12,15 +12,14 @@ import {
   HoldDecidedError,
   HoldDeniedError,
   HoldDigestMismatchError,
-  HoldExpiredError,
   IndeterminateError,
+  ReplyKind,
   StoreError,
   UnknownHoldError,
   type EventFrame,
 } from '@restpipe/wire';
 import { requestFingerprint, type Hold, type HoldInfo, type HoldStatus, type Store } from '@restpipe/store';
 import type { EventContext, HoldView, Peer } from '../api-types.js';
-import { diagnostics, publish } from '../diagnostics.js';
 import type { EventHandler } from '../event-handler.js';
 import { exceptionReply } from '../handle-event.js';
 import type { Logger } from '../logger.js';
@@ -29,20 +28,10 @@ import { heldReply } from './held-reply.js';
 import type { HoldPort, HoldReply } from './hold-port.js';
 import type { HoldRequest } from './hold-request.js';
 import { holdView } from './hold-view.js';
+import { HoldOutcomes, type HoldMessage } from './hold-outcomes.js';
 import { HoldRun, resultOf, type HoldRunHost } from './hold-run.js';
 
-/** `restpipe:hold`: one transition of a hold. `status` `pending` is its creation. */
-export interface HoldMessage {
-  owner: object;
-  hold: string;
-  status: HoldStatus;
-  decidedBy: string | null;
-  peer: string;
-  verb: string;
-  noun: string;
-  requestId: string;
-  reason: string | null;
-}
+export type { HoldMessage };
 
 /** What a person's decision may carry (`POST /_rp/holds/ID/approve|deny`). */
 export interface HoldDecision {
@@ -61,43 +50,48 @@ export interface HoldDeskInit extends HoldRunHost {
   notify(peer: string, hold: string): boolean;
 }
 
-const NOTICES_PER_CONNECT = 1_000;
-const MAX_TIMER_MS = 2_147_483_647;
-/** After a failed store write in the timer, how long before it is tried again. */
-const TROUBLE_PAUSE_MS = 1_000;
+/** Notices (and onHold calls at start) go in batches of this many. */
+const BATCH = 1_000;
 
 export class HoldDesk implements HoldPort {
   readonly #init: HoldDeskInit;
   readonly #run: HoldRun;
+  readonly #ends: HoldOutcomes;
   /** Holds a decision is being made on now: a second one is 409 at once. */
   readonly #deciding = new Set<string>();
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Infinity;
+  #draining = false;
   #closed = false;
 
   constructor(init: HoldDeskInit) {
     this.#init = init;
     this.#run = new HoldRun(init);
+    this.#ends = new HoldOutcomes(init);
   }
 
-  /** Outcomes for the approvals that were running when the node died; onHold for holds it never announced. */
+  /**
+   * At start: approvals whose handler was running when the node died end IndeterminateError
+   * (and their senders are told); onHold runs for holds it never returned for; expired holds end.
+   */
   async start(): Promise<void> {
     const recovered = await this.#store.holds.recoverRunning(resultOf(new IndeterminateError(
       'the node stopped while the approved handler was running: it may or may not have had its effect, and it is not run again',
     ), false));
     if (recovered.length > 0) this.#init.logger.warn({ holds: recovered.length }, 'approved holds whose handler was running at the last stop end IndeterminateError');
-    for (const info of this.#store.holds.unannounced(NOTICES_PER_CONNECT)) {
-      const hold = this.#store.holds.get(info.id);
-      if (hold) void this.#announce(hold, this.#run.contextOf(hold));
-    }
-    await this.#expireDue();
+    for (const info of recovered) this.#init.notify(info.peer, info.id);
+    void this.#announceLeftovers();
+    await this.#ends.expireDue();
+  }
+
+  /** A drain: no new decision is taken, and approved handlers running now may finish (and keep their outcomes) within `ms`. */
+  async drain(ms: number): Promise<void> {
+    this.#draining = true;
+    await this.#run.settled(ms);
   }
 
   close(): void {
     this.#closed = true;
     this.#run.close();
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#ends.stop();
   }
 
   // ---- the pipe's side: HoldPort ----------------------------------------
@@ -111,10 +105,12 @@ export class HoldDesk implements HoldPort {
         attempt: event.attempt || 1, digest: digestOf(event), reason: request.reason, ttlMs: request.ttlMs,
       }, (info) => storedHeld(info));
     } catch (error) {
-      return this.#refused(error instanceof StoreError ? error : new StoreError(`the hold could not be kept: ${(error as Error).message}`));
+      // Nothing was kept and nothing ran: no outcome, so a keyed delivery may try again.
+      const refusal = error instanceof StoreError ? error : new StoreError(`the hold could not be kept: ${(error as Error).message}`);
+      return { ...this.#refused(refusal), transient: true };
     }
-    this.#transition(hold, null);
-    this.#arm();
+    this.#ends.transition(hold, null);
+    this.#ends.arm();
     void this.#announce(hold, ctx);
     return heldReply(heldOf(hold));
   }
@@ -129,17 +125,42 @@ export class HoldDesk implements HoldPort {
     } catch (error) {
       return this.#refused(error as Error);
     }
-    this.#store.holds.markCollected(hold.id).catch((error: unknown) => this.#trouble('mark a hold collected', error));
+    this.#store.holds.markCollected(hold.id).catch((error: unknown) => this.#ends.trouble('mark a hold collected', error));
     const { kind, status, returnCode, mimeType } = hold.result;
-    return { kind: kind as HoldReply['kind'], status, returnCode, mimeType, data };
+    // A stored outcome: the sender must take it as the answer, never as "busy, try again".
+    return { kind: kind as HoldReply['kind'], status, returnCode, mimeType, data, replayed: true };
   }
 
-  /** A peer connected: tell it of every outcome it has not fetched yet. */
-  peerConnected(peer: string): void {
-    if (!this.#open()) return;
-    for (const id of this.#store.holds.uncollected(peer, NOTICES_PER_CONNECT)) {
-      if (!this.#init.notify(peer, id)) return;
+  /** The sender cancelled the job that waited on `holdId`: a pending hold is denied, and its outcome wanted by no one. */
+  async withdraw(holdId: string, peer: string): Promise<HoldReply> {
+    const hold = this.#open() ? this.#store.holds.info(holdId) : undefined;
+    if (!hold || hold.peer !== peer) return this.#refused(new UnknownHoldError(`no hold ${holdId} for ${peer} on this node`));
+    try {
+      return await this.#withdraw(hold, peer);
+    } catch (error) {
+      return { ...this.#refused(new StoreError(`the withdrawal could not be kept: ${(error as Error).message}`)), transient: true };
     }
+  }
+
+  async #withdraw(hold: HoldInfo, peer: string): Promise<HoldReply> {
+    const holdId = hold.id;
+    let status = hold.status;
+    if (status === 'pending' && !this.#deciding.has(holdId)) {
+      const by = `peer:${peer}`;
+      const denied = await this.#store.holds.deny(holdId, by, WITHDRAWN, resultOf(new HoldDeniedError(`withdrawn: ${WITHDRAWN}`), false));
+      if (denied) {
+        this.#ends.transition(denied, by);
+        status = denied.status;
+      }
+    }
+    await this.#store.holds.markCollected(holdId);
+    const data = Buffer.from(JSON.stringify({ hold: holdId, status }));
+    return { kind: ReplyKind.VALUE, status: 200, returnCode: 0, mimeType: 'application/json', data };
+  }
+
+  /** A peer connected: tell it of every outcome it has not fetched yet, a batch at a time. */
+  peerConnected(peer: string): void {
+    void this.#noticesFor(peer);
   }
 
   // ---- the gateway's side ------------------------------------------------
@@ -158,20 +179,21 @@ export class HoldDesk implements HoldPort {
 
   /** `authResponse` (false denies), then the approval on disk, then the handler, in the background. */
   async approve(id: string, by: string, decision: HoldDecision = {}): Promise<HoldView> {
-    return this.#deciding1(id, decision, async (hold) => {
+    return this.#decideOnce(id, decision, async (hold) => {
       const ctx = this.#run.contextOf(hold);
       const refusal = await this.#run.authResponse(ctx, holdView(hold));
-      if (refusal !== undefined) return this.#deny(hold, by, decision.reason ?? refusal);
+      if (refusal !== undefined) return this.#deny(hold, by, refusal);
+      if (!this.#open() || this.#draining) throw shuttingDown();
       const approved = await this.#store.holds.approve(id, by, decision.reason ?? null);
       if (!approved) throw this.#alreadyDecided(id);
-      this.#transition(approved, by);
-      void this.#perform(approved);
+      this.#ends.transition(approved, by);
+      void this.#run.perform(approved).then((outcome) => this.#ends.save(approved.id, outcome));
       return holdView(approved);
     });
   }
 
   async deny(id: string, by: string, decision: HoldDecision = {}): Promise<HoldView> {
-    return this.#deciding1(id, decision, (hold) => this.#deny(hold, by, decision.reason ?? null));
+    return this.#decideOnce(id, decision, (hold) => this.#deny(hold, by, decision.reason ?? null));
   }
 
   // ---- inside ---------------------------------------------------------------
@@ -185,12 +207,13 @@ export class HoldDesk implements HoldPort {
   }
 
   #checkOpen(): void {
-    if (!this.#open()) throw new StoreError('the node is shutting down: its store is closed');
+    if (!this.#open()) throw shuttingDown();
   }
 
   /** One decision at a time per hold, on a pending hold whose digest is the one named. */
-  async #deciding1(id: string, decision: HoldDecision, decide: (hold: Hold) => Promise<HoldView>): Promise<HoldView> {
+  async #decideOnce(id: string, decision: HoldDecision, decide: (hold: Hold) => Promise<HoldView>): Promise<HoldView> {
     this.#checkOpen();
+    if (this.#draining) throw shuttingDown();
     const hold = this.#store.holds.get(id);
     if (!hold) throw new UnknownHoldError(`no hold ${id}`);
     if (decision.digest !== undefined && decision.digest !== hold.digest) {
@@ -198,7 +221,7 @@ export class HoldDesk implements HoldPort {
     }
     if (hold.status !== 'pending') throw this.#alreadyDecided(id);
     if (hold.expiresAt <= Date.now()) {
-      await this.#expireDue();
+      await this.#ends.expireDue();
       throw this.#alreadyDecided(id);
     }
     if (this.#deciding.has(id)) throw new HoldDecidedError(`a decision on hold ${id} is being made`);
@@ -219,79 +242,52 @@ export class HoldDesk implements HoldPort {
     const error = new HoldDeniedError(`denied by ${by}${reason ? `: ${reason}` : ''}`);
     const denied = await this.#store.holds.deny(hold.id, by, reason, resultOf(error, this.#init.exposeTracebacks));
     if (!denied) throw this.#alreadyDecided(hold.id);
-    this.#transition(denied, by);
+    this.#ends.transition(denied, by);
     this.#init.notify(denied.peer, denied.id);
     return holdView(denied);
-  }
-
-  /** Runs the approved handler and keeps its reply as the hold's outcome; then tells the sender. */
-  async #perform(hold: Hold): Promise<void> {
-    const outcome = await this.#run.perform(hold);
-    if (!this.#open()) return; // the store closed meanwhile: the next start makes it IndeterminateError
-    try {
-      const done = await this.#store.holds.setOutcome(hold.id, outcome);
-      if (done) this.#init.notify(done.peer, done.id);
-    } catch (error) {
-      this.#init.logger.error({ hold: hold.id, err: (error as Error)?.message ?? String(error) }, 'the outcome of an approved hold could not be kept; the next start makes it IndeterminateError');
-    }
   }
 
   /** `onHold`, once: marked when it returned, so that a node that died before is announced again at start. */
   async #announce(hold: Hold, ctx: EventContext): Promise<void> {
     await this.#run.onHold(holdView(hold), ctx);
     if (!this.#open()) return;
-    this.#store.holds.markAnnounced(hold.id).catch((error: unknown) => this.#trouble('mark a hold announced', error));
+    this.#store.holds.markAnnounced(hold.id).catch((error: unknown) => this.#ends.trouble('mark a hold announced', error));
   }
 
-  #transition(hold: HoldInfo, decidedBy: string | null): void {
-    if (!diagnostics.hold.hasSubscribers) return;
-    const message: HoldMessage = {
-      owner: this.#init.owner, hold: hold.id, status: hold.status, decidedBy, peer: hold.peer, verb: hold.verb,
-      noun: hold.noun.join('/'), requestId: hold.requestId, reason: hold.status === 'pending' ? hold.reason : hold.decisionReason,
-    };
-    publish(diagnostics.hold, message);
-  }
-
-  async #expireDue(): Promise<void> {
-    if (!this.#open()) return;
-    let ended: HoldInfo[];
-    try {
-      ended = await this.#store.holds.expire(Date.now(), resultOf(new HoldExpiredError('nobody decided on the held event before its hold expired'), false));
-    } catch (error) {
-      this.#trouble('expire holds', error);
-      return;
+  /** onHold for the pending holds an earlier run never returned from, a batch at a time. */
+  async #announceLeftovers(): Promise<void> {
+    let after = '';
+    for (;;) {
+      const batch = this.#open() ? this.#store.holds.unannounced(BATCH, after) : [];
+      if (batch.length === 0) return;
+      after = batch.at(-1)!.id;
+      await Promise.all(batch.map((info) => {
+        const hold = this.#store.holds.get(info.id);
+        return hold ? this.#announce(hold, this.#run.contextOf(hold)) : undefined;
+      }));
     }
-    for (const info of ended) {
-      this.#transition(info, null);
-      this.#init.notify(info.peer, info.id);
+  }
+
+  async #noticesFor(peer: string): Promise<void> {
+    let after = '';
+    for (;;) {
+      const ids = this.#open() ? this.#store.holds.uncollected(peer, BATCH, after) : [];
+      if (ids.length === 0) return;
+      for (const id of ids) if (!this.#init.notify(peer, id)) return;
+      after = ids.at(-1)!;
+      await new Promise((resolve) => setImmediate(resolve)); // a turn between batches: others are served meanwhile
     }
-    this.#arm();
-  }
-
-  /** One timer, for the earliest expiry of a pending hold. */
-  #arm(at = this.#open() ? (this.#store.holds.nextExpiryAt() ?? Infinity) : Infinity): void {
-    if (at === this.#timerAt && this.#timer) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = at;
-    if (at === Infinity || !this.#open()) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      void this.#expireDue();
-    }, Math.min(Math.max(at - Date.now(), 0), MAX_TIMER_MS));
-    this.#timer.unref();
-  }
-
-  #trouble(what: string, error: unknown): void {
-    if (!this.#open()) return;
-    this.#init.logger.error({ err: (error as Error)?.message ?? String(error) }, `holds: could not ${what}`);
-    if (what === 'expire holds') this.#arm(Date.now() + TROUBLE_PAUSE_MS);
   }
 
   #refused(error: Error): HoldReply {
     return exceptionReply(error, this.#init.exposeTracebacks);
   }
+}
+
+const WITHDRAWN = 'the sender cancelled the job that waited on it';
+
+function shuttingDown(): StoreError {
+  return new StoreError('the node is shutting down: it takes no decision now');
 }
 
 /** SPEC §9's digest: sha256 of the verb, noun, args, query and body, as idempotency keys compare requests. */

@@ -13,6 +13,10 @@ export interface HoldReply {
   data: Buffer;
   kind: ReplyKind;
   status: number;
+  /** Answered from what is kept (a hold's outcome): the sender takes it as final, never as "busy". */
+  replayed?: boolean;
+  /** Nothing was kept and nothing ran (the store failed): a keyed request's record is let go, so it may be tried again. */
+  transient?: boolean;
 }
 
 export interface HoldPort {
@@ -20,4 +24,6 @@ export interface HoldPort {
   make(event: EventFrame, peer: Peer, request: HoldRequest, ctx: EventContext): Promise<HoldReply>;
   /** The outcome of `holdId` for `peer`'s job, or HELD again while there is none; never rejects. */
   collect(holdId: string, peer: string, maxReplyBytes: number | undefined): Promise<HoldReply>;
+  /** The sender cancelled its job on `holdId`: a pending hold is denied; never rejects. */
+  withdraw(holdId: string, peer: string): Promise<HoldReply>;
 }

@@ -27,8 +27,8 @@ const RUN_SLACK_MS = 1_000;
 
 export class HoldRun {
   readonly #host: HoldRunHost;
-  /** The aborts of handlers running now: the node's close fires them. */
-  readonly #running = new Set<LazyAbort>();
+  /** Handlers running now, by their aborts: a drain waits for them, and the node's close fires them. */
+  readonly #running = new Map<LazyAbort, Promise<unknown>>();
 
   constructor(host: HoldRunHost) {
     this.#host = host;
@@ -62,9 +62,23 @@ export class HoldRun {
   }
 
   /** The approved handler's reply, as the sender's job will end with it. */
-  async perform(hold: Hold): Promise<JobResult> {
+  perform(hold: Hold): Promise<JobResult> {
     const abort = new LazyAbort();
-    this.#running.add(abort);
+    const running = this.#perform(hold, abort).finally(() => this.#running.delete(abort));
+    this.#running.set(abort, running);
+    return running;
+  }
+
+  /** Resolves once every handler running now has ended, or after `ms`. */
+  async settled(ms: number): Promise<void> {
+    if (this.#running.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([Promise.allSettled([...this.#running.values()]), late]);
+    clearTimeout(timer);
+  }
+
+  async #perform(hold: Hold, abort: LazyAbort): Promise<JobResult> {
     const timeoutMs = hold.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<JobResult>((resolve) => {
@@ -83,13 +97,12 @@ export class HoldRun {
       return await Promise.race([run, deadline]);
     } finally {
       clearTimeout(timer);
-      this.#running.delete(abort);
     }
   }
 
   /** The node closes: every running handler's signal fires. */
   close(): void {
-    for (const abort of this.#running) abort.abort(new ClosedError('the node is closing'));
+    for (const abort of this.#running.keys()) abort.abort(new ClosedError('the node is closing'));
     this.#running.clear();
   }
 
