@@ -1,8 +1,8 @@
 /**
- * Review of SPEC §9 approval holds: each test states what SPEC §8/§9 (or §3/§7 for a
- * hostile peer) asks and drives real processes (or, for the hand-driven peer, a real
- * PipeServer over real mutual TLS) into the case. Against the design under review these
- * tests FAIL: each failure is one defect of the review report.
+ * SPEC §9 holds at their faults, each found in review: a cancelled held job, outcomes
+ * nobody fetches, a drain while an approved handler runs, a key reused across peers, a
+ * hostile peer's notices and HELD replies, a job's expiry, a stored failure read as final.
+ * Real processes, or for the hand-driven peer a real PipeServer over real mutual TLS.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,8 +11,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { issueCertificate } from '@restpipe/certs';
 import { EventHandler, hold as holdFor, PROTOCOL_VERSION, ReplyKind, TooManyInFlightError, type Frame, type PipeServer } from '@restpipe/core';
-import { createGateway } from '@restpipe/gateway';
 import { CertDir, startNode, startPair, type NodePair, type NodeProcess } from './helpers/nodes.js';
+import { listenServerGateway } from './helpers/gateway.js';
 import { call } from './helpers/http.js';
 import { TestPki } from './helpers/pki.js';
 import { PipeFixture } from './helpers/pipes.js';
@@ -198,15 +198,9 @@ describe('holds review: a hand-driven peer against a real PipeServer', () => {
 
   it('a HELD reply to a node with no data directory (it never said it takes holds) is 502 ProtocolError, not a 200', async () => {
     const server: PipeServer & { port: number } = await pipes.server();
-    gateway = createGateway({
-      status: { role: 'server', name: 'server', connected: () => true, peers: () => server.connectionCount, ready: () => true },
-      send: (target, request) => server.request(target!, request),
-      maxEventBytes: 1 << 20,
-      timeoutMs: 5_000,
-      exposeTracebacks: false,
-    });
-    await gateway.listen({ host: '127.0.0.1', port: 0 });
-    const base = `http://127.0.0.1:${(gateway.server.address() as { port: number }).port}`;
+    const listening = await listenServerGateway(server);
+    gateway = listening.gateway;
+    const base = listening.base;
     peer = await RawPeer.connect(server.port, pki.client('mallory'), pki.ca.certPem);
     peer.hello();
     await waitFor(() => server.isConnected('mallory'), 'mallory to register');

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isExceptionStatus, ReplyKind, type EventFrame, type PipeServer, type ReplyFrame } from '@restpipe/core';
-import { createGateway } from '@restpipe/gateway';
+import { listenServerGateway } from './helpers/gateway.js';
 import { TestPki } from './helpers/pki.js';
 import { PipeFixture } from './helpers/pipes.js';
 import { RawPeer } from './helpers/raw-peer.js';
@@ -25,15 +25,9 @@ let seen = 0;
 
 beforeAll(async () => {
   server = await pipes.server();
-  gateway = createGateway({
-    status: { role: 'server', name: 'server', connected: () => true, peers: () => server.connectionCount, ready: () => true },
-    send: (target, request) => server.request(target!, request),
-    maxEventBytes: 1 << 20,
-    timeoutMs: 5_000,
-    exposeTracebacks: false,
-  });
-  await gateway.listen({ host: '127.0.0.1', port: 0 });
-  base = `http://127.0.0.1:${(gateway.server.address() as { port: number }).port}/client/mallory`;
+  const listening = await listenServerGateway(server);
+  gateway = listening.gateway;
+  base = `${listening.base}/client/mallory`;
   peer = await RawPeer.connect(server.port, pki.client('mallory'), pki.ca.certPem);
   peer.hello();
   await waitFor(() => server.isConnected('mallory'), 'mallory to register');

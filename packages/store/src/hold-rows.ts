@@ -1,8 +1,8 @@
 /** Rows of the `holds` table, to and from the shapes of hold-types.ts. */
 import { requestFingerprint } from './fingerprint.js';
 import type { HoldEntry, Hold, HoldInfo, HoldStatus, NewHold } from './hold-types.js';
-import { asBuffer } from './job-rows.js';
-import type { JobInfo, JobQueryParam } from './job-types.js';
+import { asBuffer, resultInfo } from './job-rows.js';
+import type { JobQueryParam } from './job-types.js';
 
 /** Every column but the two bodies, and the result body's length. */
 export const HOLD_INFO_COLUMNS = `id, peer, status, verb, noun, args, query, mime_type, request_id, timeout_ms, idempotency_key,
@@ -107,17 +107,6 @@ export function holdInsertParams(id: string, hold: NewHold, now: number): HoldIn
     now,
     expires_at: now + hold.ttlMs,
     body,
-  };
-}
-
-function resultInfo(row: HoldInfoRow): JobInfo['result'] {
-  if (row.result_status === null) return null;
-  return {
-    kind: row.result_kind ?? 0,
-    status: row.result_status,
-    returnCode: row.result_return_code ?? 0,
-    mimeType: row.result_mime_type ?? '',
-    bytes: row.result_bytes ?? 0,
   };
 }
 

@@ -116,7 +116,17 @@ export function resultParams(result: JobResult): Record<string, number | string 
   };
 }
 
-function resultInfo(row: InfoRow): JobInfo['result'] {
+/** The result columns a job's and a hold's rows share. */
+export interface ResultColumns {
+  result_kind: number | null;
+  result_status: number | null;
+  result_return_code: number | null;
+  result_mime_type: string | null;
+  result_bytes: number | null;
+}
+
+/** A kept reply without its body, as `result` shows it; null before there is one. */
+export function resultInfo(row: ResultColumns): JobInfo['result'] {
   if (row.result_status === null) return null;
   return {
     kind: row.result_kind ?? 0,
