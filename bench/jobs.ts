@@ -4,14 +4,13 @@
  * against NATS JetStream publishing to a file-storage stream, side by side in one
  * run; then end-to-end job throughput, and the idle CPU the store adds.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { drive, publish, startJetStream, type Drive, type JetStreamSetup } from './jetstream.js';
-import { freePort, median, procCpuMs, ROOT, sleep } from './lib.js';
+import { freePort, median, procCpuMs, sleep } from './lib.js';
+import { freshDir, startCli, waitOk, type CliNode } from './cli-node.js';
 
 export interface JobsLoad {
   target: string;
@@ -42,30 +41,7 @@ const ASYNC = { prefer: 'respond-async' };
 const E2E_JOBS = Number(process.env['BENCH_JOBS'] ?? 5000);
 const IDLE_JOBS = 1000;
 const IDLE_SECONDS = Number(process.env['BENCH_IDLE_SECONDS'] ?? 10);
-/** A fresh temp dir on the normal disk: /tmp here is ext4, not tmpfs (BENCH_DISK_DIR overrides). */
-const freshDir = (name: string): string => mkdtempSync(join(process.env['BENCH_DISK_DIR'] ?? tmpdir(), `restpipe-bench-${name}-`));
 
-interface Node {
-  proc: ChildProcess;
-  /** The last lines it wrote to stderr, for an error message. */
-  tail(): string;
-}
-
-function startCli(bin: string, args: string[]): Node {
-  const proc = spawn(process.execPath, [join(ROOT, 'packages/cli/bin', bin), ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-  return { proc, tail: () => err.trim().split('\n').slice(-3).join('\n') };
-}
-
-async function waitOk(url: string, node: Node): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (node.proc.exitCode !== null) throw new Error(`bench: ${node.proc.spawnargs[1]} exited: ${node.tail()}`);
-    if (await fetch(url).then((r) => r.ok, () => false)) return;
-    await sleep(100);
-  }
-  throw new Error(`bench: ${url} never came up`);
-}
 
 function load(url: string, connections: number, seconds: number, headers: Record<string, string> = {}, amount?: number): Promise<autocannon.Result> {
   return autocannon({

@@ -6,13 +6,17 @@
  * BENCH_ONLY=full|pipe|scale runs one part and prints its table, writing nothing:
  * for a quick look while working on the hot path. BENCH_ONLY=jobs (durable jobs
  * against NATS JetStream) also writes bench/results/<time>-jobs.json and replaces
- * the jobs section of docs/benchmarks.md, saying which run it is from. BENCH_RENDER=bench/results/X.json
- * rewrites docs/benchmarks.md from that run's results.
+ * the jobs section of docs/benchmarks.md, saying which run it is from. BENCH_ONLY=holds (approval holds,
+ * SPEC §9; BENCH_HOLDS, 200) likewise writes bench/results/<time>-holds.json and replaces the holds
+ * section, which only it writes: the full run and BENCH_RENDER keep it as they find it.
+ * BENCH_RENDER=bench/results/X.json rewrites docs/benchmarks.md from that run's results.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fullPath, type LoadResult } from './full-path.js';
+import { holdsBench } from './holds.js';
+import { holdsPrint, holdsSection, holdsSectionOf, spliceHoldsSection } from './holds-report.js';
 import { jobsBench, type JobsResult } from './jobs.js';
 import { jobsPrint, jobsSection, spliceJobsSection } from './jobs-report.js';
 import { benchCerts, machine, ROOT } from './lib.js';
@@ -85,7 +89,7 @@ function targets(full: LoadResult[], pipe: PipeResult[], s: ScaleResult): Target
 async function main(): Promise<void> {
   if (RENDER) {
     // Rewrites docs/benchmarks.md from a results file, without running anything.
-    writeFileSync(join(ROOT, 'docs/benchmarks.md'), render(JSON.parse(readFileSync(RENDER, 'utf8')) as BenchResult));
+    writeFileSync(join(ROOT, 'docs/benchmarks.md'), keepHolds(render(JSON.parse(readFileSync(RENDER, 'utf8')) as BenchResult)));
     return;
   }
   const certDir = join(tmpdir(), `restpipe-bench-certs-${CLIENTS}`);
@@ -107,7 +111,7 @@ async function main(): Promise<void> {
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const file = join(ROOT, 'bench/results', `${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(result, null, 2));
-  const markdown = render(result);
+  const markdown = keepHolds(render(result));
   writeFileSync(join(ROOT, 'docs/benchmarks.md'), markdown);
   process.stdout.write(`${markdown}\nresults: ${file}\n`);
 }
@@ -188,7 +192,8 @@ async function only(part: string, certDir: string): Promise<void> {
   if (part === 'pipe') return void process.stdout.write(`${pipeTable(await pipeOnly(certDir, RUNS, SECONDS)).join('\n')}\n`);
   if (part === 'scale') return void process.stdout.write(`${JSON.stringify(await scale(certDir, CLIENTS, Math.min(RUNS, 2), SECONDS), null, 2)}\n`);
   if (part === 'jobs') return onlyJobs(certDir);
-  throw new Error(`BENCH_ONLY must be full, pipe, scale or jobs, not ${part}`);
+  if (part === 'holds') return onlyHolds(certDir);
+  throw new Error(`BENCH_ONLY must be full, pipe, scale, jobs or holds, not ${part}`);
 }
 
 /** BENCH_ONLY=jobs: prints the tables, records the run, and replaces the jobs section of docs/benchmarks.md. */
@@ -204,6 +209,29 @@ async function onlyJobs(certDir: string): Promise<void> {
   const docs = join(ROOT, 'docs/benchmarks.md');
   writeFileSync(docs, spliceJobsSection(readFileSync(docs, 'utf8'), jobsSection(jobs, when)));
   process.stdout.write(`${jobsPrint(jobs)}\nresults: ${file}\n`);
+}
+
+/** BENCH_ONLY=holds: prints the tables and the target line, records the run, and replaces the holds section of docs/benchmarks.md. */
+async function onlyHolds(certDir: string): Promise<void> {
+  const started = new Date();
+  const m = machine();
+  const holds = await holdsBench(certDir, RUNS, SECONDS);
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const file = join(ROOT, 'bench/results', `${started.toISOString().replace(/[:.]/g, '-')}-holds.json`);
+  writeFileSync(file, JSON.stringify({ started: started.toISOString(), machine: m, runs: RUNS, seconds: SECONDS, holds }, null, 2));
+  const when = `Written by \`BENCH_ONLY=holds\` on ${started.toISOString()}, a run of its own (the sections above come from others): `
+    + `${m['cpu']}, ${m['cores']} cores, Node ${m['node']}; latencies over ${holds.holds} holds per row (32 at once: rounded up to whole waves), rates medians of ${RUNS} runs of ${SECONDS} s; `
+    + `1-minute load average ${holds.loadAvg.before.toFixed(2)} before, ${holds.loadAvg.after.toFixed(2)} after.`;
+  const docs = join(ROOT, 'docs/benchmarks.md');
+  writeFileSync(docs, spliceHoldsSection(readFileSync(docs, 'utf8'), holdsSection(holds, when)));
+  process.stdout.write(`${holdsPrint(holds)}\nresults: ${file}\n`);
+}
+
+/** `markdown` with the holds section docs/benchmarks.md has now, which only BENCH_ONLY=holds writes. */
+function keepHolds(markdown: string): string {
+  const docs = join(ROOT, 'docs/benchmarks.md');
+  const kept = existsSync(docs) ? holdsSectionOf(readFileSync(docs, 'utf8')) : undefined;
+  return kept ? spliceHoldsSection(markdown, [kept, '']) : markdown;
 }
 
 await main();
