@@ -70,6 +70,7 @@ async function run(config: NodeConfig, { logger, events }: Logs, lifecycle: Life
     apiKey,
     signingKeys,
     maxNonces: config.maxNonces,
+    nonceJournal: () => node.pipe.durable?.store.nonces,
     logger,
     metrics: observer.prometheus,
     jobs: () => node.pipe.durable,

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ConfigError, InvalidSignatureError, NonceStoreFullError, ReplayedRequestError, RpError, UnauthorizedError } from '@restpipe/core';
+import { ConfigError, InvalidSignatureError, NonceStoreFullError, ReplayedRequestError, RpError, StoreError, UnauthorizedError } from '@restpipe/core';
 import {
   checkSignedBody,
   hasSignature,
+  NONCE_TTL_MS,
   nonceKeyOf,
   NonceStore,
   verifySignature,
@@ -18,8 +19,19 @@ export interface AuthOptions {
   readonly signingKeys?: ReadonlyMap<string, Buffer> | undefined;
   /** Nonces remembered at once; see NonceStore. */
   readonly maxNonces?: number | undefined;
+  /** The nonces on disk (the node's data directory), when it has one: a restart then forgets none. */
+  readonly nonceJournal?: (() => NonceJournalApi | undefined) | undefined;
 }
 
+/** What auth needs of the store's NonceJournal. */
+export interface NonceJournalApi {
+  has(key: string): boolean;
+  /** Resolves false when a live one is there already; rejects when it could not be stored. */
+  add(key: string, expiresAt: number): Promise<boolean>;
+}
+
+/** As the CLI asks of a keys file: an HMAC key shorter than its output is weaker than it. */
+const MIN_SECRET_BYTES = 32;
 /** The one route that needs nothing: a liveness probe must not need a secret. */
 const OPEN_ROUTE = '/_rp/health';
 /** What a signer should send (RFC 9421 §5.1 Accept-Signature), without and with a body. */
@@ -37,17 +49,21 @@ const ACCEPT_SIGNATURE_WITH_BODY = 'sig1=("@method" "@path" "@query" "content-di
  * body is in: the body against its Content-Digest, then the nonce is stored, check
  * and insert at once. So a nonce is stored only for a request whose signature and
  * body both verified, and of two requests with one nonce only the first gets in.
- * Nonces are kept in memory, so a restart forgets them: a signature `created` before
- * this gateway started is refused, or a request captured before a restart could be
- * replayed once after it.
+ * Nonces are kept in memory, and with a data directory on disk too (fsynced before the
+ * request goes on), so that a restart forgets none. Without one, a signature `created`
+ * before this gateway started is refused instead (one signed ahead of the gateway's clock,
+ * captured before a restart, can still be replayed once after it: see SECURITY.md).
  */
 export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   const { apiKey } = options;
+  if (apiKey === '') throw new ConfigError('apiKey is empty: give a key, or none at all');
   const keys = checkedKeys(options.signingKeys);
   if (apiKey === undefined && keys === undefined) return;
   const nonces = keys ? new NonceStore({ maxEntries: options.maxNonces }) : undefined;
-  // Nonces live in memory: those seen before this start are gone, so a request signed before it could be a replay.
+  // Without a journal, nonces live in memory alone: those seen before this start are gone,
+  // so a request signed before it could be a replay.
   const startedSeconds = Math.floor(Date.now() / 1000);
+  const journalOf = options.nonceJournal ?? (() => undefined);
   const pending = new WeakMap<FastifyRequest, VerifiedSignature>();
   app.addHook('onRequest', (request, reply, done) => {
     if (request.url === OPEN_ROUTE) return done();
@@ -58,8 +74,10 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     try {
       if (keys === undefined || (apiKey !== undefined && !hasSignature(request.headers))) throw unauthorized(keys !== undefined);
       const verified = verifySignature({ method: request.method, url: request.raw.url ?? request.url, headers: request.headers }, keys);
-      if (verified.created < startedSeconds) throw signedBeforeStart(startedSeconds - verified.created);
-      if (nonces!.has(nonceKeyOf(verified))) throw replayed();
+      const journal = journalOf();
+      if (journal === undefined && verified.created < startedSeconds) throw signedBeforeStart(startedSeconds - verified.created);
+      const key = nonceKeyOf(verified);
+      if (nonces!.has(key) || journal?.has(key)) throw replayed();
       pending.set(request, verified);
       done();
     } catch (error) {
@@ -71,14 +89,28 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     const verified = pending.get(request);
     if (verified === undefined) return done();
     pending.delete(request);
+    let key: string;
     try {
       checkSignedBody(verified, request.headers, bodyBytes(request.body));
-      if (!nonces!.add(nonceKeyOf(verified))) throw replayed();
-      setPrincipal(request, verified.keyId);
-      done();
+      key = nonceKeyOf(verified);
+      if (!nonces!.add(key)) throw replayed();
     } catch (error) {
-      done(refusal(request, reply, error, options));
+      return done(refusal(request, reply, error, options));
     }
+    const journal = journalOf();
+    if (journal === undefined) {
+      setPrincipal(request, verified.keyId);
+      return done();
+    }
+    // On disk before the request goes on: a node killed right after it must not forget the nonce.
+    journal.add(key, Date.now() + NONCE_TTL_MS).then(
+      (added) => {
+        if (!added) return done(refusal(request, reply, replayed(), options));
+        setPrincipal(request, verified.keyId);
+        done();
+      },
+      (error: unknown) => done(new StoreError(`the nonce could not be kept: ${(error as Error)?.message ?? String(error)}`)),
+    );
   });
 }
 
@@ -86,6 +118,9 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
 function checkedKeys(keys: ReadonlyMap<string, Buffer> | undefined): ReadonlyMap<string, Buffer> | undefined {
   if (keys === undefined) return undefined;
   if (keys.size === 0) throw new ConfigError('signingKeys is empty: give at least one key, or none at all');
+  for (const [id, secret] of keys) {
+    if (secret.length < MIN_SECRET_BYTES) throw new ConfigError(`signing key "${id}" is ${secret.length} bytes; a secret must be at least ${MIN_SECRET_BYTES}`);
+  }
   for (const reserved of [LOCAL_PRINCIPAL, API_KEY_PRINCIPAL]) {
     if (keys.has(reserved)) throw new ConfigError(`signing key id "${reserved}" is reserved: decidedBy says "${reserved}" for requests without a signature`);
   }
@@ -97,7 +132,8 @@ function unauthorized(signaturesToo: boolean): UnauthorizedError {
 }
 
 function signedBeforeStart(seconds: number): InvalidSignatureError {
-  return new InvalidSignatureError(`created is ${seconds} s before this gateway started, so its nonce cannot be checked against the ones seen before: sign the request again`);
+  return new InvalidSignatureError(`created is ${seconds} s before this gateway started, and with --data-dir off it keeps no nonces across a restart: `
+    + 'sign the request again (if this keeps happening, the signer\'s clock is behind)');
 }
 
 function replayed(): ReplayedRequestError {

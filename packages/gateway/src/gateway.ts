@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { InvalidPathError, NotFoundError, RpError } from '@restpipe/core';
 import { registerAdminRoutes, type MetricsSource, type NodeStatus } from './admin-routes.js';
-import { registerAuth } from './auth.js';
+import { registerAuth, type NonceJournalApi } from './auth.js';
 import { EVENT_METHODS, eventRoute, methodNotAllowed, type Send } from './event-route.js';
 import { clientErrorResponse, sendFailure } from './http-errors.js';
 import { registerHoldRoutes, type HoldsApi } from './hold-routes.js';
@@ -34,6 +34,8 @@ export interface GatewayOptions {
   signingKeys?: ReadonlyMap<string, Buffer> | undefined;
   /** Nonces of signed requests remembered at once (each for 660 s); past it, 503. @default DEFAULT_MAX_NONCES (262144) */
   maxNonces?: number | undefined;
+  /** The node's store of nonces (its data directory), once open: a restart then forgets none. */
+  nonceJournal?: (() => NonceJournalApi | undefined) | undefined;
   /** pino logger; none means silent. */
   logger?: FastifyBaseLogger | undefined;
   /** Serves `/_rp/metrics` when given. */
@@ -88,6 +90,9 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   // Callback hooks, not async ones: no promise per request for what is synchronous.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    // A request target has no fragment (RFC 9112 origin-form). One would be read as query by
+    // the router but is no part of what a signature covers: refused before anything reads it.
+    if (request.raw.url?.includes('#')) return done(new InvalidPathError('a request target must not contain "#"'));
     done();
   });
   registerAuth(app, options);

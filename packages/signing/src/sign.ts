@@ -5,6 +5,9 @@ import { ALG, hmacSha256, type KeyMaterial } from './hmac.js';
 import { DIGEST_COMPONENT, KEY_ID, LABEL, NONCE, REQUIRED_COMPONENTS } from './params.js';
 import { signatureBase, signatureParams } from './signature-base.js';
 
+/** Covered when the URL names a host: the signature is then good at that gateway alone. */
+const AUTHORITY = '@authority';
+
 /** The request to sign, as it will be sent. */
 export interface SignableRequest {
   /** `GET`, `POST`, ...; sent upper case, as fetch sends the standard methods. */
@@ -30,6 +33,13 @@ export interface SignOptions {
   readonly created?: number | Date | undefined;
   /** Default: 16 random bytes, base64url. Never reuse one: the gateway refuses a nonce it has seen. */
   readonly nonce?: string | undefined;
+  /**
+   * Cover `@authority` (the URL's host and port, which the request's Host header must then
+   * name): the signature is good at that gateway alone, not at another node holding the
+   * same key. Default: true when `url` is a full URL; false turns it off for a proxy that
+   * rewrites Host.
+   */
+  readonly authority?: boolean | undefined;
 }
 
 /** The headers to add to the request. */
@@ -51,17 +61,19 @@ export function signRequest(request: SignableRequest, options: SignOptions): Sig
   if (typeof keyId !== 'string' || !KEY_ID.test(keyId)) throw new InvalidArgumentError(`keyId must match ${KEY_ID.source}`);
   if (typeof nonce !== 'string' || !NONCE.test(nonce)) throw new InvalidArgumentError('nonce must be 1 to 128 visible ASCII characters, without " and \\');
   const method = String(request.method).toUpperCase();
-  const target = targetOf(request.url);
+  const { target, host } = targetOf(request.url);
   const body = bytesOf(request.body);
   const digest = body.length > 0 ? contentDigest(body) : undefined;
-  const components: string[] = [...REQUIRED_COMPONENTS, ...(digest ? [DIGEST_COMPONENT] : [])];
+  const authority = options.authority ?? host !== undefined;
+  if (authority && host === undefined) throw new InvalidArgumentError('authority: true needs a full URL, whose host is what it covers');
+  const components: string[] = [...REQUIRED_COMPONENTS, ...(authority ? [AUTHORITY] : []), ...(digest ? [DIGEST_COMPONENT] : [])];
   const params = signatureParams(components, new Map<string, string | number>([
     ['created', createdOf(options.created)],
     ['keyid', keyId],
     ['nonce', nonce],
     ['alg', ALG],
   ]));
-  const headers = (name: string): string | undefined => (name === DIGEST_COMPONENT ? digest : undefined);
+  const headers = (name: string): string | undefined => (name === DIGEST_COMPONENT ? digest : name === 'host' ? host : undefined);
   const mac = hmacSha256(keyMaterial(options.key), signatureBase(components, params, { method, target, header: headers }));
   return {
     'signature-input': `${LABEL}=${params}`,
@@ -70,16 +82,17 @@ export function signRequest(request: SignableRequest, options: SignOptions): Sig
   };
 }
 
-/** Path and query, as fetch would send them. */
-function targetOf(url: string | URL): string {
+/** Path and query, as fetch would send them, and the host (with its port) a full URL names. */
+function targetOf(url: string | URL): { target: string; host: string | undefined } {
   let parsed: URL;
+  const isPath = typeof url === 'string' && url.startsWith('/');
   try {
     // A path goes after an origin, not through relative resolution: `//x` is a path here, not a host.
-    parsed = url instanceof URL ? url : new URL(url.startsWith('/') ? `http://signing.invalid${url}` : url);
+    parsed = url instanceof URL ? url : new URL(isPath ? `http://signing.invalid${url}` : url);
   } catch {
     throw new InvalidArgumentError('url must be a full URL or a path starting with /');
   }
-  return `${parsed.pathname}${parsed.search}`;
+  return { target: `${parsed.pathname}${parsed.search}`, host: isPath ? undefined : parsed.host };
 }
 
 function bytesOf(body: SignableRequest['body']): Uint8Array {

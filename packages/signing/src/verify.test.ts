@@ -66,11 +66,22 @@ describe('signRequest', () => {
   });
 
   it('reads a full URL or a path as fetch sends it; a key as a string or its bytes alike', () => {
-    const full = signRequest({ method: 'GET', url: 'http://127.0.0.1:8001/server/time?a=1#frag' }, { keyId: 'ops-1', key: KEY, created: NOW, nonce: 'n' });
-    const path = signRequest({ method: 'GET', url: '/server/time?a=1' }, { keyId: 'ops-1', key: Buffer.from(KEY), created: NOW, nonce: 'n' });
-    const url = signRequest({ method: 'GET', url: new URL('http://h/server/time?a=1') }, { keyId: 'ops-1', key: KEY, created: new Date(NOW * 1000), nonce: 'n' });
+    const options = { keyId: 'ops-1', key: KEY, created: NOW, nonce: 'n' };
+    const full = signRequest({ method: 'GET', url: 'http://127.0.0.1:8001/server/time?a=1#frag' }, { ...options, authority: false });
+    const path = signRequest({ method: 'GET', url: '/server/time?a=1' }, { ...options, key: Buffer.from(KEY) });
+    const url = signRequest({ method: 'GET', url: new URL('http://h/server/time?a=1') }, { ...options, created: new Date(NOW * 1000), authority: false });
     expect(path).toEqual(full);
     expect(url).toEqual(full);
+  });
+
+  it('covers @authority for a full URL unless told not to: good at that host and port alone', () => {
+    const options = { keyId: 'ops-1', key: KEY, created: NOW, nonce: 'n' };
+    const signed = signRequest({ method: 'GET', url: 'http://127.0.0.1:8001/server/time' }, options);
+    expect(signed['signature-input']).toMatch(/^sig1=\("@method" "@path" "@query" "@authority"\);/);
+    const at = (host: string) => ({ method: 'GET', url: '/server/time', headers: { ...signed, host } });
+    expect(verifySignature(at('127.0.0.1:8001'), KEYS, NOW).keyId).toBe('ops-1');
+    expect(() => verifySignature(at('127.0.0.1:8002'), KEYS, NOW)).toThrow(InvalidSignatureError);
+    expect(() => signRequest({ method: 'GET', url: '/server/time' }, { ...options, authority: true })).toThrow(/needs a full URL/);
   });
 
   it('makes a fresh nonce each time unless given one', () => {

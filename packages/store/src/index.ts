@@ -48,3 +48,4 @@ export {
 } from './hold-types.js';
 export { requestFingerprint, type FingerprintInput } from './fingerprint.js';
 export { StoreError, StoreFullError } from '@restpipe/errors';
+export { NonceJournal } from './nonce-journal.js';

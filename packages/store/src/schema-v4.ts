@@ -77,4 +77,12 @@ ALTER TABLE jobs ADD COLUMN hold_expires_at INTEGER;
 ALTER TABLE jobs ADD COLUMN hold_withdraw INTEGER NOT NULL DEFAULT 0 CHECK (hold_withdraw IN (0, 1));
 CREATE INDEX jobs_target_hold ON jobs (target, hold) WHERE hold IS NOT NULL;
 CREATE INDEX jobs_withdraw ON jobs (target, id) WHERE hold_withdraw = 1;
+
+-- The nonces of signed gateway requests (SPEC §10), kept until expires_at (wall clock, ms):
+-- a restart must not forget one whose request could still be replayed.
+CREATE TABLE nonces (
+  key        TEXT    PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX nonces_expiry ON nonces (expires_at);
 `;

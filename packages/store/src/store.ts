@@ -17,6 +17,7 @@ import { HoldStore } from './hold-store.js';
 import { IdempotencyRecorder } from './idempotency-record.js';
 import { IdempotencyStore } from './idempotency-store.js';
 import { JobStore, type DiskCheck } from './job-store.js';
+import { NonceJournal } from './nonce-journal.js';
 import { LATEST_SCHEMA_VERSION } from './migrations.js';
 import { openDatabase } from './open-database.js';
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './options.js';
@@ -55,6 +56,8 @@ export class Store {
   readonly idempotency: IdempotencyStore;
   /** The approval holds this node keeps for its peers (SPEC §9). */
   readonly holds: HoldStore;
+  /** The nonces of signed gateway requests (SPEC §10), so that a restart forgets none. */
+  readonly nonces: NonceJournal;
   readonly #db: Database.Database;
   readonly #writes: GroupCommit;
   readonly #checkpointer: Checkpointer;
@@ -79,6 +82,7 @@ export class Store {
       resultFits: (bytes) => !room.short(bytes, this.#checkpointer.walBytes, 0.5),
     };
     this.jobs = new JobStore(db, this.#writes, resolved.clock, check);
+    this.nonces = new NonceJournal(db, this.#writes, resolved.clock);
     this.idempotency = new IdempotencyStore(db, this.#writes, resolved.clock, resolved.idempotencyTtlMs, this.bootId);
     const records = new IdempotencyRecorder(db, resolved.idempotencyTtlMs, this.bootId);
     this.holds = new HoldStore(db, this.#writes, resolved.clock, check, records);
