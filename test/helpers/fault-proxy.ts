@@ -82,14 +82,20 @@ export class FaultProxy {
     };
     pipe(client, upstream);
     pipe(upstream, client);
-    const end = (): void => {
+    const end = (socket: net.Socket): void => {
+      // A black hole swallows the FIN too: the other side learns nothing, as on a half-open link.
+      if (this.blackholed) {
+        socket.destroy();
+        if (client.destroyed && upstream.destroyed) this.#links.delete(link);
+        return;
+      }
       this.#links.delete(link);
       client.destroy();
       upstream.destroy();
     };
     for (const socket of [client, upstream]) {
-      socket.on('error', end);
-      socket.on('close', end);
+      socket.on('error', () => end(socket));
+      socket.on('close', () => end(socket));
     }
   }
 }
