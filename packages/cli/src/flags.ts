@@ -59,7 +59,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'max-jobs', type: 'int', roles: both, value: 'N', help: 'unfinished jobs (queued, running, on hold) kept at once; past it, 503', defaults: same(DEFAULT_MAX_JOBS) },
   { name: 'idempotency-ttl-ms', type: 'int', roles: both, value: 'MS', help: 'how long the reply of an idempotency key is kept for a repeat', defaults: same(DEFAULT_IDEMPOTENCY_TTL_MS) },
   { name: 'api-key-file', type: 'string', roles: both, value: 'FILE', help: 'require Authorization: Bearer KEY on the gateway (health excepted)', defaults: {} },
-  { name: 'signing-keys-file', type: 'string', roles: both, value: 'FILE', help: 'JSON {"KEYID":"SECRET",...} (mode 0600): require an RFC 9421 hmac-sha256 signature by one of these keys on the gateway (health excepted; with --api-key-file, either one)', defaults: {} },
+  { name: 'signing-keys-file', type: 'string', roles: both, value: 'FILE', help: 'JSON {"KEYID":"SECRET",...} (mode 0600; re-read on SIGHUP): require an RFC 9421 hmac-sha256 signature by one of these keys on the gateway (health excepted; with --api-key-file, either one)', defaults: {} },
   { name: 'max-nonces', type: 'int', roles: both, value: 'N', help: 'nonces of signed requests remembered at once, each for 660 s (about 400 signed requests/s by default); past it, 503 until old ones age out', defaults: same(DEFAULT_MAX_NONCES) },
   { name: 'tls-min-version', type: 'string', roles: both, value: 'TLSv1.3|TLSv1.2', help: 'oldest TLS accepted (TLSv1.2 with AEAD ciphers only)', defaults: same('TLSv1.3') },
   { name: 'log-level', type: 'string', roles: both, value: 'LEVEL', help: 'fatal, error, warn, info, debug, trace or silent', defaults: same('info') },

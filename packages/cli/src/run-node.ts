@@ -1,5 +1,5 @@
 import { ConfigError, DEFAULT_DRAIN_TIMEOUT_MS, StoreError, type Role } from '@restpipe/core';
-import { createGateway, listenGateway } from '@restpipe/gateway';
+import { createGateway, listenGateway, SigningKeyRing } from '@restpipe/gateway';
 import { Observer } from '@restpipe/metrics';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -50,7 +50,8 @@ function fail(command: string, error: unknown): void {
 async function run(config: NodeConfig, { logger, events }: Logs, lifecycle: Lifecycle): Promise<void> {
   const tls = loadTlsMaterial(config);
   const apiKey = loadApiKey(config);
-  const signingKeys = loadSigningKeys(config);
+  const keys = loadSigningKeys(config);
+  const signingKeys = keys && new SigningKeyRing(keys);
   const handler = await loadHandler(config.handler, config.role);
   const node = config.role === 'server' ? serverNode(config, tls, handler, logger) : clientNode(config, tls, handler, logger);
   const observer = new Observer({
@@ -80,10 +81,23 @@ async function run(config: NodeConfig, { logger, events }: Logs, lifecycle: Life
   const gatewayAddress = await listenGateway(gateway, config.gateway);
   const dataDir = node.pipe.durable?.store.dir ?? 'off';
   logger.info({ pipe: pipeAddress, gateway: gatewayAddress ?? 'off', name: node.status.name, dataDir }, `rp-${config.role} ready`);
-  lifecycle.started(nodeActions(config, node, gateway, logger, () => observer.close()));
+  lifecycle.started(nodeActions(config, node, gateway, logger, () => observer.close(), signingKeys));
 }
 
-function nodeActions(config: NodeConfig, node: PipeNode, gateway: FastifyInstance, logger: Logger, closeMetrics: () => Promise<void>): NodeActions {
+/** SIGHUP: the keys file is read again; a bad one is logged and the keys in use are kept. */
+function reloadSigningKeys(config: NodeConfig, ring: SigningKeyRing, logger: Logger): void {
+  try {
+    const keys = loadSigningKeys(config);
+    if (keys) ring.replace(keys);
+    logger.info({ keyIds: [...ring.keys.keys()] }, 'SIGHUP: signing keys reloaded');
+  } catch (error) {
+    logger.error({ err: (error as Error).message }, 'SIGHUP: the signing keys file could not be used; keeping the current keys');
+  }
+}
+
+function nodeActions(
+  config: NodeConfig, node: PipeNode, gateway: FastifyInstance, logger: Logger, closeMetrics: () => Promise<void>, signingKeys: SigningKeyRing | undefined,
+): NodeActions {
   return {
     reload: () => {
       try {
@@ -91,6 +105,7 @@ function nodeActions(config: NodeConfig, node: PipeNode, gateway: FastifyInstanc
       } catch (error) {
         logger.error({ err: (error as Error).message }, 'SIGHUP: reload failed; keeping the current certificates');
       }
+      if (signingKeys) reloadSigningKeys(config, signingKeys, logger);
     },
     drain: () => {
       const closingGateway = gateway.close();

@@ -15,8 +15,11 @@ import { API_KEY_PRINCIPAL, LOCAL_PRINCIPAL, setPrincipal } from './principal.js
 export interface AuthOptions {
   /** `Authorization: Bearer KEY` lets a request in. */
   readonly apiKey?: string | undefined;
-  /** An RFC 9421 signature by one of these keys (key id -> secret) lets a request in (SPEC §10). */
-  readonly signingKeys?: ReadonlyMap<string, Buffer> | undefined;
+  /**
+   * An RFC 9421 signature by one of these keys (key id -> secret) lets a request in (SPEC §10).
+   * A SigningKeyRing can be replaced while the gateway runs (SIGHUP).
+   */
+  readonly signingKeys?: ReadonlyMap<string, Buffer> | SigningKeyRing | undefined;
   /** Nonces remembered at once; see NonceStore. */
   readonly maxNonces?: number | undefined;
   /** The nonces on disk (the node's data directory), when it has one: a restart then forgets none. */
@@ -57,7 +60,9 @@ const ACCEPT_SIGNATURE_WITH_BODY = 'sig1=("@method" "@path" "@query" "content-di
 export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   const { apiKey } = options;
   if (apiKey === '') throw new ConfigError('apiKey is empty: give a key, or none at all');
-  const keys = checkedKeys(options.signingKeys);
+  const ring = options.signingKeys === undefined ? undefined
+    : options.signingKeys instanceof SigningKeyRing ? options.signingKeys : new SigningKeyRing(options.signingKeys);
+  const keys = ring === undefined ? undefined : { get current() { return ring.keys; } };
   if (apiKey === undefined && keys === undefined) return;
   const nonces = keys ? new NonceStore({ maxEntries: options.maxNonces }) : undefined;
   // Without a journal, nonces live in memory alone: those seen before this start are gone,
@@ -73,7 +78,7 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     }
     try {
       if (keys === undefined || (apiKey !== undefined && !hasSignature(request.headers))) throw unauthorized(keys !== undefined);
-      const verified = verifySignature({ method: request.method, url: request.raw.url ?? request.url, headers: request.headers }, keys);
+      const verified = verifySignature({ method: request.method, url: request.raw.url ?? request.url, headers: request.headers }, keys.current);
       const journal = journalOf();
       if (journal === undefined && verified.created < startedSeconds) throw signedBeforeStart(startedSeconds - verified.created);
       const key = nonceKeyOf(verified);
@@ -114,9 +119,27 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   });
 }
 
+/** The signing keys a gateway takes now; `replace` swaps them all at once (a SIGHUP's reload). */
+export class SigningKeyRing {
+  #keys: ReadonlyMap<string, Buffer>;
+
+  /** Throws ConfigError for an empty set, a short secret or a reserved key id. */
+  constructor(keys: ReadonlyMap<string, Buffer>) {
+    this.#keys = checkedKeys(keys);
+  }
+
+  get keys(): ReadonlyMap<string, Buffer> {
+    return this.#keys;
+  }
+
+  /** Takes `keys` from now on; throws ConfigError (and keeps the current ones) for a bad set. */
+  replace(keys: ReadonlyMap<string, Buffer>): void {
+    this.#keys = checkedKeys(keys);
+  }
+}
+
 /** Key ids that would read as another principal in `decidedBy` are refused. */
-function checkedKeys(keys: ReadonlyMap<string, Buffer> | undefined): ReadonlyMap<string, Buffer> | undefined {
-  if (keys === undefined) return undefined;
+function checkedKeys(keys: ReadonlyMap<string, Buffer>): ReadonlyMap<string, Buffer> {
   if (keys.size === 0) throw new ConfigError('signingKeys is empty: give at least one key, or none at all');
   for (const [id, secret] of keys) {
     if (secret.length < MIN_SECRET_BYTES) throw new ConfigError(`signing key "${id}" is ${secret.length} bytes; a secret must be at least ${MIN_SECRET_BYTES}`);

@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { InvalidPathError, NotFoundError, RpError } from '@restpipe/core';
 import { registerAdminRoutes, type MetricsSource, type NodeStatus } from './admin-routes.js';
-import { registerAuth, type NonceJournalApi } from './auth.js';
+import { registerAuth, type NonceJournalApi, type SigningKeyRing } from './auth.js';
 import { EVENT_METHODS, eventRoute, methodNotAllowed, type Send } from './event-route.js';
 import { clientErrorResponse, sendFailure } from './http-errors.js';
 import { registerHoldRoutes, type HoldsApi } from './hold-routes.js';
@@ -31,7 +31,7 @@ export interface GatewayOptions {
    * Key id -> secret. With keys, every route but `/_rp/health` needs an RFC 9421 signature
    * made with one of them (SPEC §10; see auth.ts); every key is valid at once, for rotation.
    */
-  signingKeys?: ReadonlyMap<string, Buffer> | undefined;
+  signingKeys?: ReadonlyMap<string, Buffer> | SigningKeyRing | undefined;
   /** Nonces of signed requests remembered at once (each for 660 s); past it, 503. @default DEFAULT_MAX_NONCES (262144) */
   maxNonces?: number | undefined;
   /** The node's store of nonces (its data directory), once open: a restart then forgets none. */

@@ -9,3 +9,4 @@ export { type JobsApi } from './jobs-api.js';
 export { parsePrefer, idempotencyKeyOf, jobTtlOf, MAX_WAIT_SECONDS, type Preferences } from './prefer.js';
 export { type HoldsApi } from './hold-routes.js';
 export { principalOf, setPrincipal, LOCAL_PRINCIPAL, API_KEY_PRINCIPAL } from './principal.js';
+export { SigningKeyRing } from './auth.js';
