@@ -1,5 +1,4 @@
 /** Rows of the `holds` table, to and from the shapes of hold-types.ts. */
-import { requestFingerprint } from './fingerprint.js';
 import type { HoldEntry, Hold, HoldInfo, HoldStatus, NewHold } from './hold-types.js';
 import { asBuffer, resultInfo } from './job-rows.js';
 import type { JobQueryParam } from './job-types.js';
@@ -11,7 +10,7 @@ export const HOLD_INFO_COLUMNS = `id, peer, status, verb, noun, args, query, mim
   announced, collected, history`;
 
 /** What a transition returns: the row without the request body, which lives in `hold_bodies`. */
-export const HOLD_ROW_COLUMNS = `${HOLD_INFO_COLUMNS}, result_body, fingerprint`;
+export const HOLD_ROW_COLUMNS = `${HOLD_INFO_COLUMNS}, result_body`;
 
 /** Every column, the request body read from `hold_bodies`. */
 export const HOLD_COLUMNS = `${HOLD_ROW_COLUMNS}, (SELECT body FROM hold_bodies WHERE hold_bodies.id = holds.id) AS body`;
@@ -57,7 +56,6 @@ export interface HoldInfoRow {
 /** A row as a transition returns it, before its body is read. */
 export interface HoldBodilessRow extends HoldInfoRow {
   result_body: Buffer | null;
-  fingerprint: string;
 }
 
 export interface HoldRow extends HoldBodilessRow {
@@ -76,7 +74,6 @@ export interface HoldInsertParams {
   request_id: string;
   timeout_ms: number;
   idempotency_key: string | null;
-  fingerprint: string;
   attempt: number;
   digest: string;
   reason: string;
@@ -99,8 +96,6 @@ export function holdInsertParams(id: string, hold: NewHold, now: number): HoldIn
     request_id: hold.requestId,
     timeout_ms: hold.timeoutMs,
     idempotency_key: hold.idempotencyKey ?? null,
-    // What the receiving node's idempotency gate compares a repeat of the key with.
-    fingerprint: requestFingerprint({ verb: hold.verb, noun: hold.noun, args: hold.args, query, body }),
     attempt: hold.attempt,
     digest: hold.digest,
     reason: hold.reason,

@@ -37,14 +37,14 @@ const RESULT_SET = `result_kind = @result_kind, result_status = @result_status, 
 const DECIDE_SET = `decided_by = @by, decided_at = @now, decision_reason = @entry_reason`;
 const DECIDABLE = `id = @id AND status = 'pending' AND expires_at > @now`;
 /** What an outcome change returns: the info, and what its idempotency record needs. */
-const OUTCOME_RETURNING = `RETURNING ${HOLD_INFO_COLUMNS}, fingerprint`;
+const OUTCOME_RETURNING = `RETURNING ${HOLD_INFO_COLUMNS}`;
 
 function prepareAll(db: Database.Database) {
   return {
     insert: db.prepare(`INSERT INTO holds (id, peer, status, verb, noun, args, query, mime_type, request_id, timeout_ms,
-        idempotency_key, fingerprint, attempt, digest, reason, created_at, expires_at, history)
+        idempotency_key, attempt, digest, reason, created_at, expires_at, history)
       VALUES (@id, @peer, 'pending', @verb, @noun, @args, @query, @mime_type, @request_id, @timeout_ms,
-        @idempotency_key, @fingerprint, @attempt, @digest, @reason, @now, @expires_at,
+        @idempotency_key, @attempt, @digest, @reason, @now, @expires_at,
         json_array(json_object('status', 'pending', 'at', CAST(@now AS INTEGER), 'by', NULL, 'reason', @reason)))
       RETURNING ${HOLD_ROW_COLUMNS}`),
     insertBody: db.prepare(`INSERT INTO hold_bodies (id, body) VALUES (?, ?)`),
@@ -78,7 +78,6 @@ function prepareAll(db: Database.Database) {
 }
 
 type Statements = ReturnType<typeof prepareAll>;
-type OutcomeRow = HoldInfoRow & { fingerprint: string };
 
 /**
  * The reply a repeat of a held event's key gets: given, or made from the new hold (its
@@ -132,7 +131,7 @@ export class HoldStore {
       // Thrown here, it undoes the hold too (the write's savepoint): never a hold whose key would run again.
       checkResult(reply);
       this.#records.setDone({
-        peer: params.peer, key: params.idempotency_key, fingerprint: params.fingerprint, reply, now: params.now, keepUntil: params.expires_at,
+        peer: params.peer, key: params.idempotency_key, fingerprint: params.digest, reply, now: params.now, keepUntil: params.expires_at,
       });
     }
     return hold;
@@ -220,7 +219,7 @@ export class HoldStore {
       return Promise.reject(error);
     }
     const params = { now, by: null, entry_reason: null, ...resultParams(result) };
-    return this.#writes.write(() => this.#outcomes(this.#sql.expire.all(params) as OutcomeRow[], result, now));
+    return this.#writes.write(() => this.#outcomes(this.#sql.expire.all(params) as HoldInfoRow[], result, now));
   }
 
   /** When the earliest pending hold expires (ms); undefined when none is pending. */
@@ -240,17 +239,17 @@ export class HoldStore {
       return Promise.reject(error);
     }
     const now = this.#clock();
-    return this.#writes.write(() => this.#outcomes(this.#sql.recover.all(resultParams(result)) as OutcomeRow[], result, now));
+    return this.#writes.write(() => this.#outcomes(this.#sql.recover.all(resultParams(result)) as HoldInfoRow[], result, now));
   }
 
-  #outcomes(rows: OutcomeRow[], result: JobResult, now: number): HoldInfo[] {
+  #outcomes(rows: HoldInfoRow[], result: JobResult, now: number): HoldInfo[] {
     for (const row of rows) this.#recordOutcome(row, result, now);
     return rows.map(toHoldInfo);
   }
 
-  #recordOutcome(row: OutcomeRow, reply: StoredReply, now: number): void {
+  #recordOutcome(row: HoldInfoRow, reply: StoredReply, now: number): void {
     if (row.idempotency_key === null) return;
-    this.#records.setDone({ peer: row.peer, key: row.idempotency_key, fingerprint: row.fingerprint, reply, now });
+    this.#records.setDone({ peer: row.peer, key: row.idempotency_key, fingerprint: row.digest, reply, now });
   }
 
   /** Pending holds whose onHold has not run yet, oldest first. */

@@ -51,7 +51,10 @@ export interface NewHold {
   readonly idempotencyKey?: string | undefined;
   /** The delivery that was held (1 for the first). */
   readonly attempt: number;
-  /** Hex sha256 of verb, noun, args, query and body: what a decision applies to. */
+  /**
+   * Hex sha256 of verb, noun, args, query and body (`requestFingerprint`): what a decision
+   * applies to, and what the idempotency record of the event's key compares a repeat with.
+   */
   readonly digest: string;
   readonly reason: string;
   /** Ms from now until the hold expires, at most MAX_HOLD_TTL_MS. */

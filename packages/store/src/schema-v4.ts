@@ -23,10 +23,9 @@ CREATE TABLE holds (
   request_id         TEXT    NOT NULL,
   timeout_ms         INTEGER NOT NULL CHECK (timeout_ms >= 0),
   idempotency_key    TEXT    CHECK (idempotency_key <> ''),  -- NULL: the event had none
-  -- The idempotency fingerprint of the event, so that its record can be set to the outcome
-  -- without reading the body back.
-  fingerprint        TEXT    NOT NULL,
   attempt            INTEGER NOT NULL CHECK (attempt >= 1),
+  -- sha256 of verb, noun, args, query and body: what a decision applies to, and the
+  -- idempotency fingerprint its key's record is set with (no body read back for it).
   digest             TEXT    NOT NULL CHECK (length(digest) = 64 AND digest NOT GLOB '*[^0-9a-f]*'),
   reason             TEXT    NOT NULL,
   created_at         INTEGER NOT NULL,

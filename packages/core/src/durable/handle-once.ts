@@ -15,7 +15,8 @@ import {
   StoreError,
   type EventFrame,
 } from '@restpipe/wire';
-import { requestFingerprint, type BeginOutcome, type StoredReply } from '@restpipe/store';
+import type { BeginOutcome, StoredReply } from '@restpipe/store';
+import { digestOf } from '../event-fingerprint.js';
 import { exceptionReply, handleEvent, type HandlerEnv, type ReplyFields } from '../handle-event.js';
 import { isIdempotencyKey } from '../idempotency-key.js';
 import { checkReplyBytes } from '../wire-values.js';
@@ -31,7 +32,7 @@ export async function handleOnce(event: EventFrame, env: HandlerEnv, abort: Lazy
   if (!gate) return refused(new NotEnabledError('the receiving node keeps no idempotency records (--data-dir off)'), env);
   let outcome: BeginOutcome;
   try {
-    outcome = await gate.begin(env.peer.name, key, fingerprintOf(event));
+    outcome = await gate.begin(env.peer.name, key, digestOf(event));
   } catch (error) {
     return refused(new StoreError(`the receiving node could not record the idempotency key: ${(error as Error).message}`), env);
   }
@@ -74,11 +75,6 @@ async function runAndRecord(event: EventFrame, env: HandlerEnv, abort: LazyAbort
     body: fields.data,
   });
   return fields;
-}
-
-/** What makes a repeat the same request: verb, noun, args, query and body (not the mime type or request id). */
-function fingerprintOf(event: EventFrame): string {
-  return requestFingerprint({ verb: event.verb, noun: event.noun, args: event.args, query: event.query, body: event.data });
 }
 
 function refused(error: Error, env: HandlerEnv): ReplyFields {

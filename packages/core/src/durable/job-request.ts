@@ -83,8 +83,12 @@ export function resultOfFailure(error: unknown): JobResult {
     const body = Buffer.from(JSON.stringify(relayedEnvelope(error)));
     return { kind: 1, status: error.status, returnCode: error.returnCode ?? 0, mimeType: 'application/json', body };
   }
-  const reply = exceptionReply(error, false);
-  return { kind: 1, status: reply.status, returnCode: reply.returnCode, mimeType: reply.mimeType, body: reply.data };
+  return resultOfReply(exceptionReply(error, false));
+}
+
+/** Reply fields (`data` the body), as a job or a hold keeps them. */
+export function resultOfReply(reply: { kind: number; status: number; returnCode: number; mimeType: string; data: Uint8Array }): JobResult {
+  return { kind: reply.kind, status: reply.status, returnCode: reply.returnCode, mimeType: reply.mimeType, body: reply.data };
 }
 
 /** Local failures that say nothing about the event: the peer was away, slow, busy, or left. */

@@ -18,9 +18,11 @@ import {
   UnknownHoldError,
   type EventFrame,
 } from '@restpipe/wire';
-import { requestFingerprint, type Hold, type HoldInfo, type HoldStatus, type Store } from '@restpipe/store';
+import type { Hold, HoldInfo, HoldStatus, Store, StoredReply } from '@restpipe/store';
+import { resultOfReply } from '../durable/job-request.js';
 import type { EventContext, HoldView, Peer } from '../api-types.js';
 import type { EventHandler } from '../event-handler.js';
+import { digestOf } from '../event-fingerprint.js';
 import { exceptionReply } from '../handle-event.js';
 import type { Logger } from '../logger.js';
 import { checkReplyBytes } from '../wire-values.js';
@@ -290,19 +292,11 @@ function shuttingDown(): StoreError {
   return new StoreError('the node is shutting down: it takes no decision now');
 }
 
-/** SPEC §9's digest: sha256 of the verb, noun, args, query and body, as idempotency keys compare requests. */
-export function digestOf(event: EventFrame): string {
-  return requestFingerprint({ verb: event.verb, noun: event.noun, args: event.args, query: event.query, body: event.data });
-}
-
 function heldOf(hold: HoldInfo): { hold: string; reason: string; expiresAt: string } {
   return { hold: hold.id, reason: hold.reason, expiresAt: new Date(hold.expiresAt).toISOString() };
 }
 
 /** The HELD reply, as the idempotency record keeps it for a repeat of the event's key. */
-function storedHeld(info: HoldInfo) {
-  const reply = heldReply(heldOf(info));
-  return { kind: reply.kind, status: reply.status, returnCode: reply.returnCode, mimeType: reply.mimeType, body: reply.data };
+function storedHeld(info: HoldInfo): StoredReply {
+  return resultOfReply(heldReply(heldOf(info)));
 }
-
-

@@ -10,6 +10,7 @@ import type { Hold, JobResult } from '@restpipe/store';
 import type { EventContext, HoldView } from '../api-types.js';
 import { InboundContext, type InboundEnv } from '../event-context.js';
 import type { EventHandler } from '../event-handler.js';
+import { resultOfReply } from '../durable/job-request.js';
 import { exceptionReply, handleApproved, type HandlerEnv } from '../handle-event.js';
 import { LazyAbort } from '../lazy-abort.js';
 import type { Logger } from '../logger.js';
@@ -35,8 +36,8 @@ export class HoldRun {
   }
 
   /** A `ctx` for the held event, as its handler would have had it. */
-  contextOf(hold: Hold, abort = new LazyAbort()): InboundContext {
-    return new InboundContext(this.#host.envFor(hold.peer), eventOf(hold), hold.verb as EventFrame['verb'] & EventContext['verb'], abort);
+  contextOf(hold: Hold): InboundContext {
+    return new InboundContext(this.#host.envFor(hold.peer), eventOf(hold), hold.verb as EventFrame['verb'] & EventContext['verb'], new LazyAbort());
   }
 
   async onHold(view: HoldView, ctx: EventContext): Promise<void> {
@@ -91,9 +92,7 @@ export class HoldRun {
     });
     try {
       const env: HandlerEnv = { ...this.#host.envFor(hold.peer), handler: this.#host.handler, exposeTracebacks: this.#host.exposeTracebacks };
-      const run = Promise.resolve(handleApproved(eventOf(hold), env, abort)).then((f) => ({
-        kind: f.kind, status: f.status, returnCode: f.returnCode, mimeType: f.mimeType, body: f.data,
-      }));
+      const run = Promise.resolve(handleApproved(eventOf(hold), env, abort)).then(resultOfReply);
       return await Promise.race([run, deadline]);
     } finally {
       clearTimeout(timer);
@@ -105,13 +104,11 @@ export class HoldRun {
     for (const abort of this.#running.keys()) abort.abort(new ClosedError('the node is closing'));
     this.#running.clear();
   }
-
 }
 
 /** A failure, as the sender's job will end with it. */
 export function resultOf(error: Error, exposeTracebacks: boolean): JobResult {
-  const reply = exceptionReply(error, exposeTracebacks);
-  return { kind: reply.kind, status: reply.status, returnCode: reply.returnCode, mimeType: reply.mimeType, body: reply.data };
+  return resultOfReply(exceptionReply(error, exposeTracebacks));
 }
 
 /** The event as it was held: the same bytes the digest was made of. */
