@@ -23,6 +23,8 @@ export const diagnostics = {
   job: dc.channel('restpipe:job'),
   /** A hold was made, approved, denied or expired (HoldMessage). */
   hold: dc.channel('restpipe:hold'),
+  /** The cluster (SPEC §11) forwarded, received or dropped a message (ClusterMessage). */
+  cluster: dc.channel('restpipe:cluster'),
 } as const;
 
 export interface OwnedMessage {
@@ -68,6 +70,14 @@ export interface EventErrorMessage extends EventMessage {
   handlerName: string;
   code: string;
   side: 'sender';
+}
+
+/**
+ * `forwarded`: a request sent to another node; `received`: one taken from another node;
+ * `noresponders`: nobody held the name when asked; `dropped`: a cluster message that did not parse.
+ */
+export interface ClusterMessage extends OwnedMessage {
+  count: 'forwarded' | 'received' | 'noresponders' | 'dropped';
 }
 
 export function publish<M extends OwnedMessage>(channel: dc.Channel, message: M): void {

@@ -18,6 +18,9 @@ import type { Durable } from './durable/durable.js';
 import type { EnqueueRequest } from './durable/job-request.js';
 import type { JobView } from './durable/job-view.js';
 import { NodeJobs } from './durable/node-jobs.js';
+import type { BroadcastOutcome, RemotePeers } from './cluster/remote-peers.js';
+import { routeRequest, type RouteContext } from './cluster/route.js';
+import { broadcastLocal, serverSide, type ServerSide } from './cluster/server-side.js';
 
 const HEX = /^[0-9a-f]+$/i;
 
@@ -116,6 +119,8 @@ export class PipeServer extends EventEmitter {
   #listener: TlsListener | undefined;
   #closing = false;
   readonly #jobs: NodeJobs;
+  /** The cluster (SPEC §11), when this node is in one: how clients of other nodes are reached. */
+  #route: RouteContext | undefined;
 
   constructor(options: PipeServerOptions) {
     super();
@@ -161,8 +166,8 @@ export class PipeServer extends EventEmitter {
       options: this.options,
       handler: this.handler,
       host: {
-        connectedTargets: () => [...this.#byName.keys()].filter((name) => this.isConnected(name)).map((name) => PREFIX + name),
-        isConnected: (target) => target.startsWith(PREFIX) && this.isConnected(target.slice(PREFIX.length)),
+        connectedTargets: () => this.#reachableNames().map((name) => PREFIX + name),
+        isConnected: (target) => target.startsWith(PREFIX) && this.#reachable(target.slice(PREFIX.length)),
         send: (target, request) => this.#send(target.slice(PREFIX.length), request),
         notify: (name, hold) => this.#byName.get(name)?.sendHoldNotice(hold) ?? false,
         envFor: (name) => ({
@@ -238,7 +243,50 @@ export class PipeServer extends EventEmitter {
   #send(name: string, request: PipeRequest): Promise<PipeResponse> {
     const now = this.#byName.get(name);
     if (now?.isOpen) return now.request(request);
+    if (this.#route) return routeRequest(this.#route, name, request);
     return this.#connectionFor(name).then((connection) => connection.request(request));
+  }
+
+  /** Connected here, or (in a cluster) to another node. */
+  #reachable(name: string): boolean {
+    return this.isConnected(name) || (this.#route?.remote.heldElsewhere(name) ?? false);
+  }
+
+  #reachableNames(): string[] {
+    const names = new Set([...this.#byName.keys()].filter((name) => this.isConnected(name)));
+    for (const name of this.#route?.remote.remoteNames() ?? []) names.add(name);
+    return [...names];
+  }
+
+  /**
+   * Sends the event to every connected client (SPEC §11 broadcast), of every node in a
+   * cluster: each answers or fails on its own, under the request's deadline.
+   */
+  async broadcast(request: PipeRequest): Promise<BroadcastOutcome[]> {
+    const here = this.#broadcastLocal(request);
+    const elsewhere = this.#route?.remote.up ? this.#route.remote.broadcast(request) : Promise.resolve([]);
+    const [mine, theirs] = await Promise.all([here, elsewhere]);
+    const names = new Set(mine.map((outcome) => outcome.name));
+    return [...mine, ...theirs.filter((outcome) => !names.has(outcome.name))];
+  }
+
+  #broadcastLocal(request: PipeRequest): Promise<BroadcastOutcome[]> {
+    return broadcastLocal(this.#byName, request);
+  }
+
+  /**
+   * Joins a cluster (SPEC §11), once: requests for clients not connected here go through
+   * `remote`. Returns what the cluster may do to this server.
+   */
+  attachCluster(remote: RemotePeers): ServerSide {
+    if (this.#route) throw new ConfigError('this server is already in a cluster');
+    this.#route = {
+      remote,
+      local: (name) => this.#byName.get(name),
+      knownHere: (name) => this.#known.has(name),
+      connectWaitMs: this.options.connectWaitMs,
+    };
+    return serverSide(this.#byName, this.#jobs);
   }
 
   async #connectionFor(name: string): Promise<PipeConnection> {
@@ -314,7 +362,10 @@ export class PipeServer extends EventEmitter {
       role: 'server', transport, options: this.options, handler: this.handler,
       generation: ++this.#generation, logger: this.#logger, owner: this, idempotency: this.#jobs.gate, holds: this.#jobs.holds,
     });
-    connection.on('holdNotice', (hold) => this.#jobs.holdNotice(`client/${name}`, hold));
+    connection.on('holdNotice', (hold: string) => {
+      this.#jobs.holdNotice(`client/${name}`, hold);
+      this.#route?.remote.holdNotice(name, hold);
+    });
     this.#live.add(connection);
     connection.once('close', (reason: string, error: Error | undefined, wasOpen: boolean) =>
       this.#onClose(connection, reason, error, wasOpen));

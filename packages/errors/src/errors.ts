@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   INVALID_SIGNATURE: 'RP_ERR_INVALID_SIGNATURE',
   REPLAYED_REQUEST: 'RP_ERR_REPLAYED_REQUEST',
   NONCE_STORE_FULL: 'RP_ERR_NONCE_STORE_FULL',
+  CLUSTER_UNAVAILABLE: 'RP_ERR_CLUSTER_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -388,6 +389,12 @@ export class NonceStoreFullError extends RpError {
   override readonly status = 503;
 }
 
+/** The client is not connected to this node, and the cluster (NATS) that would reach it is down (SPEC §11). */
+export class ClusterUnavailableError extends RpError {
+  readonly code = ERROR_CODES.CLUSTER_UNAVAILABLE;
+  override readonly status = 503;
+}
+
 export interface PipeFailDetails {
   /** Class name of the exception on the side that raised it, e.g. `TypeError`. */
   readonly className: string;
@@ -440,7 +447,7 @@ export const ERROR_CLASSES = {
   NotEnabledError, UnknownJobError, JobPendingError, JobExpiredError, JobCancelledError, JobStateError, JobQueueFullError,
   IndeterminateError, IdempotencyKeyMismatchError, IdempotencyKeyInUseError,
   UnknownHoldError, HoldDecidedError, HoldDigestMismatchError, HoldDeniedError, HoldExpiredError,
-  InvalidSignatureError, ReplayedRequestError, NonceStoreFullError,
+  InvalidSignatureError, ReplayedRequestError, NonceStoreFullError, ClusterUnavailableError,
 } as const;
 
 for (const [name, cls] of Object.entries(ERROR_CLASSES)) brand(cls, name);
