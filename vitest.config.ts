@@ -15,6 +15,7 @@ export default defineConfig({
       // Before '@restpipe/certs', which would otherwise take its subpath too.
       '@restpipe/certs/names': fileURLToPath(new URL('./packages/certs/src/names.ts', import.meta.url)),
       '@restpipe/certs': src('certs'),
+      '@restpipe/cluster': src('cluster'),
       '@restpipe/gateway': src('gateway'),
       restpipe: src('restpipe'),
     },

@@ -1,0 +1,144 @@
+import { headers, NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
+import {
+  BodyTooLargeError,
+  ClusterUnavailableError,
+  NOBODY,
+  PeerDisconnectedError,
+  ProtocolError,
+  responseFromReply,
+  saneRequestId,
+  type PipeRequest,
+  type PipeResponse,
+} from '@restpipe/core';
+import { decodeReply, encodeRequest, errorOf } from './codec.js';
+import { countCluster } from './cluster-diagnostics.js';
+import { encode } from './messages.js';
+import type { Presence } from './presence.js';
+import { CANCELS, clientSubject } from './subjects.js';
+
+/** Past the request's own deadline, the holder's 504 has this long to come back before the holder counts as lost. */
+export const HOLDER_SLACK_MS = 2_000;
+export const H_ORIGIN = 'Rp-Origin';
+export const H_HOPS = 'Rp-Hops';
+export const H_ID = 'Rp-Id';
+export const H_STATUS = 'Rp-Status';
+
+export interface ForwarderOptions {
+  readonly owner: object;
+  readonly self: string;
+  readonly presence: Presence;
+  readonly defaultTimeoutMs: number;
+  /** The connection, while it is up. */
+  connection(): NatsConnection | undefined;
+}
+
+interface InFlight {
+  readonly name: string;
+  /** The node that held the name when the request went: undefined when none was known. */
+  readonly holder: string | undefined;
+  readonly fail: (error: Error) => void;
+}
+
+/**
+ * The sending side of a forwarded request (SPEC §11): one NATS request to the name's
+ * subject, with the deadline, request id, origin and a hop count of 1. "No responders"
+ * is NOBODY (try again); a holder lost mid-request (it stopped beating, or the name
+ * moved on) fails its requests with 502 at once, without waiting for their deadlines.
+ */
+export class Forwarder {
+  readonly #options: ForwarderOptions;
+  readonly #inFlight = new Set<InFlight>();
+  #nextId = 0;
+
+  constructor(options: ForwarderOptions) {
+    this.#options = options;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  async forward(name: string, request: PipeRequest): Promise<PipeResponse | typeof NOBODY> {
+    const nc = this.#options.connection();
+    if (!nc) return NOBODY;
+    const timeoutMs = request.timeoutMs ?? this.#options.defaultTimeoutMs;
+    const data = encodeRequest(request, timeoutMs, saneRequestId(request.requestId));
+    const maxPayload = nc.info?.max_payload ?? 0;
+    if (maxPayload > 0 && data.length > maxPayload) {
+      throw new BodyTooLargeError(`the event is ${data.length} bytes; the cluster carries at most ${maxPayload} (nats-server max_payload)`);
+    }
+    const id = String(++this.#nextId);
+    const h = headers();
+    h.set(H_ORIGIN, this.#options.self);
+    h.set(H_HOPS, '1');
+    h.set(H_ID, id);
+    countCluster(this.#options.owner, 'forwarded');
+    request.onCancellable?.(() => nc.publish(CANCELS, encode({ node: this.#options.self, id })));
+    let entry: InFlight | undefined;
+    const lost = new Promise<never>((_resolve, reject) => {
+      entry = { name, holder: this.#options.presence.holder(name)?.node, fail: reject };
+      this.#inFlight.add(entry);
+    });
+    try {
+      const msg = await Promise.race([nc.request(clientSubject(name), data, { timeout: timeoutMs + HOLDER_SLACK_MS, headers: h }), lost]);
+      return this.#outcome(msg.headers?.get(H_STATUS) ?? '', msg.data);
+    } catch (error) {
+      return this.#failure(name, error);
+    } finally {
+      this.#inFlight.delete(entry!);
+    }
+  }
+
+  #outcome(status: string, data: Uint8Array): PipeResponse | typeof NOBODY {
+    if (status === 'nobody') return NOBODY;
+    if (status === 'error') {
+      const { className, message } = parseError(data);
+      throw errorOf(className, message);
+    }
+    if (status !== 'reply') throw new ProtocolError(`the holder answered with status ${JSON.stringify(status.slice(0, 32))}`);
+    return responseFromReply(decodeReply(data), true);
+  }
+
+  #failure(name: string, error: unknown): typeof NOBODY {
+    if (error instanceof NoRespondersError || (error as { cause?: unknown }).cause instanceof NoRespondersError) {
+      countCluster(this.#options.owner, 'noresponders');
+      return NOBODY;
+    }
+    if (error instanceof TimeoutError || (error as { cause?: unknown }).cause instanceof TimeoutError) {
+      throw new PeerDisconnectedError(`the node holding ${name} did not answer within the deadline: it may be lost`);
+    }
+    if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('RP_ERR_')) throw error;
+    throw new ClusterUnavailableError(`the cluster failed to carry the request for ${name}: ${(error as Error).message}`);
+  }
+
+  /** The node stopped beating, or left: its requests fail now with 502. */
+  holderLost(node: string): void {
+    for (const entry of this.#inFlight) {
+      if (entry.holder === node) entry.fail(new PeerDisconnectedError(`the node holding ${entry.name} (${node}) was lost mid-request`));
+    }
+  }
+
+  /** `name` is claimed anew by `node`: requests that went to its older holder fail now with 502. */
+  nameMoved(name: string, node: string): void {
+    for (const entry of this.#inFlight) {
+      if (entry.name === name && entry.holder !== undefined && entry.holder !== node) {
+        entry.fail(new PeerDisconnectedError(`${name} moved from ${entry.holder} to ${node} mid-request`));
+      }
+    }
+  }
+
+  /** The connection to NATS is lost: nothing in flight can come back. */
+  clusterLost(): void {
+    for (const entry of this.#inFlight) entry.fail(new PeerDisconnectedError(`the cluster connection was lost while ${entry.name} was answering`));
+  }
+}
+
+function parseError(data: Uint8Array): { className: string; message: string } {
+  try {
+    const value = JSON.parse(Buffer.from(data).toString('utf8')) as { className?: unknown; message?: unknown };
+    if (typeof value.className === 'string' && typeof value.message === 'string') return { className: value.className, message: value.message };
+  } catch {
+    // answered below
+  }
+  throw new ProtocolError('the holder answered with a failure that does not parse');
+}

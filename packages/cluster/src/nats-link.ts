@@ -1,0 +1,131 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '@restpipe/core';
+
+/** Files for NATS's TLS: the CA its servers' certificates chain to, and this node's own certificate and key. */
+export interface ClusterTls {
+  readonly caFile?: string | undefined;
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
+}
+
+export interface NatsLinkOptions {
+  readonly servers: readonly string[];
+  readonly tls?: ClusterTls | undefined;
+  /** How this node names itself to NATS (its connection name in `/connz`). */
+  readonly name: string;
+  readonly logger: Logger;
+  /** The connection is up (first time, or back after a loss). */
+  onUp(nc: NatsConnection, first: boolean): void;
+  /** The connection is down: NATS is reconnecting, or it closed. */
+  onDown(): void;
+}
+
+/** Between whole new connection attempts, when NATS's own reconnection gave up or a first connect failed fast. */
+const RETRY_MS = [500, 1000, 2000, 5000] as const;
+/** nats.js pings every this often and counts the link dead after two unanswered: a dead route is never waited on. */
+const PING_INTERVAL_MS = 2_000;
+
+/**
+ * The node's one connection to NATS (SPEC §11), kept up forever. NATS unreachable at start
+ * is no start failure: the node serves its own clients while this retries and logs.
+ */
+export class NatsLink {
+  readonly #options: NatsLinkOptions;
+  #nc: NatsConnection | undefined;
+  #up = false;
+  #closing = false;
+  #everUp = false;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(options: NatsLinkOptions) {
+    this.#options = options;
+  }
+
+  get up(): boolean {
+    return this.#up && !this.#closing;
+  }
+
+  /** The connection while it is up. */
+  get connection(): NatsConnection | undefined {
+    return this.up ? this.#nc : undefined;
+  }
+
+  start(): void {
+    void this.#connect(0);
+  }
+
+  async #connect(attempt: number): Promise<void> {
+    if (this.#closing) return;
+    const { servers, tls, name, logger } = this.#options;
+    try {
+      const nc = await connect({
+        servers: [...servers],
+        name,
+        ...(tls && (tls.caFile || tls.certFile) ? { tls: { ...tls } } : {}),
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 1_000,
+        waitOnFirstConnect: true,
+        pingInterval: PING_INTERVAL_MS,
+        maxPingOut: 2,
+      });
+      if (this.#closing) {
+        await nc.close();
+        return;
+      }
+      this.#adopt(nc);
+    } catch (error) {
+      const delay = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!;
+      logger.warn({ servers, err: (error as Error).message, retryMs: delay }, 'cluster: cannot connect to NATS; serving local clients, retrying');
+      this.#retry = setTimeout(() => void this.#connect(attempt + 1), delay);
+    }
+  }
+
+  #adopt(nc: NatsConnection): void {
+    this.#nc = nc;
+    this.#up = true;
+    const first = !this.#everUp;
+    this.#everUp = true;
+    this.#options.logger.info({ server: nc.getServer(), maxPayload: nc.info?.max_payload }, 'cluster: connected to NATS');
+    this.#options.onUp(nc, first);
+    void this.#watch(nc);
+    void nc.closed().then((error) => {
+      if (this.#nc !== nc) return;
+      this.#setDown();
+      if (this.#closing) return;
+      this.#options.logger.warn({ err: error?.message }, 'cluster: the NATS connection closed; connecting again');
+      void this.#connect(0);
+    });
+  }
+
+  async #watch(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') {
+        this.#options.logger.warn({ server: status.server }, 'cluster: NATS connection lost; reconnecting');
+        this.#setDown();
+      } else if (status.type === 'reconnect') {
+        this.#options.logger.info({ server: status.server }, 'cluster: NATS connection back');
+        this.#up = true;
+        this.#options.onUp(nc, false);
+      }
+    }
+  }
+
+  #setDown(): void {
+    if (!this.#up) return;
+    this.#up = false;
+    this.#options.onDown();
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    clearTimeout(this.#retry);
+    const nc = this.#nc;
+    this.#up = false;
+    if (!nc || nc.isClosed()) return;
+    try {
+      await nc.drain();
+    } catch {
+      await nc.close().catch(() => undefined);
+    }
+  }
+}

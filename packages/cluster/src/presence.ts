@@ -1,0 +1,146 @@
+/** A node's claim on a client name: the newest epoch wins, cluster-wide (SPEC §11). */
+export interface Claim {
+  readonly name: string;
+  readonly node: string;
+  readonly epoch: number;
+}
+
+/** Another node, as its heartbeats show it. */
+export interface NodeEntry {
+  readonly node: string;
+  /** When that node joined, ISO 8601. */
+  readonly since: string;
+  clients: number;
+  /** performance.now() of its last heartbeat. */
+  heardAt: number;
+}
+
+/** Names remembered as seen, at most: past it the oldest are forgotten (they answer 404 again). */
+export const MAX_SEEN_NAMES = 100_000;
+
+/** `a` is a newer claim than `b`: a higher epoch, or the same epoch from a higher node id. */
+export function newer(a: Claim, b: Claim): boolean {
+  return a.epoch > b.epoch || (a.epoch === b.epoch && a.node > b.node);
+}
+
+/**
+ * Who holds which name, as far as this node knows: its own claims, the claims other
+ * nodes announced, and the names seen since this node joined. It is a cache of what the
+ * others say, repaired by every heartbeat; never a source of truth that outlives them.
+ */
+export class Presence {
+  readonly #self: string;
+  readonly #holders = new Map<string, Claim>();
+  readonly #seen = new Set<string>();
+  readonly #nodes = new Map<string, NodeEntry>();
+  #clock = 0;
+
+  constructor(self: string) {
+    this.#self = self;
+  }
+
+  /**
+   * The epoch of a new claim of `name` by this node: past every claim of it known here, and
+   * past this node's own clock (a hybrid clock: wall time, never going back).
+   */
+  nextEpoch(name: string): number {
+    this.#clock = Math.max(Date.now(), this.#clock + 1, (this.#holders.get(name)?.epoch ?? 0) + 1);
+    return this.#clock;
+  }
+
+  /** Takes a claim; true when it is now the newest for its name. */
+  claim(claim: Claim): boolean {
+    this.#see(claim.name);
+    this.#clock = Math.max(this.#clock, claim.epoch);
+    const current = this.#holders.get(claim.name);
+    if (current && !newer(claim, current)) return false;
+    this.#holders.set(claim.name, claim);
+    return true;
+  }
+
+  /** Forgets a claim, if it is still the newest for its name; true when it was. */
+  release(claim: Claim): boolean {
+    const current = this.#holders.get(claim.name);
+    if (!current || current.node !== claim.node || current.epoch !== claim.epoch) return false;
+    this.#holders.delete(claim.name);
+    return true;
+  }
+
+  holder(name: string): Claim | undefined {
+    return this.#holders.get(name);
+  }
+
+  heldElsewhere(name: string): boolean {
+    const holder = this.#holders.get(name);
+    return holder !== undefined && holder.node !== this.#self;
+  }
+
+  *remoteNames(): Iterable<string> {
+    for (const claim of this.#holders.values()) if (claim.node !== this.#self) yield claim.name;
+  }
+
+  seen(name: string): boolean {
+    return this.#seen.has(name);
+  }
+
+  seenNames(): string[] {
+    return [...this.#seen];
+  }
+
+  see(names: Iterable<string>): void {
+    for (const name of names) this.#see(name);
+  }
+
+  #see(name: string): void {
+    if (this.#seen.has(name)) return;
+    if (this.#seen.size >= MAX_SEEN_NAMES) this.#seen.delete(this.#seen.values().next().value!);
+    this.#seen.add(name);
+  }
+
+  /**
+   * A heartbeat: `node` holds exactly `claims` now. Returns the names it newly holds, and
+   * the claims of it this node knew but the heartbeat no longer lists (released, messages lost).
+   */
+  beat(node: string, since: string, claims: readonly Claim[], now: number): { claimed: string[]; released: Claim[] } {
+    const entry = this.#nodes.get(node);
+    if (entry) {
+      entry.clients = claims.length;
+      entry.heardAt = now;
+    } else {
+      this.#nodes.set(node, { node, since, clients: claims.length, heardAt: now });
+    }
+    const listed = new Set<string>();
+    const claimed: string[] = [];
+    for (const claim of claims) {
+      listed.add(claim.name);
+      if (this.claim(claim)) claimed.push(claim.name);
+    }
+    const released = [...this.#holders.values()].filter((c) => c.node === node && !listed.has(c.name));
+    for (const claim of released) this.#holders.delete(claim.name);
+    return { claimed, released };
+  }
+
+  /** Nodes not heard from within `ms`: forgotten, with their claims, which are returned. */
+  expire(now: number, ms: number): { nodes: string[]; released: Claim[] } {
+    const gone = [...this.#nodes.values()].filter((entry) => now - entry.heardAt > ms).map((entry) => entry.node);
+    const released: Claim[] = [];
+    for (const node of gone) released.push(...this.dropNode(node));
+    return { nodes: gone, released };
+  }
+
+  dropNode(node: string): Claim[] {
+    this.#nodes.delete(node);
+    const released = [...this.#holders.values()].filter((claim) => claim.node === node);
+    for (const claim of released) this.#holders.delete(claim.name);
+    return released;
+  }
+
+  /** Every other node heard from. */
+  nodes(): NodeEntry[] {
+    return [...this.#nodes.values()];
+  }
+
+  isNode(node: string): boolean {
+    return this.#nodes.has(node);
+  }
+}

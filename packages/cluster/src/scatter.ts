@@ -1,0 +1,116 @@
+import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import type { BroadcastOutcome, ClientInfo, PipeRequest, ServerSide } from '@restpipe/core';
+import { saneRequestId, responseFromReply } from '@restpipe/core';
+import { decodeReply, decodeRequest, encodeRequest, errorOf, outcomeOf } from './codec.js';
+import { countCluster } from './cluster-diagnostics.js';
+import { H_ORIGIN } from './forwarder.js';
+import { nodeIdOf } from './messages.js';
+import { BROADCAST, CLIENTS } from './subjects.js';
+
+/** A client as `/_rp/clients` lists it in a cluster: with the node it is connected to. */
+export interface ClusterClientInfo extends ClientInfo {
+  readonly node: string;
+}
+
+/** How long `/_rp/clients` waits for the other nodes' lists. */
+const CLIENTS_WAIT_MS = 1_000;
+/** Past a broadcast's deadline, the other nodes' answers have this long to arrive. */
+const BROADCAST_SLACK_MS = 1_000;
+
+function originHeaders(self: string) {
+  const h = headers();
+  h.set(H_ORIGIN, self);
+  return h;
+}
+
+/** A message this node sent itself (NATS echoes to its own subscriptions): not answered. */
+export function fromSelf(msg: Msg, self: string): boolean {
+  return msg.headers?.get(H_ORIGIN) === self;
+}
+
+/** Asks every other node (`nodes` of them) and collects what each answers, until all have or `maxWait`. */
+async function gather(nc: NatsConnection, subject: string, data: Uint8Array, self: string, nodes: number, maxWait: number): Promise<Msg[]> {
+  if (nodes === 0) return [];
+  const answers: Msg[] = [];
+  const replies = await nc.requestMany(subject, data, { strategy: 'count', maxMessages: nodes, maxWait, headers: originHeaders(self) });
+  try {
+    for await (const msg of replies) answers.push(msg);
+  } catch {
+    // No responders, or the wait ended: what arrived is the answer.
+  }
+  return answers;
+}
+
+/** Every other node's clients. A node that does not answer in time is left out. */
+export async function gatherClients(owner: object, nc: NatsConnection, self: string, nodes: number): Promise<ClusterClientInfo[]> {
+  const answers = await gather(nc, CLIENTS, new Uint8Array(0), self, nodes, CLIENTS_WAIT_MS);
+  const clients: ClusterClientInfo[] = [];
+  for (const msg of answers) {
+    try {
+      const list = JSON.parse(Buffer.from(msg.data).toString('utf8')) as { node: unknown; clients: ClientInfo[] };
+      const node = nodeIdOf(list.node);
+      for (const client of list.clients) clients.push({ ...client, node });
+    } catch {
+      countCluster(owner, 'dropped');
+    }
+  }
+  return clients;
+}
+
+export function answerClients(msg: Msg, self: string, clients: ClientInfo[]): void {
+  if (fromSelf(msg, self) || !msg.reply) return;
+  msg.respond(Buffer.from(JSON.stringify({ node: self, clients })));
+}
+
+type WireOutcome = { name: string; reply: string } | { name: string; className: string; message: string };
+
+/** The other nodes' parts of a broadcast: every client of theirs, each with its outcome. */
+export async function gatherBroadcast(
+  owner: object, nc: NatsConnection, self: string, nodes: number, request: PipeRequest, timeoutMs: number,
+): Promise<BroadcastOutcome[]> {
+  const data = encodeRequest(request, timeoutMs, saneRequestId(request.requestId));
+  const answers = await gather(nc, BROADCAST, data, self, nodes, timeoutMs + BROADCAST_SLACK_MS);
+  const outcomes: BroadcastOutcome[] = [];
+  for (const msg of answers) {
+    try {
+      for (const part of JSON.parse(Buffer.from(msg.data).toString('utf8')) as WireOutcome[]) outcomes.push(outcomeFrom(part));
+    } catch {
+      countCluster(owner, 'dropped');
+    }
+  }
+  return outcomes;
+}
+
+function outcomeFrom(part: WireOutcome): BroadcastOutcome {
+  if ('reply' in part) {
+    try {
+      return { name: part.name, response: responseFromReply(decodeReply(Buffer.from(part.reply, 'base64')), true) };
+    } catch (error) {
+      return { name: part.name, error: error as Error };
+    }
+  }
+  return { name: part.name, error: errorOf(part.className, part.message) };
+}
+
+/** This node's part of another node's broadcast. */
+export async function answerBroadcast(owner: object, msg: Msg, self: string, side: ServerSide): Promise<void> {
+  if (fromSelf(msg, self) || !msg.reply) return;
+  let request: PipeRequest;
+  try {
+    request = decodeRequest(msg.data);
+  } catch {
+    countCluster(owner, 'dropped');
+    msg.respond(Buffer.from('[]'));
+    return;
+  }
+  const outcomes = await side.broadcastLocal(request);
+  const parts: WireOutcome[] = outcomes.map((outcome) => {
+    const wire = outcomeOf(outcome.response ? { response: outcome.response } : { error: outcome.error });
+    return 'reply' in wire ? { name: outcome.name, reply: wire.reply.toString('base64') } : { name: outcome.name, ...wire.error };
+  });
+  try {
+    msg.respond(Buffer.from(JSON.stringify(parts)));
+  } catch {
+    // The connection closed meanwhile: the sender's wait ends on its own.
+  }
+}

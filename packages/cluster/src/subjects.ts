@@ -1,0 +1,30 @@
+/**
+ * The NATS subjects of a cluster (SPEC §11). A client name may hold `.`, which NATS
+ * reads as a token separator; names never hold `~` (NAME_PATTERN), so `.` becomes `~`,
+ * one to one. Keep these subjects out of every JetStream stream: a stream that captures
+ * a request subject answers it with a PubAck (LESSONS.md).
+ */
+const ROOT = 'rp.v1';
+
+/** Requests for one client: its holder subscribes, in one queue group. */
+export function clientSubject(name: string): string {
+  return `${ROOT}.to.${name.replaceAll('.', '~')}`;
+}
+
+export const QUEUE = 'rp';
+/** A node claims a name with an epoch, or lets it go. */
+export const CLAIMS = `${ROOT}.claim`;
+/** Each node's heartbeat: its clients and their epochs. */
+export const BEATS = `${ROOT}.beat`;
+/** A node (re)joining asks every other node for its whole state... */
+export const SYNC = `${ROOT}.sync`;
+/** ...which each publishes here, names seen included. */
+export const STATE = `${ROOT}.state`;
+/** Scatter-gather of `/_rp/clients`. */
+export const CLIENTS = `${ROOT}.clients`;
+/** A broadcast: every node sends the event to all its clients. */
+export const BROADCAST = `${ROOT}.bcast`;
+/** A client's hold notice, for the node whose job waits on it. */
+export const HOLDS = `${ROOT}.hold`;
+/** The caller of a forwarded request hung up. */
+export const CANCELS = `${ROOT}.cancel`;
