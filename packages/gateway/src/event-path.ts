@@ -25,7 +25,8 @@ export function parseEventPath(rawUrl: string, prefix: string, withTarget: boole
   if (withTarget) {
     const slash = rest.indexOf('/');
     target = slash < 0 ? rest : rest.slice(0, slash);
-    if (!NAME_PATTERN.test(target)) throw new InvalidPathError(`invalid client name ${JSON.stringify(target)}`);
+    // `*` is every client (SPEC §11 broadcast); the route decides what it may do.
+    if (target !== '*' && !NAME_PATTERN.test(target)) throw new InvalidPathError(`invalid client name ${JSON.stringify(target)}`);
     rest = slash < 0 ? '' : rest.slice(slash + 1);
   }
   const split = rest.indexOf('//');

@@ -14,6 +14,7 @@ import {
   type PipeResponse,
   type Verb,
 } from '@restpipe/core';
+import { BROADCAST_TARGET, broadcastBody, checkBroadcast, type Broadcast } from './broadcast.js';
 import { parseEventPath } from './event-path.js';
 import { RETURN_CODE_HEADER } from './http-errors.js';
 import { jobLocation, requireJobs, sendJobResult } from './job-routes.js';
@@ -37,6 +38,9 @@ export interface EventRouteOptions {
   send: Send;
   /** The node's durable side: undefined with `--data-dir off`. */
   jobs: () => JobsApi | undefined;
+  /** The server's `/client/*` (SPEC §11): every connected client. */
+  broadcast?: Broadcast | undefined;
+  exposeTracebacks?: boolean | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -63,6 +67,12 @@ export function eventRoute(options: EventRouteOptions) {
       requestId: request.id,
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     };
+    if (path.target === BROADCAST_TARGET) {
+      checkBroadcast(prefer.respondAsync, idempotencyKey);
+      if (!options.broadcast) throw new InvalidRequestError('this node cannot broadcast');
+      const body = broadcastBody(await options.broadcast(event), options.exposeTracebacks === true);
+      return reply.code(200).type('application/json').send(JSON.stringify(body));
+    }
     if (prefer.respondAsync) return respondAsync(reply, options, path.target, event, prefer, ttlMs);
     if (idempotencyKey !== undefined) requireJobs(options.jobs);
     const hangUp = new HangUp(reply);

@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { InvalidPathError, NotFoundError, RpError } from '@restpipe/core';
 import { registerAdminRoutes, type MetricsSource, type NodeStatus } from './admin-routes.js';
 import { registerAuth, type NonceJournalApi, type SigningKeyRing } from './auth.js';
+import type { Broadcast } from './broadcast.js';
 import { EVENT_METHODS, eventRoute, methodNotAllowed, type Send } from './event-route.js';
 import { clientErrorResponse, sendFailure } from './http-errors.js';
 import { registerHoldRoutes, type HoldsApi } from './hold-routes.js';
@@ -42,6 +43,8 @@ export interface GatewayOptions {
   metrics?: MetricsSource | undefined;
   /** The node's durable side (SPEC §8), once open; undefined (or none) with `--data-dir off`. */
   jobs?: (() => JobsApi | undefined) | undefined;
+  /** The server's broadcast (SPEC §11): a broadcast (`/client/` then `*` then the noun) to every connected client. */
+  broadcast?: Broadcast | undefined;
   /** The node's holds (SPEC §9), once open; undefined (or none) with `--data-dir off`. */
   holds?: (() => HoldsApi | undefined) | undefined;
 }
@@ -119,7 +122,9 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
 function registerEventRoutes(app: FastifyInstance, options: GatewayOptions): void {
   const isServer = options.status.role === 'server';
   const prefix = isServer ? '/client/' : '/server/';
-  const handler = eventRoute({ prefix, withTarget: isServer, send: options.send, jobs: options.jobs ?? noJobs });
+  const handler = eventRoute({
+    prefix, withTarget: isServer, send: options.send, jobs: options.jobs ?? noJobs, broadcast: options.broadcast, exposeTracebacks: options.exposeTracebacks,
+  });
   const methods = [...EVENT_METHODS, ...UNSUPPORTED_METHODS];
   app.route({ method: methods, url: `${prefix}*`, handler });
   app.route({ method: methods, url: prefix.slice(0, -1), handler: async (request, reply) => handler(request, reply) });

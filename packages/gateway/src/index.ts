@@ -10,3 +10,5 @@ export { parsePrefer, idempotencyKeyOf, jobTtlOf, MAX_WAIT_SECONDS, type Prefere
 export { type HoldsApi } from './hold-routes.js';
 export { principalOf, setPrincipal, LOCAL_PRINCIPAL, API_KEY_PRINCIPAL } from './principal.js';
 export { SigningKeyRing } from './auth.js';
+export { BROADCAST_TARGET, broadcastBody, type Broadcast, type BroadcastEntry } from './broadcast.js';
+export { type ClusterStatus } from './admin-routes.js';
