@@ -2,6 +2,7 @@ import type { Channel } from 'node:diagnostics_channel';
 import {
   diagnostics,
   silentLogger,
+  type ClusterMessage,
   type EventErrorMessage,
   type HandledMessage,
   type HoldMessage,
@@ -63,6 +64,10 @@ export class Observer {
     this.#on(diagnostics.lateReply, () => this.prometheus.counters.lateReply.inc());
     this.#on(diagnostics.job, (m: JobMessage) => this.#job(m));
     this.#on(diagnostics.hold, (m: HoldMessage) => this.#hold(m));
+    this.#on(diagnostics.cluster, (m: ClusterMessage) => {
+      this.#statsd?.increment(`cluster.${m.count}`);
+      this.prometheus.cluster[m.count].inc();
+    });
   }
 
   #on<M extends OwnedMessage>(channel: Channel, listener: (message: M) => void): void {

@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export type JobCounter = 'accepted' | 'succeeded' | 'failed' | 'expired' | 'retry' | 'cancelled';
 /** SPEC §9: a hold was made (`created`), or decided. */
 export type HoldCounter = 'created' | 'approved' | 'denied' | 'expired';
+/** SPEC §11: requests sent to and taken from other nodes, names nobody held, cluster messages dropped. */
+export type ClusterCounter = 'forwarded' | 'received' | 'noresponders' | 'dropped';
 
 /** Seconds; from sub-millisecond loopback to a slow handler. */
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -21,6 +23,8 @@ export class PrometheusMetrics {
   readonly jobsPending: Gauge;
   /** SPEC §9: `hold_created_total`... */
   readonly holds: Record<HoldCounter, Counter>;
+  /** SPEC §11: `cluster_forwarded_total`... */
+  readonly cluster: Record<ClusterCounter, Counter>;
   readonly roundtrip: Histogram;
   readonly handle: Histogram<'handler'>;
   readonly heartbeatRtt: Histogram;
@@ -55,6 +59,12 @@ export class PrometheusMetrics {
       approved: counter('hold_approved', 'holds approved (their handler then ran)'),
       denied: counter('hold_denied', 'holds denied, by a person or by authResponse'),
       expired: counter('hold_expired', 'holds that expired undecided'),
+    };
+    this.cluster = {
+      forwarded: counter('cluster_forwarded', 'requests sent to the node holding their client'),
+      received: counter('cluster_received', 'requests taken from another node for a client of this one'),
+      noresponders: counter('cluster_noresponders', 'forwarded requests no node answered for (tried again until --connect-wait-ms)'),
+      dropped: counter('cluster_dropped', 'cluster messages dropped because they did not parse'),
     };
     this.jobsPending = new Gauge({
       name: name('jobs_pending'),
