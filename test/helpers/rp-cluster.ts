@@ -47,10 +47,10 @@ export class RpCluster {
   }
 
   /** rp-client NAME with `--server` listing every node, node `first` first. */
-  async startClient(name: string, first: number, extra: string[] = []): Promise<NodeProcess> {
+  async startClient(name: string, first: number, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<NodeProcess> {
     const ports = this.pipePorts;
     const order = [...ports.slice(first), ...ports.slice(0, first)].map((port) => `127.0.0.1:${port}`);
-    const client = await startNode('client', this.certs, name, ['--server', order.join(','), '--server-name', 'localhost', ...extra]);
+    const client = await startNode('client', this.certs, name, ['--server', order.join(','), '--server-name', 'localhost', ...extra], env);
     this.clients.set(name, client);
     return client;
   }
