@@ -22,6 +22,8 @@ export interface NatsLinkOptions {
 
 /** Between whole new connection attempts, when NATS's own reconnection gave up or a first connect failed fast. */
 const RETRY_MS = [500, 1000, 2000, 5000] as const;
+/** A drain at shutdown waits this long at most: a NATS that does not answer never holds the exit. */
+const DRAIN_MS = 2_000;
 /** nats.js pings every this often and counts the link dead after two unanswered: a dead route is never waited on. */
 const PING_INTERVAL_MS = 2_000;
 
@@ -116,16 +118,20 @@ export class NatsLink {
     this.#options.onDown();
   }
 
+  /** Drains (what was published goes out) when up, within DRAIN_MS; a link that is down just closes. */
   async close(): Promise<void> {
     this.#closing = true;
     clearTimeout(this.#retry);
     const nc = this.#nc;
+    const wasUp = this.#up;
     this.#up = false;
     if (!nc || nc.isClosed()) return;
-    try {
-      await nc.drain();
-    } catch {
-      await nc.close().catch(() => undefined);
+    if (wasUp) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_MS)));
+      await Promise.race([nc.drain().catch(() => undefined), late]);
+      clearTimeout(timer);
     }
+    if (!nc.isClosed()) await nc.close().catch(() => undefined);
   }
 }

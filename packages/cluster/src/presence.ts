@@ -135,9 +135,11 @@ export class Presence {
     return released;
   }
 
-  /** Every other node heard from. */
+  /** Every other node heard from, each with the names it holds now (claims since its last heartbeat counted). */
   nodes(): NodeEntry[] {
-    return [...this.#nodes.values()];
+    const counts = new Map<string, number>();
+    for (const claim of this.#holders.values()) counts.set(claim.node, (counts.get(claim.node) ?? 0) + 1);
+    return [...this.#nodes.values()].map((entry) => ({ ...entry, clients: counts.get(entry.node) ?? 0 }));
   }
 
   isNode(node: string): boolean {
