@@ -30,6 +30,8 @@ export interface ClusterNodeOptions {
   readonly logger: Logger;
 }
 
+/** "No responders" this soon after a claim is retried whatever --connect-wait-ms says (LESSONS: nats-server #1142). */
+export const FRESH_CLAIM_MS = 1_000;
 /** Every node beats this often, listing its clients... */
 export const BEAT_MS = 1_000;
 /** ...and counts as lost, with every name it held, after this long unheard. */
@@ -124,6 +126,10 @@ export class ClusterNode implements RemotePeers {
 
   heldElsewhere(name: string): boolean {
     return this.#presence.heldElsewhere(name);
+  }
+
+  freshClaim(name: string): boolean {
+    return this.#presence.freshClaim(name, FRESH_CLAIM_MS);
   }
 
   remoteNames(): Iterable<string> {
@@ -268,7 +274,9 @@ export class ClusterNode implements RemotePeers {
     if (beat.node === this.#self) return;
     const { claimed } = this.#presence.beat(beat.node, beat.since, beat.claims, performance.now());
     for (const name of claimed) this.#took(this.#presence.holder(name)!);
-    for (const claim of beat.claims) if (!claimed.includes(claim.name)) this.#contest(claim);
+    if (this.#local.size === 0) return;
+    const taken = new Set(claimed);
+    for (const claim of beat.claims) if (!taken.has(claim.name)) this.#contest(claim);
   }
 
   /** Another node holds `claim.name` with the newest claim: ours, if any, is fenced. */

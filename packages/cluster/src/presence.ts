@@ -33,6 +33,8 @@ export class Presence {
   readonly #holders = new Map<string, Claim>();
   readonly #seen = new Set<string>();
   readonly #nodes = new Map<string, NodeEntry>();
+  /** performance.now() when each holder's claim was taken here. */
+  readonly #claimedAt = new Map<string, number>();
   #clock = 0;
 
   constructor(self: string) {
@@ -55,6 +57,7 @@ export class Presence {
     const current = this.#holders.get(claim.name);
     if (current && !newer(claim, current)) return false;
     this.#holders.set(claim.name, claim);
+    this.#claimedAt.set(claim.name, performance.now());
     return true;
   }
 
@@ -62,8 +65,19 @@ export class Presence {
   release(claim: Claim): boolean {
     const current = this.#holders.get(claim.name);
     if (!current || current.node !== claim.node || current.epoch !== claim.epoch) return false;
-    this.#holders.delete(claim.name);
+    this.#forget(claim.name);
     return true;
+  }
+
+  #forget(name: string): void {
+    this.#holders.delete(name);
+    this.#claimedAt.delete(name);
+  }
+
+  /** Another node claimed `name` within `ms`: its subscription may not have reached every server yet. */
+  freshClaim(name: string, ms: number): boolean {
+    const at = this.#claimedAt.get(name);
+    return at !== undefined && this.heldElsewhere(name) && performance.now() - at < ms;
   }
 
   holder(name: string): Claim | undefined {
@@ -116,7 +130,7 @@ export class Presence {
       if (this.claim(claim)) claimed.push(claim.name);
     }
     const released = [...this.#holders.values()].filter((c) => c.node === node && !listed.has(c.name));
-    for (const claim of released) this.#holders.delete(claim.name);
+    for (const claim of released) this.#forget(claim.name);
     return { claimed, released };
   }
 
@@ -131,7 +145,7 @@ export class Presence {
   dropNode(node: string): Claim[] {
     this.#nodes.delete(node);
     const released = [...this.#holders.values()].filter((claim) => claim.node === node);
-    for (const claim of released) this.#holders.delete(claim.name);
+    for (const claim of released) this.#forget(claim.name);
     return released;
   }
 

@@ -111,6 +111,12 @@ export async function answerBroadcast(owner: object, msg: Msg, self: string, sid
   try {
     msg.respond(Buffer.from(JSON.stringify(parts)));
   } catch {
-    // The connection closed meanwhile: the sender's wait ends on its own.
+    // Too large for max_payload together (or the connection closed): each part says so, without its body.
+    const failed = outcomes.map(({ name }) => ({ name, className: 'BodyTooLargeError', message: 'the broadcast replies of this node were too large for the cluster together (nats-server max_payload)' }));
+    try {
+      msg.respond(Buffer.from(JSON.stringify(failed)));
+    } catch {
+      // The connection closed: the sender's wait ends on its own.
+    }
   }
 }

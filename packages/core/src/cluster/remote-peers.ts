@@ -23,6 +23,8 @@ export interface RemotePeers {
   seen(name: string): boolean;
   /** Another node holds this name now, as far as this node knows. */
   heldElsewhere(name: string): boolean;
+  /** Another node claimed `name` within the last second: "no responders" may only mean its claim is still spreading. */
+  freshClaim(name: string): boolean;
   /** Names held by other nodes now. */
   remoteNames(): Iterable<string>;
   /** A client of this node told of a hold: the node whose job waits on it may be another. */

@@ -1,4 +1,4 @@
-import { ClusterUnavailableError, PeerUnavailableError, UnknownClientError } from '@restpipe/wire';
+import { ClusterUnavailableError, PeerUnavailableError, TooManyInFlightError, UnknownClientError } from '@restpipe/wire';
 import type { PipeRequest, PipeResponse } from '../api-types.js';
 import type { PipeConnection } from '../connection.js';
 import { NOBODY, type RemotePeers } from './remote-peers.js';
@@ -13,6 +13,31 @@ export interface RouteContext {
   /** A client of that name has connected to this node since it started. */
   knownHere(name: string): boolean;
   readonly connectWaitMs: number;
+  /** Requests routed to one name at once, at most (its body held meanwhile); all names together: `maxTotal`. */
+  readonly maxPerName: number;
+  readonly maxTotal: number;
+  readonly routing: RouteTally;
+}
+
+/** Requests being routed now, by name. */
+export class RouteTally {
+  readonly #byName = new Map<string, number>();
+  #total = 0;
+
+  enter(name: string, maxPerName: number, maxTotal: number): boolean {
+    const now = this.#byName.get(name) ?? 0;
+    if (now >= maxPerName || this.#total >= maxTotal) return false;
+    this.#byName.set(name, now + 1);
+    this.#total += 1;
+    return true;
+  }
+
+  leave(name: string): void {
+    const now = this.#byName.get(name) ?? 1;
+    if (now <= 1) this.#byName.delete(name);
+    else this.#byName.set(name, now - 1);
+    this.#total -= 1;
+  }
 }
 
 /**
@@ -22,6 +47,17 @@ export interface RouteContext {
  * the cluster cannot be reached. Never a 504 for a name nobody holds.
  */
 export async function routeRequest(context: RouteContext, name: string, request: PipeRequest): Promise<PipeResponse> {
+  if (!context.routing.enter(name, context.maxPerName, context.maxTotal)) {
+    throw new TooManyInFlightError(`too many requests already on their way to ${name} through the cluster`);
+  }
+  try {
+    return await route(context, name, request);
+  } finally {
+    context.routing.leave(name);
+  }
+}
+
+async function route(context: RouteContext, name: string, request: PipeRequest): Promise<PipeResponse> {
   const deadline = performance.now() + context.connectWaitMs;
   for (let attempt = 0; ; attempt += 1) {
     const here = context.local(name);
@@ -31,10 +67,12 @@ export async function routeRequest(context: RouteContext, name: string, request:
       if (outcome !== NOBODY) return outcome;
     }
     const left = deadline - performance.now();
-    if (left <= 0) break;
+    const fresh = context.remote.up && context.remote.freshClaim(name);
+    if (left <= 0 && !fresh) break;
     // A claim wakes the wait at once; a name held elsewhere is tried again soon (its claim may still be spreading).
-    const pause = context.remote.heldElsewhere(name) ? RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]! : left;
-    await context.remote.arrival(name, Math.min(left, pause));
+    const retry = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!;
+    const pause = fresh || context.remote.heldElsewhere(name) ? retry : left;
+    await context.remote.arrival(name, left > 0 ? Math.min(left, pause) : pause);
   }
   const here = context.local(name);
   if (here?.isOpen) return here.request(request);
