@@ -19,7 +19,7 @@ import type { EnqueueRequest } from './durable/job-request.js';
 import type { JobView } from './durable/job-view.js';
 import { NodeJobs } from './durable/node-jobs.js';
 import type { BroadcastOutcome, RemotePeers } from './cluster/remote-peers.js';
-import { routeRequest, type RouteContext } from './cluster/route.js';
+import { routeRequest, RouteTally, type RouteContext } from './cluster/route.js';
 import { broadcastLocal, serverSide, type ServerSide } from './cluster/server-side.js';
 
 const HEX = /^[0-9a-f]+$/i;
@@ -285,6 +285,9 @@ export class PipeServer extends EventEmitter {
       local: (name) => this.#byName.get(name),
       knownHere: (name) => this.#known.has(name),
       connectWaitMs: this.options.connectWaitMs,
+      maxPerName: this.options.maxInFlight,
+      maxTotal: this.options.maxInFlight * MAX_WAITING_NAMES_FACTOR,
+      routing: new RouteTally(),
     };
     return serverSide(this.#byName, this.#jobs);
   }
