@@ -1,6 +1,7 @@
 export * from '@restpipe/wire';
 export { PipeServer, DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT, type PipeServerOptions, type ClientInfo } from './pipe-server.js';
-export { PipeClient, DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT, type PipeClientOptions, type ReconnectingInfo } from './pipe-client.js';
+export { PipeClient, DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT, MAX_SERVERS, type PipeClientOptions, type ReconnectingInfo, type ServerAddress } from './pipe-client.js';
+export { checkServers, formatAddress } from './server-list.js';
 export { PipeConnection, type Role } from './connection.js';
 export {
   EventHandler,
@@ -52,3 +53,7 @@ export { holdView } from './holds/hold-view.js';
 export { jobLocation } from './durable/job-location.js';
 export type { HoldView, HeldInfo } from './api-types.js';
 export { HOLD_STATUSES, isHoldStatus, type HoldStatus } from '@restpipe/store';
+export { NOBODY, type RemotePeers, type BroadcastOutcome } from './cluster/remote-peers.js';
+export type { ServerSide } from './cluster/server-side.js';
+export { fromQueryParams, toEventFrame, responseFromReply } from './request.js';
+export { Waiters } from './waiters.js';

@@ -9,6 +9,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, RECONNECT_MAX_MS, RECONNECT_MIN_MS, resolvePipeOptions, type PipeOptions, type ResolvedPipeOptions, type TlsMaterial } from './options.js';
 import { pause, resolveBackoff, retryForever, type AttemptInfo, type BackoffOptions } from './reconnect.js';
 import type { PipeRequest, PipeResponse } from './request.js';
+import { formatAddress, serversOf, ServerRotation, type ServerAddress } from './server-list.js';
 import { CloseReason } from './state.js';
 import { dialTls } from './transport.js';
 import { Waiters } from './waiters.js';
@@ -18,35 +19,45 @@ import type { JobView } from './durable/job-view.js';
 import { NodeJobs } from './durable/node-jobs.js';
 import type { Durable } from './durable/durable.js';
 
-export const DEFAULT_SERVER_HOST = 'localhost';
-export const DEFAULT_SERVER_PORT = 1234;
-
+export { DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT, MAX_SERVERS, type ServerAddress } from './server-list.js';
 
 export interface PipeClientOptions extends PipeOptions, DurableOptions {
-  /** @default 'localhost' */
+  /**
+   * The servers to dial in turn (1 to 16, none twice): a failed attempt or a lost
+   * connection moves on to the next one. Not together with `host`/`port`.
+   * @default [{ host, port }]
+   */
+  servers?: ReadonlyArray<{ host: string; port: number }> | undefined;
+  /** The one server, when `servers` is not given. @default 'localhost' */
   host?: string | undefined;
   /** @default 1234 */
   port?: number | undefined;
-  /** Name the server certificate must carry. @default host */
+  /** Name every server certificate must carry. @default the host of each server */
   serverName?: string | undefined;
   reconnect?: BackoffOptions | undefined;
 }
 
 export interface ReconnectingInfo extends AttemptInfo {
+  /** Why the previous attempt failed. */
   error: Error;
+  /** The server this attempt dials, as `host:port`. */
+  address: string;
 }
 
 /**
- * Holds one connection to the server and reconnects forever. Emits `connect`,
- * `disconnect` (peer, reason), `reconnecting` ({attempt, delayMs, error}) and
- * `error` (only when someone listens).
+ * Holds one connection to a server and reconnects forever, to the next of its
+ * servers each time (see ServerRotation). Emits `connect`, `disconnect` (peer,
+ * reason), `reconnecting` ({attempt, delayMs, error, address}) and `error` (only when
+ * someone listens).
  */
 export class PipeClient extends EventEmitter {
   readonly options: ResolvedPipeOptions;
   readonly handler: EventHandler;
-  readonly #host: string;
-  readonly #port: number;
-  readonly #serverName: string;
+  readonly #servers: ServerRotation;
+  /** The server of the live connection, or of the last attempt. */
+  #dialed: ServerAddress;
+  #lastFailure: Error | undefined;
+  readonly #serverName: string | undefined;
   readonly #backoff: BackoffOptions;
   readonly #logger: Logger;
   readonly #stop = new AbortController();
@@ -54,7 +65,8 @@ export class PipeClient extends EventEmitter {
   #connection: PipeConnection | undefined;
   #loop: Promise<void> | undefined;
   #generation = 0;
-  #session: Buffer | undefined;
+  /** TLS sessions for resumption, one per server: a session proves only the server that issued it. */
+  readonly #sessions = new Map<string, Buffer>();
   #tls: TlsMaterial;
   readonly #jobs: NodeJobs;
 
@@ -62,9 +74,9 @@ export class PipeClient extends EventEmitter {
     super();
     this.options = resolvePipeOptions(options);
     this.handler = options.handler ?? new DefaultHandler('client');
-    this.#host = options.host ?? DEFAULT_SERVER_HOST;
-    this.#port = options.port ?? DEFAULT_SERVER_PORT;
-    this.#serverName = options.serverName ?? this.#host;
+    this.#servers = new ServerRotation(serversOf(options));
+    this.#dialed = this.#servers.current;
+    this.#serverName = options.serverName;
     this.#backoff = resolveBackoff(options.reconnect);
     this.#logger = options.logger ?? silentLogger;
     this.#tls = this.options.tls;
@@ -75,7 +87,7 @@ export class PipeClient extends EventEmitter {
   reload(tls: TlsMaterial): void {
     resolvePipeOptions({ tls });
     this.#tls = tls;
-    this.#session = undefined;
+    this.#sessions.clear();
   }
 
   get isConnected(): boolean {
@@ -84,6 +96,16 @@ export class PipeClient extends EventEmitter {
 
   get connection(): PipeConnection | undefined {
     return this.#connection;
+  }
+
+  /** The server of the live connection, or else the one dialed last (the first before any). */
+  get server(): ServerAddress {
+    return this.#dialed;
+  }
+
+  /** Every server this client dials, in turn. */
+  get servers(): readonly ServerAddress[] {
+    return this.#servers.servers;
   }
 
   /**
@@ -186,11 +208,16 @@ export class PipeClient extends EventEmitter {
   }
 
   async #attempt(info: AttemptInfo): Promise<PipeConnection> {
-    if (info.attempt > 1) this.emit('reconnecting', info);
+    const server = this.#servers.current;
+    const address = formatAddress(server);
+    this.#dialed = server;
+    if (info.attempt > 1 && this.#lastFailure) {
+      this.emit('reconnecting', { ...info, error: this.#lastFailure, address } satisfies ReconnectingInfo);
+    }
     const transport = await dialTls({
-      host: this.#host, port: this.#port, serverName: this.#serverName, tls: this.#tls,
-      handshakeTimeoutMs: this.options.handshakeTimeoutMs, session: this.#session,
-      onSession: (session) => { this.#session = session; },
+      host: server.host, port: server.port, serverName: this.#serverName ?? server.host, tls: this.#tls,
+      handshakeTimeoutMs: this.options.handshakeTimeoutMs, session: this.#sessions.get(address),
+      onSession: (session) => { this.#sessions.set(address, session); },
     });
     const connection = new PipeConnection({
       role: 'client', transport, options: this.options, handler: this.handler,
@@ -211,7 +238,10 @@ export class PipeClient extends EventEmitter {
   }
 
   #onAttemptFailed(error: Error, attempt: number): void {
-    const address = `${this.#host}:${this.#port}`;
+    const address = formatAddress(this.#dialed);
+    this.#lastFailure = error;
+    // The next attempt, after the usual backoff, goes to the next server.
+    this.#servers.advance();
     this.#logger.warn({ server: address, attempt, code: (error as { code?: string }).code, err: error.message }, 'connect failed');
     publish(diagnostics.connectFail, { owner: this, error, address });
     if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -219,12 +249,13 @@ export class PipeClient extends EventEmitter {
 
   #adopt(connection: PipeConnection): void {
     if (!connection.isOpen) {
+      this.#servers.advance();
       this.#ensureLoop(this.#jitterMs());
       return;
     }
     this.#connection = connection;
     const peer = connection.peer;
-    this.#logger.info({ server: `${this.#host}:${this.#port}`, generation: connection.generation }, 'connected to server');
+    this.#logger.info({ server: formatAddress(this.#dialed), generation: connection.generation }, 'connected to server');
     announceConnect({ owner: this, handler: this.handler, logger: this.#logger }, peer);
     this.#ready.notify('server', connection);
     this.#jobs.peerConnected('server');
@@ -234,7 +265,9 @@ export class PipeClient extends EventEmitter {
     if (this.#connection !== connection) return;
     this.#connection = undefined;
     const peer = connection.peer;
-    this.#logger.info({ server: `${this.#host}:${this.#port}`, reason, err: error?.message }, 'disconnected from server');
+    this.#logger.info({ server: formatAddress(this.#dialed), reason, err: error?.message }, 'disconnected from server');
+    // Lost, told Goaway (drain, shutdown) or replaced: the next connection goes to the next server.
+    this.#servers.advance();
     announceDisconnect({ owner: this, handler: this.handler, logger: this.#logger }, peer, reason);
     // Replaced by a newer connection with our name: back off fully so two copies don't flap.
     const delay = reason === `goaway:${CloseReason.DUPLICATE_IDENTITY}` ? (this.#backoff.maxMs ?? RECONNECT_MAX_MS) : this.#jitterMs();
