@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, wholeNumber, type PipeTuning, type Role, type TlsMinVersion } from '@restpipe/core';
+import { checkServers, ConfigError, wholeNumber, type PipeTuning, type Role, type TlsMinVersion } from '@restpipe/core';
 import { parseGatewayAddress, parseHostPort, type GatewayAddress } from '@restpipe/gateway';
 import { camelName, envName, flagDefault, flagsFor, type FlagSpec } from './flags.js';
 
@@ -15,8 +15,10 @@ export interface HostPort {
 export interface NodeConfig extends PipeTuning {
   readonly role: Role;
   readonly listen: HostPort;
-  readonly server: HostPort;
-  readonly serverName: string;
+  /** Client: `--server`, one or more HOST:PORT dialed in turn. */
+  readonly servers: readonly HostPort[];
+  /** Client: `--server-name` when given; else each server's HOST is the name its certificate must carry. */
+  readonly serverName: string | undefined;
   readonly gateway: GatewayAddress;
   readonly cert: string;
   readonly key: string;
@@ -35,6 +37,10 @@ export interface NodeConfig extends PipeTuning {
   readonly gatewaySocketMode: number;
   /** Server: `--node-id`, made of the host name and the --listen port unless given. */
   readonly nodeId: string;
+  /** Server: `--cluster`, the NATS URLs; empty for `off`. */
+  readonly cluster: readonly string[];
+  /** Server: `--cluster-ca`, `--cluster-cert`, `--cluster-key` (NATS over TLS). */
+  readonly clusterTls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string } | undefined;
   /** `--data-dir` as given: 'off', a path, or undefined for `data/ROLE-NAME` (see dataDirOf). */
   readonly dataDir: string | undefined;
   readonly jobTtlMs: number;
@@ -147,14 +153,14 @@ function build(role: Role, pick: (name: string) => string | boolean | undefined)
     return v === undefined || v === '' ? undefined : String(v);
   };
   const required = (name: string): string => str(name) ?? missing(name);
-  const server = role === 'client' ? parseHostPort(required('server'), '--server') : { host: '', port: 0 };
+  const servers = role === 'client' ? parseServerList(required('server')) : [];
   const socketMode = parseMode(required('gateway-socket-mode'));
   const listen = role === 'server' ? parseHostPort(required('listen'), '--listen') : { host: '', port: 0 };
   return Object.freeze({
     role,
     listen,
-    server,
-    serverName: str('server-name') ?? server.host,
+    servers,
+    serverName: str('server-name'),
     gateway: parseGatewayAddress(required('gateway'), socketMode),
     cert: required('cert'),
     key: required('key'),
@@ -179,6 +185,8 @@ function build(role: Role, pick: (name: string) => string | boolean | undefined)
     exposeTracebacks: pick('expose-tracebacks') === true,
     gatewaySocketMode: socketMode,
     nodeId: nodeIdOf(role, str('node-id'), listen.port),
+    cluster: role === 'server' ? parseCluster(required('cluster')) : [],
+    clusterTls: clusterTlsOf(str('cluster-ca'), str('cluster-cert'), str('cluster-key')),
     dataDir: dataDirFlag(str('data-dir'), role),
     jobTtlMs: int('job-ttl-ms', required('job-ttl-ms'), 1),
     maxJobs: int('max-jobs', required('max-jobs'), 1),
@@ -210,6 +218,34 @@ export function dataDirOf(config: NodeConfig, name: string): string {
   return config.role === 'server' ? join('data', `server-${config.nodeId}`) : join('data', `client-${name}`);
 }
 
+/** NATS URLs a cluster may name, at most. */
+const MAX_CLUSTER_URLS = 32;
+
+/** `--cluster off`, or `nats://H:P` (or `tls://H:P`) URLs, comma separated. */
+function parseCluster(text: string): readonly string[] {
+  if (text === 'off') return [];
+  const urls = text.split(',').map((part) => part.trim());
+  if (urls.length > MAX_CLUSTER_URLS) throw new ConfigError(`--cluster takes at most ${MAX_CLUSTER_URLS} URLs`);
+  for (const url of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError(`--cluster: ${JSON.stringify(url)} is no URL; use nats://HOST:PORT, comma separated, or off`);
+    }
+    if (!['nats:', 'tls:'].includes(parsed.protocol) || !parsed.hostname || !parsed.port || parsed.pathname.replace(/^\/$/, '') !== '') {
+      throw new ConfigError(`--cluster: ${JSON.stringify(url)} must be nats://HOST:PORT (or tls://HOST:PORT)`);
+    }
+  }
+  return urls;
+}
+
+function clusterTlsOf(caFile: string | undefined, certFile: string | undefined, keyFile: string | undefined): NodeConfig['clusterTls'] {
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('--cluster-cert and --cluster-key go together');
+  if (caFile === undefined && certFile === undefined) return undefined;
+  return { ...(caFile ? { caFile } : {}), ...(certFile ? { certFile } : {}), ...(keyFile ? { keyFile } : {}) };
+}
+
 function missing(name: string): never {
   throw new ConfigError(`--${name} needs a value`);
 }
@@ -227,6 +263,16 @@ function oneOf(name: string, text: string, allowed: readonly string[]): string {
 function parseMode(text: string): number {
   if (!/^0?[0-7]{3}$/.test(text)) throw new ConfigError(`--gateway-socket-mode must be an octal mode like 0600, got ${JSON.stringify(text)}`);
   return parseInt(text, 8);
+}
+
+/** `--server HOST:PORT[,HOST:PORT...]`: each part as a single HOST:PORT, PORT from 1; at most MAX_SERVERS, none twice. */
+function parseServerList(text: string): readonly HostPort[] {
+  const servers = text.split(',').map((part) => {
+    const server = parseHostPort(part.trim(), '--server');
+    if (server.port === 0) throw new ConfigError(`--server port must be from 1 to 65535, got ${JSON.stringify(part.trim())}`);
+    return server;
+  });
+  return checkServers(servers, '--server');
 }
 
 function parseStatsd(value: string | boolean | undefined): HostPort | 'off' {

@@ -35,8 +35,8 @@ const same = (value: string | number | boolean): Partial<Record<Role, string | n
 
 export const FLAGS: readonly FlagSpec[] = [
   { name: 'listen', type: 'string', roles: ['server'], value: 'HOST:PORT', help: 'accept pipe connections (mutual TLS) here', defaults: { server: `${DEFAULT_LISTEN_HOST}:${DEFAULT_LISTEN_PORT}` } },
-  { name: 'server', type: 'string', roles: ['client'], value: 'HOST:PORT', help: 'the rp-server to connect to', defaults: { client: `${DEFAULT_SERVER_HOST}:${DEFAULT_SERVER_PORT}` } },
-  { name: 'server-name', type: 'string', roles: ['client'], value: 'NAME', help: 'name the server certificate must carry (default: the HOST of --server)', defaults: {} },
+  { name: 'server', type: 'string', roles: ['client'], value: 'HOST:PORT[,HOST:PORT...]', help: 'the rp-server to connect to; with several (at most 16), a failed attempt or a lost connection moves on to the next, with the same backoff', defaults: { client: `${DEFAULT_SERVER_HOST}:${DEFAULT_SERVER_PORT}` } },
+  { name: 'server-name', type: 'string', roles: ['client'], value: 'NAME', help: 'name every server certificate must carry (default: the HOST of each --server entry)', defaults: {} },
   { name: 'gateway', type: 'string', roles: both, value: 'HOST:PORT|unix:/path.sock|off', help: 'local REST gateway', defaults: { server: '127.0.0.1:8000', client: '127.0.0.1:8001' } },
   { name: 'cert', type: 'string', roles: both, value: 'FILE', help: 'this node\'s certificate (PEM)', defaults: { server: 'certs/server.crt.pem', client: 'certs/client.crt.pem' } },
   { name: 'key', type: 'string', roles: both, value: 'FILE', help: 'this node\'s private key (PEM, mode 0600)', defaults: { server: 'certs/server.key.pem', client: 'certs/client.key.pem' } },
@@ -54,6 +54,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'max-concurrency', type: 'int', roles: both, value: 'N', help: 'handlers running at once per connection', defaults: same(DEFAULT_MAX_CONCURRENCY) },
   { name: 'max-inbound-bytes', type: 'int', roles: both, value: 'BYTES', help: 'bodies of inbound events held per connection, queued or running; past it the connection is not read until handlers finish', defaults: same(DEFAULT_MAX_INBOUND_BYTES) },
   { name: 'node-id', type: 'string', roles: ['server'], value: 'ID', help: 'this server node\'s name (its data directory, and its cluster name)', defaults: { server: 'HOSTNAME-PORT' } },
+  { name: 'cluster', type: 'string', roles: ['server'], value: 'nats://H:P[,nats://H:P...]|off', help: 'join a cluster of rp-servers on NATS (nats-server): a client of any node is reached from every node', defaults: { server: 'off' } },
+  { name: 'cluster-ca', type: 'string', roles: ['server'], value: 'FILE', help: 'CA that signs the NATS servers\' certificates (PEM): NATS over TLS', defaults: {} },
+  { name: 'cluster-cert', type: 'string', roles: ['server'], value: 'FILE', help: 'this node\'s certificate for NATS (PEM), with --cluster-key', defaults: {} },
+  { name: 'cluster-key', type: 'string', roles: ['server'], value: 'FILE', help: 'this node\'s private key for NATS (PEM)', defaults: {} },
   { name: 'data-dir', type: 'string', roles: both, value: 'DIR|off', help: 'where jobs and idempotency keys are kept (SQLite, one process per directory); off: Prefer: respond-async, Idempotency-Key and /_rp/jobs answer 501', defaults: { server: 'data/server-NODE_ID', client: 'data/client-NAME' } },
   { name: 'job-ttl-ms', type: 'int', roles: both, value: 'MS', help: 'how long a job is delivered and retried before it expires (X-Job-Ttl-Ms overrides)', defaults: same(DEFAULT_JOB_TTL_MS) },
   { name: 'max-jobs', type: 'int', roles: both, value: 'N', help: 'unfinished jobs (queued, running, on hold) kept at once; past it, 503', defaults: same(DEFAULT_MAX_JOBS) },

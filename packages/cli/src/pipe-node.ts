@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import {
+  formatAddress,
   peerNameFromCertificate,
   PipeClient,
   PipeServer,
@@ -10,7 +11,8 @@ import {
   type PipeOptions,
   type TlsMaterial,
 } from '@restpipe/core';
-import type { NodeStatus, Send } from '@restpipe/gateway';
+import type { Broadcast, NodeStatus, Send } from '@restpipe/gateway';
+import { clusterOf, clusterViews } from './cluster-node.js';
 import { dataDirOf, type NodeConfig } from './config.js';
 import { CrlGuard } from './crl-guard.js';
 import { loadTicketKeys } from './files.js';
@@ -20,6 +22,8 @@ export interface PipeNode {
   readonly pipe: PipeServer | PipeClient;
   readonly status: NodeStatus;
   readonly send: Send;
+  /** Server: `/client/*` (SPEC §11), every connected client of the cluster. */
+  readonly broadcast?: Broadcast | undefined;
   start(): Promise<string>;
   reload(tls: TlsMaterial): string;
   drain(timeoutMs: number): Promise<void>;
@@ -56,6 +60,7 @@ export function serverNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
     revokedSerials: first.revoked,
   });
   guard.commit(first);
+  const cluster = clusterOf(config, server, logger);
   return {
     pipe: server,
     status: {
@@ -64,12 +69,14 @@ export function serverNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
       connected: () => server.connectionCount > 0,
       peers: () => server.connectionCount,
       ready: () => server.listening,
-      clients: () => server.clients(),
+      ...clusterViews(config, server, cluster),
       crl: () => guard.health(),
     },
     send: (target, request) => server.request(target ?? '', request),
+    broadcast: (request) => server.broadcast(request),
     start: async () => {
       const { host, port } = await server.listen();
+      cluster?.start();
       return `${host}:${port}`;
     },
     reload: (material) => {
@@ -78,9 +85,10 @@ export function serverNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
       guard.commit(next);
       return `reloaded; ${closed} revoked connection(s) closed`;
     },
-    drain: (timeoutMs) => {
+    drain: async (timeoutMs) => {
       guard.stop();
-      return server.drain(timeoutMs);
+      await server.drain(timeoutMs);
+      await cluster?.close();
     },
   };
 }
@@ -88,8 +96,7 @@ export function serverNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
 export function clientNode(config: NodeConfig, tls: TlsMaterial, handler: EventHandler, logger: Logger): PipeNode {
   const client = new PipeClient({
     ...pipeOptions(config, tls, handler, logger),
-    host: config.server.host,
-    port: config.server.port,
+    servers: config.servers,
     serverName: config.serverName,
   });
   return {
@@ -104,7 +111,7 @@ export function clientNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
     send: (_target, request) => client.request(request),
     start: async () => {
       client.start();
-      return `${config.server.host}:${config.server.port}`;
+      return client.servers.map(formatAddress).join(',');
     },
     reload: (material) => {
       client.reload(material);

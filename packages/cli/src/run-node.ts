@@ -65,6 +65,7 @@ async function run(config: NodeConfig, { logger, events }: Logs, lifecycle: Life
   const gateway = createGateway({
     status: node.status,
     send: node.send,
+    broadcast: node.broadcast,
     maxEventBytes: config.maxEventBytes,
     timeoutMs: config.timeoutMs,
     exposeTracebacks: config.exposeTracebacks,

@@ -102,6 +102,7 @@ export {
   InvalidSignatureError,
   ReplayedRequestError,
   NonceStoreFullError,
+  ClusterUnavailableError,
 } from '@restpipe/core';
 
 export { VERSION } from '@restpipe/core';
