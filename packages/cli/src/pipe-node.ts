@@ -12,7 +12,8 @@ import {
   type TlsMaterial,
 } from '@restpipe/core';
 import type { Broadcast, NodeStatus, Send } from '@restpipe/gateway';
-import { clusterOf, clusterViews } from './cluster-node.js';
+import type { ClusterNode } from '@restpipe/cluster';
+import { checkClusterFiles, clusterViews, joinCluster } from './cluster-node.js';
 import { dataDirOf, type NodeConfig } from './config.js';
 import { CrlGuard } from './crl-guard.js';
 import { loadTicketKeys } from './files.js';
@@ -60,7 +61,8 @@ export function serverNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
     revokedSerials: first.revoked,
   });
   guard.commit(first);
-  const cluster = clusterOf(config, server, logger);
+  checkClusterFiles(config);
+  let cluster: ClusterNode | undefined;
   return {
     pipe: server,
     status: {
@@ -69,12 +71,14 @@ export function serverNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
       connected: () => server.connectionCount > 0,
       peers: () => server.connectionCount,
       ready: () => server.listening,
-      ...clusterViews(config, server, cluster),
+      ...clusterViews(config, server, () => cluster),
       crl: () => guard.health(),
     },
     send: (target, request) => server.request(target ?? '', request),
     broadcast: (request) => server.broadcast(request),
     start: async () => {
+      // Joined before the first client can connect: every name is claimed.
+      cluster = await joinCluster(config, server, logger);
       const { host, port } = await server.listen();
       cluster?.start();
       return `${host}:${port}`;
