@@ -72,10 +72,16 @@ export async function startNode(role: 'server' | 'client', certs: CertDir, name:
       return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     },
   });
-  await waitFor(() => {
-    if (child.exitCode !== null) throw new Error(`rp-${role} exited ${child.exitCode}: ${child.output()}`);
-    return child.output().includes(`"msg":"rp-${role} ready"`);
-  }, `rp-${role} to be ready`, 20_000);
+  try {
+    await waitFor(() => {
+      if (child.exitCode !== null) throw new Error(`rp-${role} exited ${child.exitCode}: ${child.output()}`);
+      return child.output().includes(`"msg":"rp-${role} ready"`);
+    }, `rp-${role} to be ready`, 20_000);
+  } catch (error) {
+    // Never left behind: the caller has no handle on a node that did not come up.
+    child.kill('SIGKILL');
+    throw error;
+  }
   return node;
 }
 

@@ -74,6 +74,39 @@ export class RpCluster {
     }, `${name} to be listed`, timeoutMs, 50);
   }
 
+  /** rp-client NAME with `--server` listing only `nodes`, in that order. */
+  async startClientOn(name: string, nodes: readonly number[], extra: string[] = []): Promise<NodeProcess> {
+    const order = nodes.map((i) => `127.0.0.1:${this.pipePorts[i]}`);
+    const client = await startNode('client', this.certs, name, ['--server', order.join(','), '--server-name', 'localhost', ...extra]);
+    this.clients.set(name, client);
+    return client;
+  }
+
+  /** SIGKILLs rp-server i and resolves once it is gone; the dead process stays in `servers` (its output()). */
+  async killServer(i: number): Promise<NodeProcess> {
+    const server = this.server(i);
+    if (server.exitCode === null && server.signalCode === null) {
+      const gone = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGKILL');
+      await gone;
+    }
+    return server;
+  }
+
+  /** `/_rp/clients` as node i lists it (cluster-wide). */
+  async clientList(via: number): Promise<Array<{ name: string; node: string }>> {
+    return (await (await fetch(`${this.server(via).gateway}/_rp/clients`)).json()) as Array<{ name: string; node: string }>;
+  }
+
+  /** Until node i is connected to NATS and sees `count` nodes in /_rp/cluster. */
+  async waitForNodesOf(i: number, count: number, timeoutMs = 20_000): Promise<void> {
+    const server = this.server(i);
+    await waitFor(async () => {
+      const view = (await (await fetch(`${server.gateway}/_rp/cluster`)).json()) as { nats: string; nodes: unknown[] };
+      return view.nats === 'connected' && view.nodes.length === count;
+    }, `node n${i} to see ${count} nodes`, timeoutMs, 50);
+  }
+
   async stop(): Promise<void> {
     await Promise.all([...this.clients.values()].map((c) => c.stop()));
     await Promise.all(this.servers.map((s) => s?.stop()));
