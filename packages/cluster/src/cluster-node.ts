@@ -184,7 +184,7 @@ export class ClusterNode implements RemotePeers {
   /** Subscribes, flushes (the subscription has reached our NATS server), then tells the cluster. */
   #announce(nc: NatsConnection, claim: LocalClaim): void {
     claim.sub?.unsubscribe();
-    claim.sub = nc.subscribe(clientSubject(claim.name), {
+    claim.sub = nc.subscribe(clientSubject(claim.name, this.#self), {
       queue: QUEUE,
       callback: (error, msg) => {
         if (!error) answerForwarded(this.#options.server, nc, this.#side, this.#cancels, claim.name, msg);

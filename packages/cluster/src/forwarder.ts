@@ -40,10 +40,11 @@ interface InFlight {
 }
 
 /**
- * The sending side of a forwarded request (SPEC §11): one NATS request to the name's
- * subject, with the deadline, request id, origin and a hop count of 1. "No responders"
- * is NOBODY (try again); a holder lost mid-request (it stopped beating, or the name
- * moved on) fails its requests with 502 at once, without waiting for their deadlines.
+ * The sending side of a forwarded request (SPEC §11): one NATS request to the subject of
+ * the name at the node holding its newest claim, with the deadline, request id, origin and
+ * a hop count of 1. No holder known, or "no responders", is NOBODY (try again); a holder
+ * lost mid-request (it stopped beating, or the name moved on) fails its requests with 502
+ * at once, without waiting for their deadlines.
  */
 export class Forwarder {
   readonly #options: ForwarderOptions;
@@ -67,6 +68,13 @@ export class Forwarder {
     if (maxPayload > 0 && data.length > maxPayload) {
       throw new BodyTooLargeError(`the event is ${data.length} bytes; the cluster carries at most ${maxPayload} (nats-server max_payload)`);
     }
+    // Only the holder of the newest claim known is asked: none known (or this node, whose
+    // connection is not open) is "nobody" now, and the caller waits for a claim.
+    const holder = this.#options.presence.holder(name)?.node;
+    if (holder === undefined || holder === this.#options.self) {
+      countCluster(this.#options.owner, 'noresponders');
+      return NOBODY;
+    }
     const id = String(++this.#nextId);
     const h = headers();
     h.set(H_ORIGIN, this.#options.self);
@@ -76,11 +84,11 @@ export class Forwarder {
     request.onCancellable?.(() => nc.publish(CANCELS, encode({ node: this.#options.self, id })));
     let entry: InFlight | undefined;
     const lost = new Promise<never>((_resolve, reject) => {
-      entry = { name, holder: this.#options.presence.holder(name)?.node, fail: reject };
+      entry = { name, holder, fail: reject };
       this.#inFlight.add(entry);
     });
     try {
-      const msg = await Promise.race([nc.request(clientSubject(name), data, { timeout: timeoutMs + HOLDER_SLACK_MS, headers: h }), lost]);
+      const msg = await Promise.race([nc.request(clientSubject(name, holder), data, { timeout: timeoutMs + HOLDER_SLACK_MS, headers: h }), lost]);
       return this.#outcome(msg.headers?.get(H_STATUS) ?? '', msg.data);
     } catch (error) {
       return this.#failure(name, error);

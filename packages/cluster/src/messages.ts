@@ -11,6 +11,14 @@ const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const HOLD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Names in one heartbeat or state message, at most. */
 const MAX_LISTED = 1_000_000;
+/**
+ * How far past this node's wall clock an epoch may be. Epochs are milliseconds of a hybrid clock,
+ * and every node's clock takes the largest epoch it hears of: without a bound, one forged or
+ * broken claim near 2^53 would push every clock to where +1 is lost, and every later claim
+ * would be refused. Within it, a clock is never more than a day ahead (plus one per claim, which
+ * wall time catches up with), and a node whose clock is more than a day fast is not heard.
+ */
+export const MAX_EPOCH_AHEAD_MS = 86_400_000;
 
 export interface ClaimMessage extends Claim {
   /** true: the node let the name go. */
@@ -64,7 +72,7 @@ function nameOf(value: unknown): string {
 }
 
 function epochOf(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new ProtocolError('a claim has no valid epoch');
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > Date.now() + MAX_EPOCH_AHEAD_MS) throw new ProtocolError('a claim has no valid epoch');
   return value;
 }
 

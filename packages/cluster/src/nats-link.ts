@@ -24,6 +24,10 @@ export interface NatsLinkOptions {
 const RETRY_MS = [500, 1000, 2000, 5000] as const;
 /** A drain at shutdown waits this long at most: a NATS that does not answer never holds the exit. */
 const DRAIN_MS = 2_000;
+/** A first connection still not made (nats.js retries it silently) is logged after this long, then every PENDING_REPEAT_MS. */
+const PENDING_FIRST_MS = 1_000;
+const PENDING_REPEAT_MS = 30_000;
+const UNREACHABLE = 'cluster: cannot connect to NATS; serving local clients, retrying';
 /** nats.js pings every this often and counts the link dead after two unanswered: a dead route is never waited on. */
 const PING_INTERVAL_MS = 2_000;
 
@@ -59,6 +63,7 @@ export class NatsLink {
   async #connect(attempt: number): Promise<void> {
     if (this.#closing) return;
     const { servers, tls, name, logger } = this.#options;
+    const stopWarning = this.#warnWhilePending();
     try {
       const nc = await connect({
         servers: [...servers],
@@ -77,9 +82,28 @@ export class NatsLink {
       this.#adopt(nc);
     } catch (error) {
       const delay = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!;
-      logger.warn({ servers, err: (error as Error).message, retryMs: delay }, 'cluster: cannot connect to NATS; serving local clients, retrying');
+      logger.warn({ servers, err: (error as Error).message, retryMs: delay }, UNREACHABLE);
       this.#retry = setTimeout(() => void this.#connect(attempt + 1), delay);
+    } finally {
+      stopWarning();
     }
+  }
+
+  /** With waitOnFirstConnect, nats.js tries every server until one answers and says nothing meanwhile: we do. */
+  #warnWhilePending(): () => void {
+    const { servers, logger } = this.#options;
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const after = (ms: number): void => {
+      timer = setTimeout(() => {
+        if (this.#closing) return;
+        logger.warn({ servers, waitedMs: Math.round(performance.now() - started) }, UNREACHABLE);
+        after(PENDING_REPEAT_MS);
+      }, ms);
+      timer.unref();
+    };
+    after(PENDING_FIRST_MS);
+    return () => clearTimeout(timer);
   }
 
   #adopt(nc: NatsConnection): void {

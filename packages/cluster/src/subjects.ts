@@ -6,11 +6,22 @@
  */
 const ROOT = 'rp.v1';
 
-/** Requests for one client: its holder subscribes, in one queue group. */
-export function clientSubject(name: string): string {
-  return `${ROOT}.to.${name.replaceAll('.', '~')}`;
+/** A name or node id as one subject token: neither ever holds `~` (NAME_PATTERN, NODE_ID). */
+function token(text: string): string {
+  return text.replaceAll('.', '~');
 }
 
+/**
+ * Requests for one client at the node that claimed it: `rp.v1.to.NAME.NODE`. A sender
+ * addresses the holder it knows of, never a subject every holder of the name shares: an old
+ * holder that is frozen (half-open) with its subscription still open is sent nothing once
+ * the newer claim is known, instead of taking a share of the requests (LESSONS.md).
+ */
+export function clientSubject(name: string, node: string): string {
+  return `${ROOT}.to.${token(name)}.${token(node)}`;
+}
+
+/** A node subscribes its clients' subjects in this queue group: one delivery even while a resubscription overlaps. */
 export const QUEUE = 'rp';
 /** A node claims a name with an epoch, or lets it go. */
 export const CLAIMS = `${ROOT}.claim`;
