@@ -13,12 +13,17 @@ import {
 } from '@restpipe/core';
 import { countCluster } from './cluster-diagnostics.js';
 import { Forwarder } from './forwarder.js';
-import { beatOf, encode, parseBeat, parseCancel, parseClaim, parseHold, parseState, type BeatMessage } from './messages.js';
+import { parseBeat, parseCancel, parseClaim, parseHold, parseState, type BeatMessage } from './messages.js';
 import { NatsLink, type ClusterTls } from './nats-link.js';
 import { newer, Presence, type Claim } from './presence.js';
+import { Publisher } from './publisher.js';
+import { subscribeSafely } from './safe-subscribe.js';
 import { answerForwarded, Cancels } from './responder.js';
-import { answerBroadcast, answerClients, gatherBroadcast, gatherClients, type ClusterClientInfo } from './scatter.js';
+import { answerBroadcast, answerClients, broadcastElsewhere, gatherClients, type ClusterClientInfo } from './scatter.js';
 import { BEATS, BROADCAST, CANCELS, CLAIMS, CLIENTS, clientSubject, HOLDS, QUEUE, STATE, SYNC } from './subjects.js';
+
+/** A node that hears its own id from another process says so at most this often. */
+const SAME_ID_WARNING_MS = 10_000;
 
 export interface ClusterNodeOptions {
   readonly server: PipeServer;
@@ -67,7 +72,9 @@ export class ClusterNode implements RemotePeers {
   readonly #link: NatsLink;
   readonly #forwarder: Forwarder;
   readonly #side: ServerSide;
+  readonly #say: Publisher;
   #timer: NodeJS.Timeout | undefined;
+  #sameIdWarnedAt = -Infinity;
 
   constructor(options: ClusterNodeOptions) {
     this.#options = options;
@@ -75,12 +82,15 @@ export class ClusterNode implements RemotePeers {
     this.#presence = new Presence(this.#self);
     this.#link = new NatsLink({
       servers: options.servers, tls: options.tls, name: `rp-server ${this.#self}`, logger: options.logger,
-      onUp: (nc, first) => this.#onUp(nc, first),
+      onUp: (nc, fresh) => this.#onUp(nc, fresh),
       onDown: () => this.#forwarder.clusterLost(),
     });
+    this.#say = new Publisher(options.server, this.#self, this.#since, () => this.#link.connection);
     this.#forwarder = new Forwarder({
-      owner: options.server, self: this.#self, presence: this.#presence,
+      owner: options.server, self: this.#self, since: this.#since, presence: this.#presence,
       defaultTimeoutMs: options.server.options.timeoutMs, connection: () => this.#link.connection,
+      takesHolds: () => options.server.durable !== undefined,
+      cancel: (id) => this.#say.publish(CANCELS, { node: this.#self, id }),
     });
     this.#side = options.server.attachCluster(this);
     options.server.on('connect', (peer: Peer) => this.#claimLocal(peer));
@@ -104,8 +114,7 @@ export class ClusterNode implements RemotePeers {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    const nc = this.#link.connection;
-    for (const claim of this.#local.values()) nc?.publish(CLAIMS, encode({ name: claim.name, node: this.#self, epoch: claim.epoch, gone: true }));
+    for (const claim of this.#local.values()) this.#say.gone(claim);
     this.#arrivals.clear();
     await this.#link.close();
   }
@@ -137,14 +146,12 @@ export class ClusterNode implements RemotePeers {
   }
 
   holdNotice(name: string, hold: string): void {
-    this.#link.connection?.publish(HOLDS, encode({ node: this.#self, name, hold }));
+    this.#say.publish(HOLDS, { node: this.#self, name, hold });
   }
 
   async broadcast(request: PipeRequest): Promise<BroadcastOutcome[]> {
-    const nc = this.#link.connection;
-    if (!nc) return [];
     const timeoutMs = request.timeoutMs ?? this.#options.server.options.timeoutMs;
-    return gatherBroadcast(this.#options.server, nc, this.#self, this.#presence.nodes().length, request, timeoutMs);
+    return broadcastElsewhere(this.#options.server, this.#link.connection, this.#self, this.#presence, request, timeoutMs);
   }
 
   // Views.
@@ -183,16 +190,21 @@ export class ClusterNode implements RemotePeers {
 
   /** Subscribes, flushes (the subscription has reached our NATS server), then tells the cluster. */
   #announce(nc: NatsConnection, claim: LocalClaim): void {
+    try {
+      this.#subscribeClaim(nc, claim);
+    } catch (error) {
+      // The link is closing: the next connection announces every claim again.
+      this.#options.logger.warn({ peer: claim.name, err: (error as Error).message }, 'cluster: could not announce a client now');
+    }
+  }
+
+  #subscribeClaim(nc: NatsConnection, claim: LocalClaim): void {
     claim.sub?.unsubscribe();
-    claim.sub = nc.subscribe(clientSubject(claim.name, this.#self), {
-      queue: QUEUE,
-      callback: (error, msg) => {
-        if (!error) answerForwarded(this.#options.server, nc, this.#side, this.#cancels, claim.name, msg);
-      },
-    });
+    const owner = this.#options.server;
+    claim.sub = subscribeSafely(nc, owner, clientSubject(claim.name, this.#self), (msg) => answerForwarded(owner, nc, this.#side, this.#cancels, claim.name, msg), QUEUE);
     nc.flush().then(
       () => {
-        if (this.#local.get(claim.name) === claim) nc.publish(CLAIMS, encode({ name: claim.name, node: this.#self, epoch: claim.epoch }));
+        if (this.#local.get(claim.name) === claim) this.#say.claim(claim, nc);
       },
       () => undefined,
     );
@@ -202,7 +214,7 @@ export class ClusterNode implements RemotePeers {
     const claim = this.#local.get(peer.name);
     if (claim?.peer !== peer) return;
     this.#drop(claim);
-    this.#link.connection?.publish(CLAIMS, encode({ name: claim.name, node: this.#self, epoch: claim.epoch, gone: true }));
+    this.#say.gone(claim);
   }
 
   #drop(claim: LocalClaim): void {
@@ -214,31 +226,21 @@ export class ClusterNode implements RemotePeers {
 
   // What the other nodes say.
 
-  #onUp(nc: NatsConnection, first: boolean): void {
+  /** `fresh`: a new connection, with no subscription yet; else one nats.js reconnected (it restores them). */
+  #onUp(nc: NatsConnection, fresh: boolean): void {
     const maxPayload = nc.info?.max_payload ?? 0;
     const needed = this.#options.server.options.maxEventBytes + 64 * 1024;
     if (maxPayload > 0 && maxPayload < needed) {
       this.#options.logger.error({ maxPayload, needed }, 'cluster: nats-server max_payload is below --max-event-bytes plus 64 KiB: larger events to other nodes answer 413; raise max_payload (README, Cluster)');
     }
-    if (first) this.#subscribe(nc);
+    if (fresh) this.#subscribe(nc);
     for (const claim of this.#local.values()) this.#announce(nc, claim);
-    nc.publish(SYNC, encode({ node: this.#self }));
-    this.#beat(nc);
+    this.#say.publish(SYNC, { node: this.#self }, nc);
+    this.#beat();
   }
 
   #subscribe(nc: NatsConnection): void {
-    const on = (subject: string, handle: (msg: Msg) => void): void => {
-      nc.subscribe(subject, {
-        callback: (error, msg) => {
-          if (error) return;
-          try {
-            handle(msg);
-          } catch {
-            countCluster(this.#options.server, 'dropped');
-          }
-        },
-      });
-    };
+    const on = (subject: string, handle: (msg: Msg) => void): void => void subscribeSafely(nc, this.#options.server, subject, handle);
     on(CLAIMS, (msg) => this.#onClaim(parseClaim(msg.data)));
     on(BEATS, (msg) => this.#onBeat(parseBeat(msg.data)));
     on(STATE, (msg) => {
@@ -246,9 +248,11 @@ export class ClusterNode implements RemotePeers {
       this.#presence.see(state.seen);
       this.#onBeat(state);
     });
-    on(SYNC, () => nc.publish(STATE, encode({ ...beatOf(this.#self, this.#since, this.#local.values()), seen: this.#presence.seenNames() })));
+    on(SYNC, () => this.#say.state([...this.#local.values()], this.#presence.seenNames()));
     on(CLIENTS, (msg) => answerClients(msg, this.#self, this.#options.server.clients()));
-    on(BROADCAST, (msg) => void answerBroadcast(this.#options.server, msg, this.#self, this.#side));
+    on(BROADCAST, (msg) => {
+      answerBroadcast(this.#options.server, msg, this.#self, this.#side).catch(() => countCluster(this.#options.server, 'dropped'));
+    });
     on(HOLDS, (msg) => {
       const notice = parseHold(msg.data);
       if (notice.node !== this.#self) this.#side.holdNotice(notice.name, notice.hold);
@@ -261,6 +265,8 @@ export class ClusterNode implements RemotePeers {
 
   #onClaim(claim: Claim & { gone?: boolean | undefined }): void {
     if (claim.node === this.#self) return;
+    // Known from now on, so that its claims expire with it if it never beats.
+    this.#presence.heard(claim.node, undefined, performance.now());
     if (claim.gone) {
       this.#presence.release(claim);
       return;
@@ -271,8 +277,14 @@ export class ClusterNode implements RemotePeers {
   }
 
   #onBeat(beat: BeatMessage): void {
-    if (beat.node === this.#self) return;
-    const { claimed } = this.#presence.beat(beat.node, beat.since, beat.claims, performance.now());
+    if (beat.node === this.#self) {
+      if (beat.since !== this.#since) this.#sameId(beat.since);
+      return;
+    }
+    const before = this.#presence.sinceOf(beat.node);
+    // Restarted with the same id (faster than it could be missed): what went to its old process is lost.
+    if (before !== undefined && before !== beat.since) this.#lost(beat.node, 'restarted');
+    const { claimed } = this.#presence.beat(beat.node, beat.since, beat.claims, performance.now(), beat.partial);
     for (const name of claimed) this.#took(this.#presence.holder(name)!);
     if (this.#local.size === 0) return;
     const taken = new Set(claimed);
@@ -295,12 +307,25 @@ export class ClusterNode implements RemotePeers {
   /** An older claim than ours: said again, so that its node fences its own connection. */
   #contest(claim: Claim): void {
     const mine = this.#local.get(claim.name);
-    if (mine && newer(mine, claim)) this.#link.connection?.publish(CLAIMS, encode({ name: mine.name, node: this.#self, epoch: mine.epoch }));
+    if (mine && newer(mine, claim)) this.#say.claim(mine);
+  }
+
+  /** Another process speaks with this node's id: both would take its clients' requests. */
+  #sameId(since: string): void {
+    const now = performance.now();
+    if (now - this.#sameIdWarnedAt < SAME_ID_WARNING_MS) return;
+    this.#sameIdWarnedAt = now;
+    this.#options.logger.error({ node: this.#self, otherSince: since, since: this.#since }, 'cluster: another rp-server uses this --node-id; give every node its own');
+  }
+
+  #lost(node: string, why: string): void {
+    this.#presence.dropNode(node);
+    this.#options.logger.warn({ node, why }, 'cluster: node lost; its clients count as gone');
+    this.#forwarder.holderLost(node);
   }
 
   #tick(): void {
-    const nc = this.#link.connection;
-    if (nc) this.#beat(nc);
+    this.#beat();
     const { nodes } = this.#presence.expire(performance.now(), NODE_LOST_MS);
     for (const node of nodes) {
       this.#options.logger.warn({ node }, 'cluster: node lost (no heartbeat); its clients count as gone');
@@ -308,7 +333,7 @@ export class ClusterNode implements RemotePeers {
     }
   }
 
-  #beat(nc: NatsConnection): void {
-    nc.publish(BEATS, encode(beatOf(this.#self, this.#since, this.#local.values())));
+  #beat(): void {
+    this.#say.beat([...this.#local.values()]);
   }
 }

@@ -38,6 +38,6 @@ describe('what a forwarded request carries', () => {
   });
 
   it('writes a dotted name as a single subject token', () => {
-    expect(clientSubject('node.a.b')).toBe('rp.v1.to.node~a~b');
+    expect(clientSubject('node.a.b', 'host.1-1234')).toBe('rp.v1.to.node~a~b.host~1-1234');
   });
 });

@@ -12,9 +12,8 @@ import {
 } from '@restpipe/core';
 import { decodeReply, encodeRequest, errorOf } from './codec.js';
 import { countCluster } from './cluster-diagnostics.js';
-import { encode } from './messages.js';
 import type { Presence } from './presence.js';
-import { CANCELS, clientSubject } from './subjects.js';
+import { clientSubject } from './subjects.js';
 
 /** Past the request's own deadline, the holder's 504 has this long to come back before the holder counts as lost. */
 export const HOLDER_SLACK_MS = 2_000;
@@ -26,11 +25,20 @@ export const H_STATUS = 'Rp-Status';
 export interface ForwarderOptions {
   readonly owner: object;
   readonly self: string;
+  /** When this process joined: with a counter, an id no restart of this node repeats. */
+  readonly since: string;
   readonly presence: Presence;
   readonly defaultTimeoutMs: number;
   /** The connection, while it is up. */
   connection(): NatsConnection | undefined;
+  /** This node keeps jobs (a data directory): it may take a HELD reply (SPEC §9). */
+  takesHolds(): boolean;
+  /** Tells the holder that the caller of request `id` hung up. Never throws. */
+  cancel(id: string): void;
 }
+
+/** Room for the headers in max_payload, which counts them too. */
+export const HEADER_ROOM_BYTES = 1024;
 
 interface InFlight {
   readonly name: string;
@@ -64,7 +72,7 @@ export class Forwarder {
     if (!nc) return NOBODY;
     const timeoutMs = request.timeoutMs ?? this.#options.defaultTimeoutMs;
     const data = encodeRequest(request, timeoutMs, saneRequestId(request.requestId));
-    const maxPayload = nc.info?.max_payload ?? 0;
+    const maxPayload = (nc.info?.max_payload ?? 0) - HEADER_ROOM_BYTES;
     if (maxPayload > 0 && data.length > maxPayload) {
       throw new BodyTooLargeError(`the event is ${data.length} bytes; the cluster carries at most ${maxPayload} (nats-server max_payload)`);
     }
@@ -75,20 +83,22 @@ export class Forwarder {
       countCluster(this.#options.owner, 'noresponders');
       return NOBODY;
     }
-    const id = String(++this.#nextId);
+    const id = `${this.#options.since}/${++this.#nextId}`;
     const h = headers();
     h.set(H_ORIGIN, this.#options.self);
     h.set(H_HOPS, '1');
     h.set(H_ID, id);
     countCluster(this.#options.owner, 'forwarded');
-    request.onCancellable?.(() => nc.publish(CANCELS, encode({ node: this.#options.self, id })));
     let entry: InFlight | undefined;
     const lost = new Promise<never>((_resolve, reject) => {
       entry = { name, holder, fail: reject };
       this.#inFlight.add(entry);
     });
     try {
-      const msg = await Promise.race([nc.request(clientSubject(name, holder), data, { timeout: timeoutMs + HOLDER_SLACK_MS, headers: h }), lost]);
+      const sent = nc.request(clientSubject(name, holder), data, { timeout: timeoutMs + HOLDER_SLACK_MS, headers: h });
+      // After the request, so that a caller gone already is cancelled after it reached the holder.
+      request.onCancellable?.(() => this.#options.cancel(id));
+      const msg = await Promise.race([sent, lost]);
       return this.#outcome(msg.headers?.get(H_STATUS) ?? '', msg.data);
     } catch (error) {
       return this.#failure(name, error);
@@ -104,7 +114,7 @@ export class Forwarder {
       throw errorOf(className, message);
     }
     if (status !== 'reply') throw new ProtocolError(`the holder answered with status ${JSON.stringify(status.slice(0, 32))}`);
-    return responseFromReply(decodeReply(data), true);
+    return responseFromReply(decodeReply(data), this.#options.takesHolds());
   }
 
   #failure(name: string, error: unknown): typeof NOBODY {

@@ -29,6 +29,8 @@ export interface BeatMessage {
   readonly node: string;
   readonly since: string;
   readonly claims: readonly Claim[];
+  /** One part of the node's list: a name it does not list may still be held. */
+  readonly partial: boolean;
 }
 
 export interface StateMessage extends BeatMessage {
@@ -97,7 +99,7 @@ export function parseClaim(data: Uint8Array): ClaimMessage {
 export function parseBeat(data: Uint8Array): BeatMessage {
   const m = parse(data);
   const node = nodeIdOf(m['node']);
-  return { node, since: sinceOf(m['since']), claims: claimsOf(m['claims'], node) };
+  return { node, since: sinceOf(m['since']), claims: claimsOf(m['claims'], node), partial: m['partial'] === true };
 }
 
 export function parseState(data: Uint8Array): StateMessage {
@@ -121,6 +123,6 @@ export function parseCancel(data: Uint8Array): CancelMessage {
   return { node: nodeIdOf(m['node']), id };
 }
 
-export function beatOf(node: string, since: string, claims: Iterable<Claim>): object {
-  return { node, since, claims: [...claims].map((c) => [c.name, c.epoch]) };
+export function beatOf(node: string, since: string, claims: Iterable<Claim>, partial = false): object {
+  return { node, since, claims: [...claims].map((c) => [c.name, c.epoch]), ...(partial ? { partial: true } : {}) };
 }

@@ -14,8 +14,8 @@ export interface NatsLinkOptions {
   /** How this node names itself to NATS (its connection name in `/connz`). */
   readonly name: string;
   readonly logger: Logger;
-  /** The connection is up (first time, or back after a loss). */
-  onUp(nc: NatsConnection, first: boolean): void;
+  /** The connection is up: `fresh`, a new connection (nothing subscribed yet); else nats.js reconnected it. */
+  onUp(nc: NatsConnection, fresh: boolean): void;
   /** The connection is down: NATS is reconnecting, or it closed. */
   onDown(): void;
 }
@@ -40,7 +40,6 @@ export class NatsLink {
   #nc: NatsConnection | undefined;
   #up = false;
   #closing = false;
-  #everUp = false;
   #retry: NodeJS.Timeout | undefined;
 
   constructor(options: NatsLinkOptions) {
@@ -109,11 +108,9 @@ export class NatsLink {
   #adopt(nc: NatsConnection): void {
     this.#nc = nc;
     this.#up = true;
-    const first = !this.#everUp;
-    this.#everUp = true;
     this.#options.logger.info({ server: nc.getServer(), maxPayload: nc.info?.max_payload }, 'cluster: connected to NATS');
-    this.#options.onUp(nc, first);
-    void this.#watch(nc);
+    this.#tell(nc, true);
+    this.#watch(nc).catch((error: unknown) => this.#options.logger.warn({ err: (error as Error).message }, 'cluster: NATS status watch ended'));
     void nc.closed().then((error) => {
       if (this.#nc !== nc) return;
       this.#setDown();
@@ -131,8 +128,17 @@ export class NatsLink {
       } else if (status.type === 'reconnect') {
         this.#options.logger.info({ server: status.server }, 'cluster: NATS connection back');
         this.#up = true;
-        this.#options.onUp(nc, false);
+        this.#tell(nc, false);
       }
+    }
+  }
+
+  /** What the node does on a link up never escapes as a crash: it is logged, and the heartbeat repairs it. */
+  #tell(nc: NatsConnection, fresh: boolean): void {
+    try {
+      this.#options.onUp(nc, fresh);
+    } catch (error) {
+      this.#options.logger.error({ err: (error as Error).message }, 'cluster: joining the cluster failed in part; the next heartbeat repairs it');
     }
   }
 

@@ -62,3 +62,22 @@ describe('Presence', () => {
     expect(p.freshClaim('b', 1000)).toBe(false);
   });
 });
+
+describe('Presence, of nodes heard only by their claims', () => {
+  it('forgets the claims of a node that never beats, with the node', () => {
+    const p = new Presence('n0');
+    p.heard('ghost', undefined, 0);
+    p.claim({ name: 'a', node: 'ghost', epoch: 1 });
+    expect(p.sinceOf('ghost')).toBeUndefined();
+    expect(p.expire(4000, 3500).released.map((c) => c.name)).toEqual(['a']);
+    expect(p.heldElsewhere('a')).toBe(false);
+  });
+
+  it('reads a partial heartbeat as no list of everything the node holds', () => {
+    const p = new Presence('n0');
+    p.beat('n1', '2026-01-01T00:00:00.000Z', [{ name: 'a', node: 'n1', epoch: 1 }, { name: 'b', node: 'n1', epoch: 1 }], 0);
+    expect(p.beat('n1', '2026-01-01T00:00:00.000Z', [{ name: 'a', node: 'n1', epoch: 1 }], 1, true).released).toEqual([]);
+    expect(p.heldElsewhere('b')).toBe(true);
+    expect(p.sinceOf('n1')).toBe('2026-01-01T00:00:00.000Z');
+  });
+});

@@ -8,8 +8,10 @@ export interface Claim {
 /** Another node, as its heartbeats show it. */
 export interface NodeEntry {
   readonly node: string;
-  /** When that node joined, ISO 8601. */
-  readonly since: string;
+  /** When that node joined, ISO 8601 (when its heartbeats said so; else when it was first heard of). */
+  since: string;
+  /** `since` is the node's own word, from a heartbeat. */
+  confirmed: boolean;
   clients: number;
   /** performance.now() of its last heartbeat. */
   heardAt: number;
@@ -115,23 +117,39 @@ export class Presence {
    * A heartbeat: `node` holds exactly `claims` now. Returns the names it newly holds, and
    * the claims of it this node knew but the heartbeat no longer lists (released, messages lost).
    */
-  beat(node: string, since: string, claims: readonly Claim[], now: number): { claimed: string[]; released: Claim[] } {
-    const entry = this.#nodes.get(node);
-    if (entry) {
-      entry.clients = claims.length;
-      entry.heardAt = now;
-    } else {
-      this.#nodes.set(node, { node, since, clients: claims.length, heardAt: now });
-    }
+  beat(node: string, since: string, claims: readonly Claim[], now: number, partial = false): { claimed: string[]; released: Claim[] } {
+    this.heard(node, since, now);
     const listed = new Set<string>();
     const claimed: string[] = [];
     for (const claim of claims) {
       listed.add(claim.name);
       if (this.claim(claim)) claimed.push(claim.name);
     }
-    const released = [...this.#holders.values()].filter((c) => c.node === node && !listed.has(c.name));
+    // A part of the list says nothing of what it leaves out.
+    const released = partial ? [] : [...this.#holders.values()].filter((c) => c.node === node && !listed.has(c.name));
     for (const claim of released) this.#forget(claim.name);
     return { claimed, released };
+  }
+
+  /**
+   * Any message from `node`: it is known from now on (so that its claims expire with it),
+   * and a heartbeat refreshes it. `since` undefined: a claim, which keeps what is known.
+   */
+  heard(node: string, since: string | undefined, now: number): void {
+    const entry = this.#nodes.get(node);
+    if (!entry) {
+      this.#nodes.set(node, { node, since: since ?? new Date().toISOString(), confirmed: since !== undefined, clients: 0, heardAt: now });
+    } else if (since !== undefined) {
+      entry.heardAt = now;
+      entry.since = since;
+      entry.confirmed = true;
+    }
+  }
+
+  /** When `node` said (in a heartbeat) it joined: a new value means it restarted. */
+  sinceOf(node: string): string | undefined {
+    const entry = this.#nodes.get(node);
+    return entry?.confirmed ? entry.since : undefined;
   }
 
   /** Nodes not heard from within `ms`: forgotten, with their claims, which are returned. */

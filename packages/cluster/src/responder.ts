@@ -2,7 +2,7 @@ import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import { BodyTooLargeError, ProtocolError, type PipeRequest, type ServerSide } from '@restpipe/core';
 import { decodeRequest, outcomeOf, type Outcome } from './codec.js';
 import { countCluster } from './cluster-diagnostics.js';
-import { H_HOPS, H_ID, H_ORIGIN, H_STATUS } from './forwarder.js';
+import { H_HOPS, H_ID, H_ORIGIN, H_STATUS, HEADER_ROOM_BYTES } from './forwarder.js';
 
 /** Forwarded requests being answered here, by `origin/id`: how a caller's hang-up reaches them. */
 export class Cancels {
@@ -48,17 +48,21 @@ export function answerForwarded(owner: object, nc: NatsConnection, side: ServerS
   sent.then(
     (response) => respond(nc, msg, outcomeOf({ response })),
     (error: unknown) => respond(nc, msg, outcomeOf({ error })),
-  ).finally(() => cancels.delete(key));
+  ).finally(() => cancels.delete(key)).catch(() => countCluster(owner, 'dropped'));
 }
 
 function respondNobody(msg: Msg): void {
   const h = headers();
   h.set(H_STATUS, 'nobody');
-  msg.respond(undefined, { headers: h });
+  try {
+    msg.respond(undefined, { headers: h });
+  } catch {
+    // The connection closed meanwhile: the sender tries again or times out.
+  }
 }
 
 function respond(nc: NatsConnection, msg: Msg, outcome: Outcome): void {
-  const maxPayload = nc.info?.max_payload ?? 0;
+  const maxPayload = (nc.info?.max_payload ?? 0) - HEADER_ROOM_BYTES;
   if ('reply' in outcome && maxPayload > 0 && outcome.reply.length > maxPayload) {
     outcome = outcomeOf({ error: new BodyTooLargeError(`the reply is ${outcome.reply.length} bytes; the cluster carries at most ${maxPayload} (nats-server max_payload)`) });
   }

@@ -1,9 +1,10 @@
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import type { BroadcastOutcome, ClientInfo, PipeRequest, ServerSide } from '@restpipe/core';
-import { saneRequestId, responseFromReply } from '@restpipe/core';
+import { BodyTooLargeError, ClusterUnavailableError, PeerDisconnectedError, saneRequestId, responseFromReply } from '@restpipe/core';
+import type { Presence } from './presence.js';
 import { decodeReply, decodeRequest, encodeRequest, errorOf, outcomeOf } from './codec.js';
 import { countCluster } from './cluster-diagnostics.js';
-import { H_ORIGIN } from './forwarder.js';
+import { H_ORIGIN, HEADER_ROOM_BYTES } from './forwarder.js';
 import { nodeIdOf } from './messages.js';
 import { BROADCAST, CLIENTS } from './subjects.js';
 
@@ -59,7 +60,31 @@ export async function gatherClients(owner: object, nc: NatsConnection, self: str
 
 export function answerClients(msg: Msg, self: string, clients: ClientInfo[]): void {
   if (fromSelf(msg, self) || !msg.reply) return;
-  msg.respond(Buffer.from(JSON.stringify({ node: self, clients })));
+  try {
+    msg.respond(Buffer.from(JSON.stringify({ node: self, clients })));
+  } catch {
+    // Too many clients for max_payload, or the connection closed: this node is left out of the list.
+  }
+}
+
+/**
+ * The other nodes' part of a broadcast: every client held elsewhere answers, or gets an entry
+ * saying why it could not (its node did not answer in time, or the cluster is down).
+ */
+export async function broadcastElsewhere(
+  owner: object, nc: NatsConnection | undefined, self: string, presence: Presence, request: PipeRequest, timeoutMs: number,
+): Promise<BroadcastOutcome[]> {
+  const expected = new Map([...presence.remoteNames()].map((name) => [name, presence.holder(name)?.node ?? '']));
+  const answered = nc ? await gatherBroadcast(owner, nc, self, presence.nodes().length, request, timeoutMs) : [];
+  const outcomes = new Map(answered.map((outcome) => [outcome.name, outcome]));
+  for (const [name, node] of expected) {
+    if (outcomes.has(name)) continue;
+    const error = nc
+      ? new PeerDisconnectedError(`node ${node} did not answer the broadcast for ${name}`)
+      : new ClusterUnavailableError(`${name} is on node ${node}, and the cluster cannot be reached`);
+    outcomes.set(name, { name, error });
+  }
+  return [...outcomes.values()];
 }
 
 type WireOutcome = { name: string; reply: string } | { name: string; className: string; message: string };
@@ -69,6 +94,10 @@ export async function gatherBroadcast(
   owner: object, nc: NatsConnection, self: string, nodes: number, request: PipeRequest, timeoutMs: number,
 ): Promise<BroadcastOutcome[]> {
   const data = encodeRequest(request, timeoutMs, saneRequestId(request.requestId));
+  const maxPayload = (nc.info?.max_payload ?? 0) - HEADER_ROOM_BYTES;
+  if (maxPayload > 0 && data.length > maxPayload) {
+    throw new BodyTooLargeError(`the event is ${data.length} bytes; the cluster carries at most ${maxPayload} (nats-server max_payload)`);
+  }
   const answers = await gather(nc, BROADCAST, data, self, nodes, timeoutMs + BROADCAST_SLACK_MS);
   const outcomes: BroadcastOutcome[] = [];
   for (const msg of answers) {
@@ -100,7 +129,11 @@ export async function answerBroadcast(owner: object, msg: Msg, self: string, sid
     request = decodeRequest(msg.data);
   } catch {
     countCluster(owner, 'dropped');
-    msg.respond(Buffer.from('[]'));
+    try {
+      msg.respond(Buffer.from('[]'));
+    } catch {
+      // The connection closed meanwhile.
+    }
     return;
   }
   const outcomes = await side.broadcastLocal(request);

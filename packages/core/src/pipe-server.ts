@@ -264,7 +264,7 @@ export class PipeServer extends EventEmitter {
    */
   async broadcast(request: PipeRequest): Promise<BroadcastOutcome[]> {
     const here = this.#broadcastLocal(request);
-    const elsewhere = this.#route?.remote.up ? this.#route.remote.broadcast(request) : Promise.resolve([]);
+    const elsewhere = this.#route ? this.#route.remote.broadcast(request) : Promise.resolve([]);
     const [mine, theirs] = await Promise.all([here, elsewhere]);
     const names = new Set(mine.map((outcome) => outcome.name));
     return [...mine, ...theirs.filter((outcome) => !names.has(outcome.name))];

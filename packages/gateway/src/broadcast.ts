@@ -24,7 +24,7 @@ export function broadcastBody(outcomes: readonly BroadcastOutcome[], exposeTrace
       ? { status: outcome.response.held ? 202 : 200, returnCode: outcome.response.returnCode, ...bodyEntry(outcome.response.mimeType, outcome.response.raw) }
       : failureEntry(outcome.error, exposeTracebacks);
   }
-  return { count: outcomes.length, results };
+  return { count: Object.keys(results).length, results };
 }
 
 function failureEntry(error: unknown, exposeTracebacks: boolean): BroadcastEntry {
