@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsServerAvailable } from './helpers/nats-cluster.js';
 import { startRpCluster, type RpCluster } from './helpers/rp-cluster.js';
+import { holdArgs } from './holds-helpers.js';
 import { StatsdCollector } from './helpers/statsd.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -11,7 +12,7 @@ describe.runIf(natsServerAvailable())('a cluster of three rp-servers on three na
 
   beforeAll(async () => {
     statsd = await new StatsdCollector().start();
-    cluster = await startRpCluster({ clients: ['node-a', 'node-b', 'node.dotted', 'gone-one'], serverArgs: ['--statsd', `127.0.0.1:${statsd.port}`] });
+    cluster = await startRpCluster({ clients: ['node-a', 'node-b', 'node.dotted', 'gone-one', 'odd-one'], serverArgs: ['--statsd', `127.0.0.1:${statsd.port}`] });
     await cluster.startClient('node-a', 0);
     await cluster.startClient('node-b', 1);
     await cluster.startClient('node.dotted', 2);
@@ -112,5 +113,32 @@ describe.runIf(natsServerAvailable())('a cluster of three rp-servers on three na
     expect(value(origin, 'cluster_noresponders')).toBeGreaterThan(0);
     expect(value(holder, 'cluster_received')).toBeGreaterThan(0);
     expect(value(holder, 'cluster_dropped')).toBe(0);
+  });
+
+  it('gives each client of a broadcast its own entry: text as text, failures as envelopes, deadlines each', async () => {
+    type Entry = { status: number; returnCode: number | null; mimeType: string; body: any; encoding?: string };
+    const ask = async (path: string, headers: Record<string, string> = {}) => {
+      const response = await fetch(`${cluster.server(2).gateway}/client/*/${path}`, { headers });
+      expect(response.status).toBe(200);
+      return (await response.json()) as { count: number; results: Record<string, Entry> };
+    };
+    const text = await ask('custom');
+    expect(text.results['node-a']).toEqual({ status: 200, returnCode: 7, mimeType: 'text/plain', body: 'short and stout' });
+    const boom = await ask('boom');
+    expect(boom.count).toBe(3);
+    for (const entry of Object.values(boom.results)) {
+      expect(entry).toMatchObject({ status: 500, returnCode: 251, mimeType: 'application/json' });
+      expect(entry.body.exception.class).toBe('TypeError');
+    }
+    const slow = await ask('slow?ms=10000', { 'x-event-timeout-ms': '300' });
+    for (const entry of Object.values(slow.results)) expect(entry).toMatchObject({ status: 504, body: { exception: { code: 'RP_ERR_EVENT_TIMEOUT' } } });
+    // A client whose handler has no such method fails alone; the others answer.
+    const odd = await cluster.startClient('odd-one', 1, holdArgs(cluster.certs, 'client', 'odd-one'));
+    await cluster.waitForClient('odd-one', 2);
+    const mixed = await ask('cat//y');
+    expect(mixed.count).toBe(4);
+    expect(mixed.results['odd-one']).toMatchObject({ status: 404, returnCode: 255, body: { exception: { code: 'RP_ERR_UNKNOWN_HANDLER' } } });
+    expect(mixed.results['node.dotted']).toMatchObject({ status: 200, body: { result_from_client: 'y' } });
+    await odd.stop();
   });
 });
