@@ -9,11 +9,16 @@
  * the jobs section of docs/benchmarks.md, saying which run it is from. BENCH_ONLY=holds (approval holds,
  * SPEC §9; BENCH_HOLDS, 200) likewise writes bench/results/<time>-holds.json and replaces the holds
  * section, which only it writes: the full run and BENCH_RENDER keep it as they find it.
+ * BENCH_ONLY=cluster (SPEC §11: 3 nats-servers and 3 rp-servers; same node against cross node, and 300
+ * clients on 3 nodes against 1) likewise writes bench/results/<time>-cluster.json and replaces the cluster
+ * section, which only it writes; it is not part of the full run (it takes about 3 minutes more at BENCH_RUNS=3).
  * BENCH_RENDER=bench/results/X.json rewrites docs/benchmarks.md from that run's results.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { clusterBench } from './cluster.js';
+import { clusterPrint, clusterSection, clusterSectionOf, spliceClusterSection } from './cluster-report.js';
 import { fullPath, type LoadResult } from './full-path.js';
 import { holdsBench } from './holds.js';
 import { holdsPrint, holdsSection, holdsSectionOf, spliceHoldsSection } from './holds-report.js';
@@ -193,7 +198,8 @@ async function only(part: string, certDir: string): Promise<void> {
   if (part === 'scale') return void process.stdout.write(`${JSON.stringify(await scale(certDir, CLIENTS, Math.min(RUNS, 2), SECONDS), null, 2)}\n`);
   if (part === 'jobs') return onlyJobs(certDir);
   if (part === 'holds') return onlyHolds(certDir);
-  throw new Error(`BENCH_ONLY must be full, pipe, scale, jobs or holds, not ${part}`);
+  if (part === 'cluster') return onlyCluster(certDir);
+  throw new Error(`BENCH_ONLY must be full, pipe, scale, jobs, holds or cluster, not ${part}`);
 }
 
 /** BENCH_ONLY=jobs: prints the tables, records the run, and replaces the jobs section of docs/benchmarks.md. */
@@ -227,11 +233,30 @@ async function onlyHolds(certDir: string): Promise<void> {
   process.stdout.write(`${holdsPrint(holds)}\nresults: ${file}\n`);
 }
 
-/** `markdown` with the holds section docs/benchmarks.md has now, which only BENCH_ONLY=holds writes. */
+/** BENCH_ONLY=cluster: prints the tables and the target lines, records the run, and replaces the cluster section of docs/benchmarks.md. */
+async function onlyCluster(certDir: string): Promise<void> {
+  const started = new Date();
+  const m = machine();
+  const cluster = await clusterBench(certDir, CLIENTS, RUNS, SECONDS);
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const file = join(ROOT, 'bench/results', `${started.toISOString().replace(/[:.]/g, '-')}-cluster.json`);
+  writeFileSync(file, JSON.stringify({ started: started.toISOString(), machine: m, runs: RUNS, seconds: SECONDS, cluster }, null, 2));
+  const when = `Written by \`BENCH_ONLY=cluster\` on ${started.toISOString()}, a run of its own (the sections above come from others): `
+    + `${m['cpu']}, ${m['cores']} cores, Node ${m['node']}; medians of ${RUNS} runs of ${SECONDS} s per load; `
+    + `1-minute load average ${cluster.loadAvg.before.toFixed(2)} before, ${cluster.loadAvg.after.toFixed(2)} after.`;
+  const docs = join(ROOT, 'docs/benchmarks.md');
+  writeFileSync(docs, spliceClusterSection(readFileSync(docs, 'utf8'), clusterSection(cluster, when, Number(m['cores']))));
+  process.stdout.write(`${clusterPrint(cluster, Number(m['cores']))}\nresults: ${file}\n`);
+}
+
+/** `markdown` with the holds and cluster sections docs/benchmarks.md has now, which only BENCH_ONLY=holds and =cluster write. */
 function keepHolds(markdown: string): string {
   const docs = join(ROOT, 'docs/benchmarks.md');
-  const kept = existsSync(docs) ? holdsSectionOf(readFileSync(docs, 'utf8')) : undefined;
-  return kept ? spliceHoldsSection(markdown, [kept, '']) : markdown;
+  const now = existsSync(docs) ? readFileSync(docs, 'utf8') : '';
+  const holds = holdsSectionOf(now);
+  const cluster = clusterSectionOf(now);
+  const withHolds = holds ? spliceHoldsSection(markdown, [holds, '']) : markdown;
+  return cluster ? spliceClusterSection(withHolds, [cluster, '']) : withHolds;
 }
 
 await main();
