@@ -1,7 +1,7 @@
 import {
   decodeFrame,
-  encodeFrameBytes,
   ERROR_CLASSES,
+  FrameWriter,
   fromQueryParams,
   GatewayError,
   LENGTH_PREFIX_BYTES,
@@ -12,20 +12,30 @@ import {
   RpError,
   toEventFrame,
   type EventFrame,
+  type Frame,
   type PipeRequest,
   type PipeResponse,
   type ReplyFrame,
   type Verb,
 } from '@restpipe/core';
 
+/**
+ * The hot codec the pipe writes with (protobufjs is its test oracle, in wire's differential
+ * test), kept for the process: its memos of verbs and media types last. Pure and synchronous,
+ * so one writer serves every encode.
+ */
+const writer = new FrameWriter();
+
 /** A frame's body without its length prefix: what a NATS message carries. */
-function frameBody(bytes: Buffer): Buffer {
-  return bytes.subarray(LENGTH_PREFIX_BYTES);
+function frameBody(frame: Frame): Buffer {
+  writer.append(frame);
+  const chunks = writer.take();
+  return (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).subarray(LENGTH_PREFIX_BYTES);
 }
 
 /** A request as the holder's connection will send it: validated here, as any request is. */
 export function encodeRequest(request: PipeRequest, timeoutMs: number, requestId: string): Buffer {
-  return frameBody(encodeFrameBytes({ kind: 'event', event: toEventFrame(request, 0, timeoutMs, requestId) }));
+  return frameBody({ kind: 'event', event: toEventFrame(request, 0, timeoutMs, requestId) });
 }
 
 /** The request a forwarded message carries; ProtocolError for what is no Event. */
@@ -56,14 +66,14 @@ export type Outcome = { reply: Buffer } | { error: { className: string; message:
 
 /** A response, or the far side's failure, as the Reply frame it came in. */
 export function outcomeOf(result: { response: PipeResponse } | { error: unknown }): Outcome {
-  if ('response' in result) return { reply: frameBody(encodeFrameBytes({ kind: 'reply', reply: replyOf(result.response) })) };
+  if ('response' in result) return { reply: frameBody({ kind: 'reply', reply: replyOf(result.response) }) };
   const error = result.error;
   if (error instanceof PipeFailError) {
     const reply: ReplyFrame = {
       id: 0, kind: ReplyKind.EXCEPTION, status: error.status, returnCode: error.returnCode ?? 0, mimeType: 'application/json',
       data: Buffer.from(JSON.stringify(relayedEnvelope(error))), replayed: error.replayed || undefined,
     };
-    return { reply: frameBody(encodeFrameBytes({ kind: 'reply', reply })) };
+    return { reply: frameBody({ kind: 'reply', reply }) };
   }
   const className = error instanceof RpError ? error.name : 'GatewayError';
   return { error: { className, message: error instanceof Error ? error.message : String(error) } };
