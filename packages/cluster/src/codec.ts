@@ -1,4 +1,5 @@
 import {
+  asBuffer,
   decodeFrame,
   ERROR_CLASSES,
   FrameWriter,
@@ -40,7 +41,7 @@ export function encodeRequest(request: PipeRequest, timeoutMs: number, requestId
 
 /** The request a forwarded message carries; ProtocolError for what is no Event. */
 export function decodeRequest(data: Uint8Array): PipeRequest {
-  const frame = decodeFrame(Buffer.from(data.buffer, data.byteOffset, data.length));
+  const frame = decodeFrame(asBuffer(data));
   if (frame.kind !== 'event') throw new ProtocolError(`a forwarded request must be an event, got ${frame.kind}`);
   return requestOf(frame.event);
 }
@@ -51,7 +52,7 @@ function requestOf(event: EventFrame): PipeRequest {
     noun: event.noun,
     args: event.args,
     query: fromQueryParams(event.query),
-    body: Buffer.from(event.data.buffer, event.data.byteOffset, event.data.length),
+    body: asBuffer(event.data),
     mimeType: event.mimeType,
     timeoutMs: event.timeoutMs,
     requestId: event.requestId,
@@ -103,7 +104,7 @@ export function errorOf(className: string, message: string): RpError {
 
 /** The Reply frame a holder sent; ProtocolError for anything else. */
 export function decodeReply(data: Uint8Array): ReplyFrame {
-  const frame = decodeFrame(Buffer.from(data.buffer, data.byteOffset, data.length));
+  const frame = decodeFrame(asBuffer(data));
   if (frame.kind !== 'reply') throw new ProtocolError(`a forwarded reply must be a reply, got ${frame.kind}`);
   return frame.reply;
 }

@@ -1,6 +1,6 @@
 import { headers, NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import {
-  BodyTooLargeError,
+  asBuffer,
   ClusterUnavailableError,
   NOBODY,
   PeerDisconnectedError,
@@ -12,6 +12,7 @@ import {
 } from '@restpipe/core';
 import { decodeReply, encodeRequest, errorOf } from './codec.js';
 import { countCluster } from './cluster-diagnostics.js';
+import { tooLarge } from './payload-room.js';
 import type { Presence } from './presence.js';
 import { clientSubject } from './subjects.js';
 
@@ -36,9 +37,6 @@ export interface ForwarderOptions {
   /** Tells the holder that the caller of request `id` hung up. Never throws. */
   cancel(id: string): void;
 }
-
-/** Room for the headers in max_payload, which counts them too. */
-export const HEADER_ROOM_BYTES = 1024;
 
 interface InFlight {
   readonly name: string;
@@ -72,10 +70,8 @@ export class Forwarder {
     if (!nc) return NOBODY;
     const timeoutMs = request.timeoutMs ?? this.#options.defaultTimeoutMs;
     const data = encodeRequest(request, timeoutMs, saneRequestId(request.requestId));
-    const maxPayload = (nc.info?.max_payload ?? 0) - HEADER_ROOM_BYTES;
-    if (maxPayload > 0 && data.length > maxPayload) {
-      throw new BodyTooLargeError(`the event is ${data.length} bytes; the cluster carries at most ${maxPayload} (nats-server max_payload)`);
-    }
+    const refusal = tooLarge(nc, data.length, 'event');
+    if (refusal) throw refusal;
     // Only the holder of the newest claim known is asked: none known (or this node, whose
     // connection is not open) is "nobody" now, and the caller waits for a claim.
     const holder = this.#options.presence.holder(name)?.node;
@@ -153,7 +149,7 @@ export class Forwarder {
 
 function parseError(data: Uint8Array): { className: string; message: string } {
   try {
-    const value = JSON.parse(Buffer.from(data).toString('utf8')) as { className?: unknown; message?: unknown };
+    const value = JSON.parse(asBuffer(data).toString('utf8')) as { className?: unknown; message?: unknown };
     if (typeof value.className === 'string' && typeof value.message === 'string') return { className: value.className, message: value.message };
   } catch {
     // answered below

@@ -1,5 +1,5 @@
 import { NAME_PATTERN } from '@restpipe/certs/names';
-import { ProtocolError } from '@restpipe/core';
+import { asBuffer, ProtocolError } from '@restpipe/core';
 import type { Claim } from './presence.js';
 
 /**
@@ -55,7 +55,7 @@ export function encode(message: object): Uint8Array {
 function parse(data: Uint8Array): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.length).toString('utf8'));
+    value = JSON.parse(asBuffer(data).toString('utf8'));
   } catch {
     throw new ProtocolError('a cluster message is no JSON');
   }

@@ -1,8 +1,9 @@
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { BodyTooLargeError, ProtocolError, type PipeRequest, type ServerSide } from '@restpipe/core';
+import { ProtocolError, type PipeRequest, type ServerSide } from '@restpipe/core';
 import { decodeRequest, outcomeOf, type Outcome } from './codec.js';
 import { countCluster } from './cluster-diagnostics.js';
-import { H_HOPS, H_ID, H_ORIGIN, H_STATUS, HEADER_ROOM_BYTES } from './forwarder.js';
+import { H_HOPS, H_ID, H_ORIGIN, H_STATUS } from './forwarder.js';
+import { tooLarge } from './payload-room.js';
 
 /** Forwarded requests being answered here, by `origin/id`: how a caller's hang-up reaches them. */
 export class Cancels {
@@ -62,10 +63,8 @@ function respondNobody(msg: Msg): void {
 }
 
 function respond(nc: NatsConnection, msg: Msg, outcome: Outcome): void {
-  const maxPayload = (nc.info?.max_payload ?? 0) - HEADER_ROOM_BYTES;
-  if ('reply' in outcome && maxPayload > 0 && outcome.reply.length > maxPayload) {
-    outcome = outcomeOf({ error: new BodyTooLargeError(`the reply is ${outcome.reply.length} bytes; the cluster carries at most ${maxPayload} (nats-server max_payload)`) });
-  }
+  const refusal = 'reply' in outcome ? tooLarge(nc, outcome.reply.length, 'reply') : undefined;
+  if (refusal) outcome = outcomeOf({ error: refusal });
   const h = headers();
   h.set(H_STATUS, 'reply' in outcome ? 'reply' : 'error');
   try {

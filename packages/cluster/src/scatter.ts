@@ -1,10 +1,11 @@
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import type { BroadcastOutcome, ClientInfo, PipeRequest, ServerSide } from '@restpipe/core';
-import { BodyTooLargeError, ClusterUnavailableError, PeerDisconnectedError, saneRequestId, responseFromReply } from '@restpipe/core';
+import { ClusterUnavailableError, PeerDisconnectedError, saneRequestId, responseFromReply } from '@restpipe/core';
 import type { Presence } from './presence.js';
 import { decodeReply, decodeRequest, encodeRequest, errorOf, outcomeOf } from './codec.js';
 import { countCluster } from './cluster-diagnostics.js';
-import { H_ORIGIN, HEADER_ROOM_BYTES } from './forwarder.js';
+import { H_ORIGIN } from './forwarder.js';
+import { tooLarge } from './payload-room.js';
 import { nodeIdOf } from './messages.js';
 import { BROADCAST, CLIENTS } from './subjects.js';
 
@@ -48,7 +49,7 @@ export async function gatherClients(owner: object, nc: NatsConnection, self: str
   const clients: ClusterClientInfo[] = [];
   for (const msg of answers) {
     try {
-      const list = JSON.parse(Buffer.from(msg.data).toString('utf8')) as { node: unknown; clients: ClientInfo[] };
+      const list = JSON.parse(msg.string()) as { node: unknown; clients: ClientInfo[] };
       const node = nodeIdOf(list.node);
       for (const client of list.clients) clients.push({ ...client, node });
     } catch {
@@ -94,15 +95,13 @@ export async function gatherBroadcast(
   owner: object, nc: NatsConnection, self: string, nodes: number, request: PipeRequest, timeoutMs: number,
 ): Promise<BroadcastOutcome[]> {
   const data = encodeRequest(request, timeoutMs, saneRequestId(request.requestId));
-  const maxPayload = (nc.info?.max_payload ?? 0) - HEADER_ROOM_BYTES;
-  if (maxPayload > 0 && data.length > maxPayload) {
-    throw new BodyTooLargeError(`the event is ${data.length} bytes; the cluster carries at most ${maxPayload} (nats-server max_payload)`);
-  }
+  const refusal = tooLarge(nc, data.length, 'event');
+  if (refusal) throw refusal;
   const answers = await gather(nc, BROADCAST, data, self, nodes, timeoutMs + BROADCAST_SLACK_MS);
   const outcomes: BroadcastOutcome[] = [];
   for (const msg of answers) {
     try {
-      for (const part of JSON.parse(Buffer.from(msg.data).toString('utf8')) as WireOutcome[]) outcomes.push(outcomeFrom(part));
+      for (const part of JSON.parse(msg.string()) as WireOutcome[]) outcomes.push(outcomeFrom(part));
     } catch {
       countCluster(owner, 'dropped');
     }
