@@ -13,11 +13,11 @@
 import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { aggregateBench, AGGREGATE_CLIENTS, type AggregateResult, type Cannon } from './cluster-aggregate.js';
 import { cpuMeter, medianReading, SELF, type CpuReading } from './cluster-cpu.js';
 import { clusterPids, natsHomes, QUIET, settle, startClusterNodes, waitForClient, type ClusterNodes, type RpNode } from './cluster-nodes.js';
 import { startCli, type CliNode } from './cli-node.js';
+import { load, type Payload } from './full-path.js';
 import { benchCerts, median, percentile } from './lib.js';
 
 export const SAME = 'same node';
@@ -52,12 +52,6 @@ export const TINY = 'tiny GET';
 export const ECHO = '64 KiB echo';
 export const CONNECTIONS = [1, 32] as const;
 
-interface Payload {
-  name: string;
-  path: string;
-  body?: Buffer;
-}
-
 /** The client's handler is examples/server-handler.ts: `get_time` and `post_echo`, as the full-path part's server has. */
 const PAYLOADS: Payload[] = [
   { name: TINY, path: '/client/client/time' },
@@ -65,13 +59,7 @@ const PAYLOADS: Payload[] = [
 ];
 
 function cannon(url: string, payload: Payload, connections: number, seconds: number): Promise<Cannon> {
-  return autocannon({
-    url: url + payload.path,
-    connections,
-    duration: seconds,
-    method: payload.body ? 'POST' : 'GET',
-    ...(payload.body ? { body: payload.body, headers: { 'content-type': 'application/octet-stream' } } : {}),
-  }) as Promise<Cannon>;
+  return load(url, payload, connections, seconds);
 }
 
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -17,7 +17,7 @@ export interface LoadResult {
   errors: number;
 }
 
-interface Payload {
+export interface Payload {
   name: string;
   path: string;
   body?: Buffer;
@@ -29,7 +29,8 @@ const PAYLOADS: Payload[] = [
   { name: '1 MiB echo', path: '/server/echo', body: Buffer.alloc(1024 * 1024, 0x62) },
 ];
 
-function load(url: string, payload: Payload, connections: number, seconds: number): Promise<autocannon.Result> {
+/** autocannon on one payload: a POST of its body, or a GET. */
+export function load(url: string, payload: Payload, connections: number, seconds: number): Promise<autocannon.Result> {
   return autocannon({
     url: url + payload.path,
     connections,
