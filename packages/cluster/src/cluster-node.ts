@@ -161,15 +161,14 @@ export class ClusterNode implements RemotePeers {
     const mine = this.#options.server.clients().map((client) => ({ ...client, node: this.#self }));
     const nc = this.#link.connection;
     if (!nc) return mine;
-    return [...mine, ...(await gatherClients(this.#options.server, nc, this.#self, this.#presence.nodes().length))];
+    return [...mine, ...(await gatherClients(this.#options.server, nc, this.#self, this.#presence.nodeCount))];
   }
 
   view(): ClusterView {
-    const others = this.#presence.nodes().map(({ node, clients, since }) => ({ node, clients, since }));
     return {
       node: this.#self,
       nats: this.up ? 'connected' : 'disconnected',
-      nodes: [{ node: this.#self, clients: this.#local.size, since: this.#since }, ...others],
+      nodes: [{ node: this.#self, clients: this.#local.size, since: this.#since }, ...this.#presence.nodes()],
     };
   }
 

@@ -6,15 +6,21 @@ export interface Claim {
 }
 
 /** Another node, as its heartbeats show it. */
-export interface NodeEntry {
+interface NodeRecord {
   readonly node: string;
   /** When that node joined, ISO 8601 (when its heartbeats said so; else when it was first heard of). */
   since: string;
   /** `since` is the node's own word, from a heartbeat. */
   confirmed: boolean;
-  clients: number;
   /** performance.now() of its last heartbeat. */
   heardAt: number;
+}
+
+/** Another node as `/_rp/cluster` shows it: `clients`, the names it holds now. */
+export interface NodeEntry {
+  readonly node: string;
+  readonly clients: number;
+  readonly since: string;
 }
 
 /** Names remembered as seen, at most: past it the oldest are forgotten (they answer 404 again). */
@@ -34,7 +40,7 @@ export class Presence {
   readonly #self: string;
   readonly #holders = new Map<string, Claim>();
   readonly #seen = new Set<string>();
-  readonly #nodes = new Map<string, NodeEntry>();
+  readonly #nodes = new Map<string, NodeRecord>();
   /** performance.now() when each holder's claim was taken here. */
   readonly #claimedAt = new Map<string, number>();
   #clock = 0;
@@ -138,7 +144,7 @@ export class Presence {
   heard(node: string, since: string | undefined, now: number): void {
     const entry = this.#nodes.get(node);
     if (!entry) {
-      this.#nodes.set(node, { node, since: since ?? new Date().toISOString(), confirmed: since !== undefined, clients: 0, heardAt: now });
+      this.#nodes.set(node, { node, since: since ?? new Date().toISOString(), confirmed: since !== undefined, heardAt: now });
     } else if (since !== undefined) {
       entry.heardAt = now;
       entry.since = since;
@@ -171,7 +177,12 @@ export class Presence {
   nodes(): NodeEntry[] {
     const counts = new Map<string, number>();
     for (const claim of this.#holders.values()) counts.set(claim.node, (counts.get(claim.node) ?? 0) + 1);
-    return [...this.#nodes.values()].map((entry) => ({ ...entry, clients: counts.get(entry.node) ?? 0 }));
+    return [...this.#nodes.values()].map(({ node, since }) => ({ node, clients: counts.get(node) ?? 0, since }));
+  }
+
+  /** How many other nodes are heard from. */
+  get nodeCount(): number {
+    return this.#nodes.size;
   }
 
   isNode(node: string): boolean {

@@ -76,7 +76,7 @@ export async function broadcastElsewhere(
   owner: object, nc: NatsConnection | undefined, self: string, presence: Presence, request: PipeRequest, timeoutMs: number,
 ): Promise<BroadcastOutcome[]> {
   const expected = new Map([...presence.remoteNames()].map((name) => [name, presence.holder(name)?.node ?? '']));
-  const answered = nc ? await gatherBroadcast(owner, nc, self, presence.nodes().length, request, timeoutMs) : [];
+  const answered = nc ? await gatherBroadcast(owner, nc, self, presence.nodeCount, request, timeoutMs) : [];
   const outcomes = new Map(answered.map((outcome) => [outcome.name, outcome]));
   for (const [name, node] of expected) {
     if (outcomes.has(name)) continue;
