@@ -15,8 +15,8 @@ const prefixed = (body: Buffer): Buffer => Buffer.concat([Buffer.from([0, 0, 0, 
 
 /** Event { id, verb "get", noun ["time"], field 15: varint 1 }, no data. */
 const futureEvent = (id: number): Buffer => prefixed(hex(`1a 0d 08 ${id.toString(16).padStart(2, '0')} 12 03 676574 1a 04 74696d65 78 01`));
-/** Reply { id, status 200, field 9: bytes "x" }, no data. */
-const futureReply = (id: number): Buffer => prefixed(hex(`22 08 08 ${id.toString(16).padStart(2, '0')} 30 c8 01 4a 01 78`));
+/** Reply { id, status 200, field 15: bytes "x" }, no data. */
+const futureReply = (id: number): Buffer => prefixed(hex(`22 08 08 ${id.toString(16).padStart(2, '0')} 30 c8 01 7a 01 78`));
 
 function replyTo(peer: RawPeer, id: number): Extract<Frame, { kind: 'reply' }>['reply'] | undefined {
   const frame = peer.frames.find((f) => f.kind === 'reply' && f.reply.id === id);

@@ -1,7 +1,7 @@
 /**
  * Differential fuzzing of the three readers of the wire: the FrameDecoder that
- * cuts the byte stream into bodies, the hot codec that reads Event, Reply, Ping
- * and Pong bodies itself, and protobufjs, the reference. Fed the same random
+ * cuts the byte stream into bodies, the hot codec that reads Event, Reply,
+ * StreamData, StreamWindow, Ping and Pong bodies itself, and protobufjs, the reference. Fed the same random
  * frames, valid ones and mutated or random bytes, they must agree on the frame,
  * or all refuse it.
  */
@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { FrameTooLargeError } from '@restpipe/errors';
 import { FrameDecoder } from './frame-decoder.js';
 import { decodeFrame, encodeFrameBytes, LENGTH_PREFIX_BYTES, type Frame } from './frames.js';
-import { HotReader } from './hot-codec.js';
+import { HotReader } from './hot-reader.js';
 import { FrameType } from './schema.js';
 import { checkWireFormat } from './wire-check.js';
 
@@ -21,8 +21,12 @@ const uint32 = fc.oneof(fc.constant(0), fc.nat({ max: 300 }), fc.constant(0xffff
 const text = fc.oneof(fc.constant(''), fc.string({ maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 70 }));
 const bytes = fc.oneof(fc.constant(Buffer.alloc(0)), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)));
 const texts = fc.array(text, { maxLength: 4 });
+/** A streamed body's size: up to 2^53 - 1, past every varint length a uint32 has. */
+const uint64 = fc.oneof(fc.constant(0), fc.nat({ max: 300 }), fc.constant(2 ** 32), fc.constant(Number.MAX_SAFE_INTEGER), fc.maxSafeNat());
 const limits = { heartbeatMs: uint32, maxEventBytes: uint32, maxInFlight: uint32, maxConcurrency: uint32, maxInboundBytes: uint32 };
-const helloFlags = fc.record({ idempotencyKeys: fc.option(fc.boolean(), { nil: undefined }), holds: fc.option(fc.boolean(), { nil: undefined }) }, { requiredKeys: [] });
+const helloFlags = fc.record({
+  idempotencyKeys: fc.option(fc.boolean(), { nil: undefined }), holds: fc.option(fc.boolean(), { nil: undefined }), streamWindow: fc.option(uint32, { nil: undefined }),
+}, { requiredKeys: [] });
 const hello = fc.tuple(fc.record({ protocolVersion: uint32, software: text, ...limits }), helloFlags).map(([h, f]) => ({ ...h, ...f }));
 
 /**
@@ -34,6 +38,9 @@ const idempotencyKey = fc.oneof(fc.constant(''), fc.string({ maxLength: 12 }), f
 const attempt = fc.oneof(fc.constant(0), fc.constant(1), fc.nat({ max: 300 }), fc.constant(0xffff_ffff), fc.nat({ max: 0xffff_ffff }));
 const jobFields = fc.record({ idempotencyKey: optional(idempotencyKey), attempt: optional(attempt), hold: optional(idempotencyKey) }, { requiredKeys: [] });
 const replayed = fc.record({ replayed: optional(fc.boolean()) }, { requiredKeys: [] });
+/** The fields of a streamed body (SPEC §12), on an Event or a Reply. */
+const streamFields = fc.record({ streamed: optional(fc.boolean()), size: optional(uint64) }, { requiredKeys: [] });
+const streamRef = { id: uint32, reply: fc.boolean() };
 
 const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   hello.map((h) => ({ kind: 'hello' as const, hello: h })),
@@ -42,9 +49,12 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
     id: uint32, verb: text, noun: texts, args: texts,
     query: fc.array(fc.record({ key: text, values: texts }), { maxLength: 3 }),
     mimeType: text, data: bytes, timeoutMs: uint32, requestId: text,
-  }), jobFields).map(([event, job]) => ({ kind: 'event' as const, event: { ...event, ...job } })),
-  fc.tuple(fc.record({ id: uint32, returnCode: uint32, mimeType: text, data: bytes, kind: fc.constantFrom(0 as const, 1 as const, 2 as const), status: uint32 }), replayed)
-    .map(([reply, r]) => ({ kind: 'reply' as const, reply: { ...reply, ...r } })),
+  }), jobFields, streamFields).map(([event, job, stream]) => ({ kind: 'event' as const, event: { ...event, ...job, ...stream } })),
+  fc.tuple(fc.record({ id: uint32, returnCode: uint32, mimeType: text, data: bytes, kind: fc.constantFrom(0 as const, 1 as const, 2 as const), status: uint32 }), replayed, streamFields)
+    .map(([reply, r, stream]) => ({ kind: 'reply' as const, reply: { ...reply, ...r, ...stream } })),
+  fc.record({ ...streamRef, data: bytes }).map((streamData) => ({ kind: 'streamData' as const, streamData })),
+  fc.record({ ...streamRef, aborted: fc.boolean(), message: text }).map((streamEnd) => ({ kind: 'streamEnd' as const, streamEnd })),
+  fc.record({ ...streamRef, bytes: uint32, stop: fc.boolean() }).map((streamWindow) => ({ kind: 'streamWindow' as const, streamWindow })),
   uint32.map((seq) => ({ kind: 'ping' as const, ping: { seq } })),
   uint32.map((seq) => ({ kind: 'pong' as const, pong: { seq } })),
   uint32.map((id) => ({ kind: 'cancel' as const, cancel: { id } })),
@@ -79,8 +89,8 @@ function mutate(body: Buffer, mutations: readonly Mutation[]): Buffer {
   return out;
 }
 
-/** Unknown fields of every wire type proto3 has, as a newer peer might add them (Event knows up to 12, Hello 9, HelloAck 10). */
-const unknownFieldArb = fc.tuple(fc.integer({ min: 13, max: 2000 }), fc.constantFrom(0, 1, 2, 5), uint32, fc.uint8Array({ maxLength: 9 }))
+/** Unknown fields of every wire type proto3 has, as a newer peer might add them (Event knows up to 14, Hello 10, HelloAck 11). */
+const unknownFieldArb = fc.tuple(fc.integer({ min: 15, max: 2000 }), fc.constantFrom(0, 1, 2, 5), uint32, fc.uint8Array({ maxLength: 9 }))
   .map(([field, wireType, value, payload]) => {
     const tag = varint(((field << 3) | wireType) >>> 0);
     if (wireType === 0) return Buffer.concat([tag, varint(value)]);
@@ -110,11 +120,36 @@ function varint(value: number): Buffer {
   return Buffer.from(out);
 }
 
-/** A body: valid, a valid one mutated, a valid one with an unknown field added, or noise. */
+/** A varint of any 64-bit value (a bigint), as long as it takes or padded to 10 bytes. */
+function varint64(value: bigint, padded: boolean): Buffer {
+  const out: number[] = [];
+  for (let v = value, i = 0; i < 10; i++, v >>= 7n) {
+    const last = padded ? i === 9 : v < 0x80n;
+    out.push(Number(v & 0x7fn) | (last ? 0 : 0x80));
+    if (last) break;
+  }
+  return Buffer.from(out);
+}
+
+/**
+ * An Event (field 14) or a Reply (field 9) whose `size` is any uint64, near 2^53
+ * most often: past 2^53 - 1, which a number does not hold, it is refused.
+ */
+const sizedArb = fc.tuple(
+  fc.boolean(),
+  fc.oneof(fc.bigInt(0n, 2n ** 64n - 1n), fc.bigInt(2n ** 53n - 3n, 2n ** 53n + 3n), fc.bigInt(2n ** 63n - 1n, 2n ** 64n - 1n)),
+  fc.boolean(),
+).map(([event, size, padded]) => {
+  const message = Buffer.concat([Buffer.from([0x08, 0x05, event ? 0x70 : 0x48]), varint64(size, padded)]);
+  return { body: Buffer.concat([Buffer.from([event ? 0x1a : 0x22, message.length]), message]), size };
+});
+
+/** A body: valid, a valid one mutated, a valid one with an unknown field added, one with a large size, or noise. */
 const bodyArb: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 2, arbitrary: frameArb.map(bodyOf) },
   { weight: 5, arbitrary: fc.tuple(frameArb, fc.array(mutationArb, { minLength: 1, maxLength: 3 })).map(([f, m]) => mutate(bodyOf(f), m)) },
   { weight: 1, arbitrary: extendedArb },
+  { weight: 1, arbitrary: sizedArb.map(({ body }) => body) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b)) },
 );
 
@@ -133,25 +168,26 @@ function plain(value: unknown): unknown {
 
 /**
  * The contract's frame: every field with its default, except the optional fields
- * of jobs, undefined when absent or default (which proto3 cannot tell apart).
+ * of jobs and streams, undefined when absent or default (which proto3 cannot tell apart).
  */
 function canonical(kind: string, message: Record<string, unknown>): Record<string, unknown> {
   const defaultIsUndefined = (field: string, byDefault: unknown): unknown => (message[field] === byDefault ? undefined : message[field]);
+  const stream = (): Record<string, unknown> => ({ streamed: defaultIsUndefined('streamed', false), size: defaultIsUndefined('size', 0) });
   if (kind === 'event') {
-    return { ...message, idempotencyKey: defaultIsUndefined('idempotencyKey', ''), attempt: defaultIsUndefined('attempt', 0), hold: defaultIsUndefined('hold', '') };
+    return { ...message, idempotencyKey: defaultIsUndefined('idempotencyKey', ''), attempt: defaultIsUndefined('attempt', 0), hold: defaultIsUndefined('hold', ''), ...stream() };
   }
-  if (kind === 'reply') return { ...message, replayed: defaultIsUndefined('replayed', false) };
+  if (kind === 'reply') return { ...message, replayed: defaultIsUndefined('replayed', false), ...stream() };
   if (kind === 'hello' || kind === 'helloAck') {
-    return { ...message, idempotencyKeys: defaultIsUndefined('idempotencyKeys', false), holds: defaultIsUndefined('holds', false) };
+    return { ...message, idempotencyKeys: defaultIsUndefined('idempotencyKeys', false), holds: defaultIsUndefined('holds', false), streamWindow: defaultIsUndefined('streamWindow', 0) };
   }
   return message;
 }
 
-/** protobufjs alone, made the contract's frame. */
+/** protobufjs alone, made the contract's frame: a uint64 as a number, as close as a number comes. */
 function reference(body: Buffer): unknown {
   let object: Record<string, unknown>;
   try {
-    object = FrameType.toObject(FrameType.decode(body), { defaults: true, arrays: true, oneofs: true, bytes: String });
+    object = FrameType.toObject(FrameType.decode(body), { defaults: true, arrays: true, oneofs: true, bytes: String, longs: Number });
   } catch {
     return REFUSED;
   }
@@ -273,6 +309,18 @@ describe('the frame decoder, the hot codec and protobufjs agree', () => {
         checkAgreement(body);
       }),
       { numRuns: 3_000 },
+    );
+  });
+
+  it('on a size of any uint64: exact up to 2^53 - 1, refused past it, by the hot codec and protobufjs alike (property)', () => {
+    fc.assert(
+      fc.property(sizedArb, ({ body, size }) => {
+        checkAgreement(body);
+        const frame = production(body) as { kind: string; event?: { size?: number }; reply?: { size?: number } };
+        if (size > BigInt(Number.MAX_SAFE_INTEGER)) expect(frame).toBe(REFUSED);
+        else expect((frame.event ?? frame.reply)!.size).toBe(size === 0n ? undefined : Number(size));
+      }),
+      { numRuns: 2_000 },
     );
   });
 

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FrameTooLargeError, ProtocolError, RpError } from '@restpipe/errors';
 import { FrameDecoder } from './frame-decoder.js';
+import { FrameWriter } from './frame-writer.js';
 import { decodeFrame, encodeFrameBytes, type Frame } from './frames.js';
 
 const MAX = 1024;
@@ -106,6 +107,33 @@ describe('FrameDecoder', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('decodes 64 KiB StreamData frames fed in any pieces, viewing the data where it arrived when whole', () => {
+    const data = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    const frames: Frame[] = [
+      { kind: 'streamData', streamData: { id: 1, reply: false, data } },
+      { kind: 'streamWindow', streamWindow: { id: 1, reply: false, bytes: 65_536, stop: false } },
+      { kind: 'streamData', streamData: { id: 1, reply: false, data: data.subarray(0, 10) } },
+      { kind: 'streamEnd', streamEnd: { id: 1, reply: false, aborted: false, message: '' } },
+    ];
+    const writer = new FrameWriter();
+    for (const frame of frames) writer.append(frame);
+    const bytes = Buffer.concat(writer.take());
+    const max = 64 * 1024 + 16;
+    const whole = new FrameDecoder(max);
+    const decoded = whole.push(bytes).map((body) => whole.decode(body));
+    expect(decoded).toEqual(frames);
+    const first = decoded[0]!.kind === 'streamData' ? decoded[0]!.streamData.data : undefined;
+    expect(first?.buffer).toBe(bytes.buffer);
+    for (const step of [1009, 7919, 40_000]) {
+      const decoder = new FrameDecoder(max);
+      const got: Frame[] = [];
+      for (let at = 0; at < bytes.length; at += step) got.push(...decoder.push(bytes.subarray(at, at + step)).map((b) => decoder.decode(b)));
+      expect(got).toEqual(frames);
+      expect(decoder.bufferedBytes).toBe(0);
+    }
   });
 
   it('stops where onBody says, keeps the rest, and goes on from there (whatever the split)', () => {

@@ -1,7 +1,7 @@
 import { FrameTooLargeError } from '@restpipe/errors';
 import { LENGTH_PREFIX_BYTES, type Frame } from './frame-types.js';
 import { decodeFrameWith } from './frames.js';
-import { HotReader } from './hot-codec.js';
+import { HotReader } from './hot-reader.js';
 
 const EMPTY = Buffer.alloc(0);
 

@@ -1,7 +1,7 @@
 /**
  * The shapes of frames and the one constant of their framing: a leaf, which the
- * codecs (frames.ts, hot-codec.ts, frame-writer.ts, frame-decoder.ts) share
- * without importing each other. The schema is `proto/restpipe/v1/pipe.proto`.
+ * codecs (frames.ts, hot-layout.ts, hot-writer.ts, hot-reader.ts, frame-writer.ts,
+ * frame-decoder.ts) share without importing each other. The schema is `proto/restpipe/v1/pipe.proto`.
  */
 
 /** Bytes of the big-endian length prefix in front of every frame. */
@@ -18,6 +18,11 @@ export interface Limits {
   idempotencyKeys?: boolean | undefined;
   /** The sender of this Hello can wait for a held event (SPEC §9); undefined: it cannot (no data directory, or older). */
   holds?: boolean | undefined;
+  /**
+   * The window in bytes the sender of this Hello grants each stream it receives (SPEC §12,
+   * `--stream-window-bytes`); undefined or 0: an older peer that takes no streams.
+   */
+  streamWindow?: number | undefined;
 }
 
 export interface Hello extends Limits {
@@ -53,6 +58,10 @@ export interface EventFrame {
   attempt?: number | undefined;
   /** The receiver's hold whose outcome this event asks for (SPEC §9); decoded as undefined when absent or ''. */
   hold?: string | undefined;
+  /** The body follows as a stream (StreamData frames for this id, `reply` false); `data` is empty. Decoded as undefined when false. */
+  streamed?: boolean | undefined;
+  /** A streamed body's length in bytes, when the sender knows it; decoded as undefined when absent or 0. */
+  size?: number | undefined;
 }
 
 /** HELD: the receiver holds the event for approval (SPEC §9); data is JSON {"hold","reason","expiresAt"}. */
@@ -68,6 +77,40 @@ export interface ReplyFrame {
   status: number;
   /** Stored for the event's idempotency key and replayed: the handler did not run now. Decoded as undefined when false. */
   replayed?: boolean | undefined;
+  /** The body follows as a stream (StreamData frames for this id, `reply` true); `data` is empty. Decoded as undefined when false. */
+  streamed?: boolean | undefined;
+  /** A streamed body's length in bytes, when the replier knows it; decoded as undefined when absent or 0. */
+  size?: number | undefined;
+}
+
+/**
+ * Which stream a stream frame is about: the body of event `id` (in the id space of
+ * that event's sender), its request body (`reply` false, sent by the event's sender)
+ * or its reply body (`reply` true, sent by the event's receiver).
+ */
+export interface StreamRef {
+  id: number;
+  reply: boolean;
+}
+
+/** Up to 64 KiB of a stream's body, from the side that sends it. */
+export interface StreamData extends StreamRef {
+  data: Uint8Array;
+}
+
+/** The sender's last frame of a stream: a clean end, or `aborted` (the source failed) with why. */
+export interface StreamEnd extends StreamRef {
+  aborted: boolean;
+  message: string;
+}
+
+/**
+ * From the side that receives a stream: `bytes` more may be sent (a credit, as
+ * HTTP/2's WINDOW_UPDATE), or `stop`: send nothing more (the reader went away).
+ */
+export interface StreamWindow extends StreamRef {
+  bytes: number;
+  stop: boolean;
 }
 
 export interface Goaway {
@@ -85,7 +128,10 @@ export type Frame =
   | { kind: 'pong'; pong: { seq: number } }
   | { kind: 'cancel'; cancel: { id: number } }
   | { kind: 'goaway'; goaway: Goaway }
-  | { kind: 'holdNotice'; holdNotice: { hold: string } };
+  | { kind: 'holdNotice'; holdNotice: { hold: string } }
+  | { kind: 'streamData'; streamData: StreamData }
+  | { kind: 'streamEnd'; streamEnd: StreamEnd }
+  | { kind: 'streamWindow'; streamWindow: StreamWindow };
 
 export type FrameKind = Frame['kind'];
 

@@ -1,5 +1,6 @@
-import { asBuffer, LENGTH_PREFIX_BYTES, type EventFrame, type Frame, type ReplyFrame } from './frame-types.js';
-import { heartbeatBytes, HotWriter, wrappedBytes } from './hot-codec.js';
+import { asBuffer, LENGTH_PREFIX_BYTES, type EventFrame, type Frame, type ReplyFrame, type StreamData, type StreamWindow } from './frame-types.js';
+import { heartbeatBytes, streamDataBytes, streamWindowBytes, wrappedBytes } from './hot-layout.js';
+import { HotWriter } from './hot-writer.js';
 import { FrameType } from './schema.js';
 
 /** A body from this size up goes out as a chunk of its own rather than being copied. */
@@ -13,8 +14,14 @@ interface Heartbeat {
   seq: number;
 }
 
+/** A message whose body goes last: copied into the batch buffer, or sent as a chunk of its own. */
+type Carrier = EventFrame | ReplyFrame | StreamData;
+
+/** A message written whole into the batch buffer. */
+type Small = Heartbeat | StreamWindow;
+
 /** What a queued item is. */
-const Item = { EVENT: 0, REPLY: 1, ENCODED: 2, PING: 3, PONG: 4 } as const;
+const Item = { EVENT: 0, REPLY: 1, ENCODED: 2, PING: 3, PONG: 4, STREAM_DATA: 5, STREAM_WINDOW: 6 } as const;
 type Item = (typeof Item)[keyof typeof Item];
 
 /**
@@ -32,7 +39,7 @@ export class FrameWriter {
    * array frees its storage, and a connection sends a batch every few frames.
    * Slots past #count are stale; taken items are cleared so that bodies are not kept.
    */
-  readonly #items: Array<EventFrame | ReplyFrame | Uint8Array | Heartbeat | undefined> = [];
+  readonly #items: Array<Carrier | Small | Uint8Array | undefined> = [];
   readonly #kinds: Item[] = [];
   /** Message bytes (hot frames) or body bytes (pre-encoded frames). */
   readonly #sizes: number[] = [];
@@ -48,19 +55,20 @@ export class FrameWriter {
   append(frame: Frame): void {
     if (frame.kind === 'event') this.#appendHot(Item.EVENT, frame.event, this.#w.eventBytes(frame.event));
     else if (frame.kind === 'reply') this.#appendHot(Item.REPLY, frame.reply, this.#w.replyBytes(frame.reply));
-    else if (frame.kind === 'ping') this.#appendHeartbeat(Item.PING, frame.ping);
-    else if (frame.kind === 'pong') this.#appendHeartbeat(Item.PONG, frame.pong);
+    else if (frame.kind === 'streamData') this.#appendHot(Item.STREAM_DATA, frame.streamData, streamDataBytes(frame.streamData));
+    else if (frame.kind === 'streamWindow') this.#appendSmall(Item.STREAM_WINDOW, frame.streamWindow, streamWindowBytes(frame.streamWindow));
+    else if (frame.kind === 'ping') this.#appendSmall(Item.PING, frame.ping, heartbeatBytes(frame.ping.seq));
+    else if (frame.kind === 'pong') this.#appendSmall(Item.PONG, frame.pong, heartbeatBytes(frame.pong.seq));
     else this.#appendEncoded(FrameType.encode(frame as unknown as Record<string, unknown>).finish());
   }
 
-  #appendHot(kind: Item, message: EventFrame | ReplyFrame, messageBytes: number): void {
+  #appendHot(kind: Item, message: Carrier, messageBytes: number): void {
     this.#push(kind, message, messageBytes);
     const dataBytes = message.data.length;
     this.#inlineBytes += LENGTH_PREFIX_BYTES + wrappedBytes(messageBytes) - (dataBytes >= SEPARATE_DATA_BYTES ? dataBytes : 0);
   }
 
-  #appendHeartbeat(kind: Item, message: Heartbeat): void {
-    const messageBytes = heartbeatBytes(message.seq);
+  #appendSmall(kind: Item, message: Small, messageBytes: number): void {
     this.#push(kind, message, messageBytes);
     this.#inlineBytes += LENGTH_PREFIX_BYTES + wrappedBytes(messageBytes);
   }
@@ -70,7 +78,7 @@ export class FrameWriter {
     this.#inlineBytes += LENGTH_PREFIX_BYTES + body.length;
   }
 
-  #push(kind: Item, item: EventFrame | ReplyFrame | Uint8Array | Heartbeat, size: number): void {
+  #push(kind: Item, item: Carrier | Small | Uint8Array, size: number): void {
     const at = this.#count++;
     this.#items[at] = item;
     this.#kinds[at] = kind;
@@ -106,21 +114,21 @@ export class FrameWriter {
   }
 
   /** Writes one frame's body; returns its data when that goes out as a chunk of its own. */
-  #writeItem(kind: Item, item: EventFrame | ReplyFrame | Uint8Array | Heartbeat, size: number): Buffer | undefined {
+  #writeItem(kind: Item, item: Carrier | Small | Uint8Array, size: number): Buffer | undefined {
     const w = this.#w;
-    if (kind === Item.ENCODED) {
-      w.buf.set(item as Uint8Array, w.pos);
-      w.pos += size;
-      return undefined;
+    switch (kind) {
+      case Item.ENCODED:
+        w.buf.set(item as Uint8Array, w.pos);
+        w.pos += size;
+        return undefined;
+      case Item.STREAM_WINDOW: w.streamWindow(item as StreamWindow, size); return undefined;
+      case Item.PING: w.heartbeat(false, (item as Heartbeat).seq, size); return undefined;
+      case Item.PONG: w.heartbeat(true, (item as Heartbeat).seq, size); return undefined;
+      case Item.EVENT: w.event(item as EventFrame, size); break;
+      case Item.REPLY: w.reply(item as ReplyFrame, size); break;
+      case Item.STREAM_DATA: w.streamData(item as StreamData, size); break;
     }
-    if (kind === Item.PING || kind === Item.PONG) {
-      w.heartbeat(kind === Item.PONG, (item as Heartbeat).seq, size);
-      return undefined;
-    }
-    const message = item as EventFrame | ReplyFrame;
-    if (kind === Item.EVENT) w.event(message as EventFrame, size);
-    else w.reply(message as ReplyFrame, size);
-    const data = message.data;
+    const data = (item as Carrier).data;
     if (data.length >= SEPARATE_DATA_BYTES) return asBuffer(data);
     if (data.length > 0) {
       w.buf.set(data, w.pos);

@@ -6,7 +6,7 @@
  */
 import { ProtocolError } from '@restpipe/errors';
 import { LENGTH_PREFIX_BYTES, type Frame, type FrameKind } from './frame-types.js';
-import { HotReader } from './hot-codec.js';
+import { HotReader } from './hot-reader.js';
 import { FrameType } from './schema.js';
 import { checkWireFormat } from './wire-check.js';
 
@@ -14,6 +14,7 @@ export * from './frame-types.js';
 
 const KINDS: ReadonlySet<string> = new Set<FrameKind>([
   'hello', 'helloAck', 'event', 'reply', 'ping', 'pong', 'cancel', 'goaway', 'holdNotice',
+  'streamData', 'streamEnd', 'streamWindow',
 ]);
 
 /**
@@ -32,26 +33,38 @@ export function encodeFrameBytes(frame: Frame): Buffer {
  * How protobufjs's messages become frames: plain objects with every field, a
  * field left off the wire as its default (bytes as an empty Buffer). A decoded
  * message keeps its defaults on its prototype, `data` there being an empty
- * Array, which no Buffer code takes.
+ * Array, which no Buffer code takes. A uint64 (a streamed body's `size`) as a
+ * number, not a Long: wire-check.ts has refused any past 2^53 - 1, which a number
+ * would not hold exactly.
  */
-const AS_FRAME = { defaults: true, arrays: true, oneofs: true } as const;
+const AS_FRAME = { defaults: true, arrays: true, oneofs: true, longs: Number } as const;
 
 /**
- * The optional fields of jobs (SPEC §8): proto3 cannot tell a default from an
- * absent field, so both are undefined (the property always there, as the hot
- * codec decodes it) and a frame without them equals one built without them.
+ * The optional fields of jobs (SPEC §8) and of streams (SPEC §12): proto3 cannot
+ * tell a default from an absent field, so both are undefined (the property always
+ * there, as the hot codec decodes it) and a frame without them equals one built
+ * without them.
  */
 function withOptionalFields(kind: string, message: Record<string, unknown>): void {
   if (kind === 'event') {
     if (message['idempotencyKey'] === '') message['idempotencyKey'] = undefined;
     if (message['attempt'] === 0) message['attempt'] = undefined;
     if (message['hold'] === '') message['hold'] = undefined;
+    withStreamFields(message);
   } else if (kind === 'reply') {
     if (message['replayed'] === false) message['replayed'] = undefined;
+    withStreamFields(message);
   } else if (kind === 'hello' || kind === 'helloAck') {
     if (message['idempotencyKeys'] === false) message['idempotencyKeys'] = undefined;
     if (message['holds'] === false) message['holds'] = undefined;
+    if (message['streamWindow'] === 0) message['streamWindow'] = undefined;
   }
+}
+
+/** An Event's or a Reply's `streamed` and `size`. */
+function withStreamFields(message: Record<string, unknown>): void {
+  if (message['streamed'] === false) message['streamed'] = undefined;
+  if (message['size'] === 0) message['size'] = undefined;
 }
 
 /**

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder } from './frame-decoder.js';
 import { FrameWriter, SEPARATE_DATA_BYTES } from './frame-writer.js';
-import { decodeFrame, encodeFrameBytes, type EventFrame, type Frame, type ReplyFrame } from './frames.js';
-import { HotReader } from './hot-codec.js';
+import { decodeFrame, encodeFrameBytes, type EventFrame, type Frame, type ReplyFrame, type StreamData } from './frames.js';
+import { HotReader } from './hot-reader.js';
 import { FrameType } from './schema.js';
 
 const uint32 = fc.nat({ max: 0xffff_ffff });
@@ -14,6 +14,8 @@ const bytes = fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b));
 const optional = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arb, { nil: undefined });
 const idempotencyKey = fc.oneof(fc.constant(''), fc.string({ unit: 'binary', maxLength: 70 }), fc.string({ unit: 'grapheme', maxLength: 20 }));
 const attempt = fc.oneof(fc.constant(0), fc.nat({ max: 300 }), fc.constant(0xffff_ffff), uint32);
+/** A streamed body's size: any a number holds exactly, the varints of 5 to 8 bytes among them. */
+const size = fc.oneof(fc.constant(0), fc.nat({ max: 300 }), fc.constant(2 ** 32), fc.constant(2 ** 35), fc.constant(Number.MAX_SAFE_INTEGER), fc.maxSafeNat());
 
 const eventArb: fc.Arbitrary<EventFrame> = fc.record({
   id: uint32,
@@ -28,6 +30,8 @@ const eventArb: fc.Arbitrary<EventFrame> = fc.record({
   idempotencyKey: optional(idempotencyKey),
   attempt: optional(attempt),
   hold: optional(idempotencyKey),
+  streamed: optional(fc.boolean()),
+  size: optional(size),
 }, { requiredKeys: ['id', 'verb', 'noun', 'args', 'query', 'mimeType', 'data', 'timeoutMs', 'requestId'] });
 
 const replyArb: fc.Arbitrary<ReplyFrame> = fc.record({
@@ -38,20 +42,33 @@ const replyArb: fc.Arbitrary<ReplyFrame> = fc.record({
   kind: fc.constantFrom(0 as const, 1 as const, 2 as const),
   status: uint32,
   replayed: optional(fc.boolean()),
+  streamed: optional(fc.boolean()),
+  size: optional(size),
 }, { requiredKeys: ['id', 'returnCode', 'mimeType', 'data', 'kind', 'status'] });
+
+const streamDataArb = fc.record({ id: uint32, reply: fc.boolean(), data: bytes }).map((streamData) => ({ kind: 'streamData' as const, streamData }));
+const streamWindowArb = fc.record({ id: uint32, reply: fc.boolean(), bytes: uint32, stop: fc.boolean() }).map((streamWindow) => ({ kind: 'streamWindow' as const, streamWindow }));
 
 const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   eventArb.map((event) => ({ kind: 'event' as const, event })),
   replyArb.map((reply) => ({ kind: 'reply' as const, reply })),
+  streamDataArb,
+  streamWindowArb,
+  fc.record({ id: uint32, reply: fc.boolean(), aborted: fc.boolean(), message: text }).map((streamEnd) => ({ kind: 'streamEnd' as const, streamEnd })),
   uint32.map((seq) => ({ kind: 'ping' as const, ping: { seq } })),
   uint32.map((seq) => ({ kind: 'pong' as const, pong: { seq } })),
   fc.record({ reason: text, message: text }).map((goaway) => ({ kind: 'goaway' as const, goaway })),
 );
 
+/** The kinds the hot codec writes and reads itself. */
+const HOT_KINDS: ReadonlySet<string> = new Set(['event', 'reply', 'streamData', 'streamWindow', 'ping', 'pong']);
+
 /** The kinds the hot codec reads itself. */
 const hotArb: fc.Arbitrary<Frame> = fc.oneof(
   eventArb.map((event) => ({ kind: 'event' as const, event })),
   replyArb.map((reply) => ({ kind: 'reply' as const, reply })),
+  streamDataArb,
+  streamWindowArb,
   fc.oneof(fc.constant(0), uint32).map((seq) => ({ kind: 'ping' as const, ping: { seq } })),
   fc.oneof(fc.constant(0), uint32).map((seq) => ({ kind: 'pong' as const, pong: { seq } })),
 );
@@ -60,7 +77,7 @@ const hotArb: fc.Arbitrary<Frame> = fc.oneof(
 function plain(frame: Frame): unknown {
   const message = frame[frame.kind as keyof Frame] as unknown as Record<string, unknown>;
   const type = FrameType.lookupType(`restpipe.v1.${frame.kind === 'helloAck' ? 'HelloAck' : frame.kind[0]!.toUpperCase() + frame.kind.slice(1)}`);
-  const object = type.toObject(type.fromObject(message), { defaults: true, arrays: true, bytes: String });
+  const object = type.toObject(type.fromObject(message), { defaults: true, arrays: true, bytes: String, longs: Number });
   return { kind: frame.kind, [frame.kind]: object };
 }
 
@@ -70,7 +87,7 @@ function plain(frame: Frame): unknown {
  * writes last of its message (field order is free in protobuf) to send it apart.
  */
 function referenceBody(frame: Frame): Buffer {
-  if (frame.kind !== 'event' && frame.kind !== 'reply' && frame.kind !== 'ping' && frame.kind !== 'pong') return encodeFrameBytes(frame).subarray(4);
+  if (!HOT_KINDS.has(frame.kind)) return encodeFrameBytes(frame).subarray(4);
   const message = frame[frame.kind as keyof Frame] as unknown as Record<string, unknown>;
   const isSet = (v: unknown): boolean => v !== undefined && v !== '' && v !== 0 && v !== false && (v as { length?: number }).length !== 0;
   const withoutDefaults = (m: Record<string, unknown>): Array<[string, unknown]> => Object.entries(m).filter(([, v]) => isSet(v));
@@ -244,9 +261,76 @@ describe('hot codec and FrameWriter, against protobufjs', () => {
     expect(readAll(chunks).map(plain)).toEqual(frames.map(plain));
   });
 
-  it('hands protobufjs, and so a ProtocolError, any Event or Reply it cannot read (property)', () => {
+  it('carries streamed bodies (SPEC §12): the flags, sizes up to 2^53 - 1 and the stream frames, through both codecs', () => {
+    const event: EventFrame = { id: 8, verb: 'put', noun: ['files'], args: [], query: [], mimeType: 'application/octet-stream', data: Buffer.alloc(0), timeoutMs: 0, requestId: '', streamed: true, size: Number.MAX_SAFE_INTEGER };
+    const reply: ReplyFrame = { id: 8, returnCode: 0, mimeType: 'video/mp4', data: Buffer.alloc(0), kind: 0, status: 200, streamed: true, size: 2 ** 32 + 1 };
+    const frames: Frame[] = [
+      { kind: 'event', event }, { kind: 'reply', reply },
+      { kind: 'streamData', streamData: { id: 8, reply: false, data: Buffer.from('first bytes') } },
+      { kind: 'streamData', streamData: { id: 0xffff_ffff, reply: true, data: Buffer.alloc(0) } },
+      { kind: 'streamWindow', streamWindow: { id: 8, reply: true, bytes: 262_144, stop: false } },
+      { kind: 'streamWindow', streamWindow: { id: 8, reply: false, bytes: 0, stop: true } },
+      { kind: 'streamEnd', streamEnd: { id: 8, reply: false, aborted: false, message: '' } },
+      { kind: 'streamEnd', streamEnd: { id: 8, reply: true, aborted: true, message: 'source failed: EIO' } },
+    ];
+    const hotBodies = new FrameDecoder(1 << 20).push(Buffer.concat(writeAll(frames)));
+    expect(hotBodies.map((b) => b.toString('hex'))).toEqual(frames.map((f) => referenceBody(f).toString('hex')));
+    for (const bodies of [hotBodies, frames.map((f) => encodeFrameBytes(f).subarray(4))]) {
+      expect(bodies.map((b) => decodeFrame(b))).toEqual(frames);
+      // All but StreamEnd, which is rare and left to protobufjs, on the fast path.
+      expect(bodies.map((b) => reader.decode(b)?.kind)).toEqual([...frames.slice(0, 6).map((f) => f.kind), undefined, undefined]);
+    }
+    // The size in protobufjs's own reading of the hot codec's bytes.
+    const decoded = FrameType.toObject(FrameType.decode(hotBodies[0]!), { longs: Number }) as { event: EventFrame };
+    expect(decoded.event.size).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('decodes streamed false and size 0 as undefined properties, and writes neither: a plain frame keeps its bytes', () => {
+    const event: EventFrame = { id: 2, verb: 'get', noun: [], args: [], query: [], mimeType: '', data: Buffer.from('x'), timeoutMs: 0, requestId: '' };
+    const reply: ReplyFrame = { id: 2, returnCode: 0, mimeType: '', data: Buffer.from('y'), kind: 0, status: 200 };
+    const plainBodies = new FrameDecoder(1 << 20).push(Buffer.concat(writeAll([{ kind: 'event', event }, { kind: 'reply', reply }])));
+    const explicit: Frame[] = [{ kind: 'event', event: { ...event, streamed: false, size: 0 } }, { kind: 'reply', reply: { ...reply, streamed: false, size: 0 } }];
+    const explicitBodies = new FrameDecoder(1 << 20).push(Buffer.concat(writeAll(explicit)));
+    expect(explicitBodies).toEqual(plainBodies);
+    for (const body of [...explicitBodies, ...explicit.map((f) => encodeFrameBytes(f).subarray(4))]) {
+      const frame = decodeFrame(body);
+      const message = (frame.kind === 'event' ? frame.event : frame.kind === 'reply' ? frame.reply : {}) as Record<string, unknown>;
+      for (const name of ['streamed', 'size']) {
+        expect(name in message, name).toBe(true);
+        expect(message[name], name).toBeUndefined();
+      }
+    }
+  });
+
+  it('sends a 64 KiB StreamData as a chunk of its own, the very memory of its data, and a small one inline', () => {
+    const big = Buffer.alloc(64 * 1024, 5);
+    const arena = new Uint8Array(SEPARATE_DATA_BYTES + 100);
+    const view = arena.subarray(50, 50 + SEPARATE_DATA_BYTES); // a Uint8Array, not a Buffer, at an offset
+    const data = (id: number, bytes: Uint8Array): Frame => ({ kind: 'streamData', streamData: { id, reply: id % 2 === 0, data: bytes } });
+    const window: Frame = { kind: 'streamWindow', streamWindow: { id: 1, reply: false, bytes: 65_536, stop: false } };
+    const frames = [window, data(1, big), data(2, view), data(3, Buffer.from('tail')), window];
+    const chunks = writeAll(frames);
+    expect(chunks).toHaveLength(5);
+    expect(chunks[1]).toBe(big);
+    expect([chunks[3]!.buffer, chunks[3]!.byteOffset, chunks[3]!.length]).toEqual([arena.buffer, 50, SEPARATE_DATA_BYTES]);
+    expect(chunks[4]!.length).toBeLessThan(50); // the small StreamData and the StreamWindow, copied together
+    expect(readAll(chunks).map(plain)).toEqual(frames.map(plain));
+    expect(writeAll([data(1, Buffer.alloc(SEPARATE_DATA_BYTES - 1)), window])).toHaveLength(1);
+  });
+
+  it("reads a StreamData's data as a view of the frame body, not a copy", () => {
+    const [body] = new FrameDecoder(1 << 20).push(Buffer.concat(writeAll([{ kind: 'streamData', streamData: { id: 3, reply: true, data: Buffer.alloc(1000, 9) } }])));
+    for (const frame of [reader.decode(body!)!, decodeFrame(body!)]) {
+      const got = (frame as { streamData: StreamData }).streamData.data;
+      expect(got.buffer).toBe(body!.buffer);
+      expect(got.byteOffset - body!.byteOffset).toBe(body!.length - 1000);
+      expect(got.length).toBe(1000);
+    }
+  });
+
+  it('hands protobufjs, and so a ProtocolError, any Event, Reply or stream frame it cannot read (property)', () => {
     fc.assert(
-      fc.property(fc.constantFrom(0x1a, 0x22), fc.uint8Array({ maxLength: 40 }), (tag, rest) => {
+      fc.property(fc.constantFrom(0x1a, 0x22, 0x52, 0x5a, 0x62), fc.uint8Array({ maxLength: 40 }), (tag, rest) => {
         const body = Buffer.from([tag, ...rest]);
         try {
           decodeFrame(body);

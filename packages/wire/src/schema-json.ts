@@ -21,7 +21,10 @@ export const SCHEMA_JSON: INamespace = {
                     "pong",
                     "cancel",
                     "goaway",
-                    "holdNotice"
+                    "holdNotice",
+                    "streamData",
+                    "streamEnd",
+                    "streamWindow"
                   ]
                 }
               },
@@ -61,6 +64,18 @@ export const SCHEMA_JSON: INamespace = {
                 "holdNotice": {
                   "type": "HoldNotice",
                   "id": 9
+                },
+                "streamData": {
+                  "type": "StreamData",
+                  "id": 10
+                },
+                "streamEnd": {
+                  "type": "StreamEnd",
+                  "id": 11
+                },
+                "streamWindow": {
+                  "type": "StreamWindow",
+                  "id": 12
                 }
               }
             },
@@ -101,6 +116,10 @@ export const SCHEMA_JSON: INamespace = {
                 "holds": {
                   "type": "bool",
                   "id": 9
+                },
+                "streamWindow": {
+                  "type": "uint32",
+                  "id": 10
                 }
               }
             },
@@ -145,6 +164,10 @@ export const SCHEMA_JSON: INamespace = {
                 "holds": {
                   "type": "bool",
                   "id": 10
+                },
+                "streamWindow": {
+                  "type": "uint32",
+                  "id": 11
                 }
               }
             },
@@ -213,6 +236,14 @@ export const SCHEMA_JSON: INamespace = {
                 "hold": {
                   "type": "string",
                   "id": 12
+                },
+                "streamed": {
+                  "type": "bool",
+                  "id": 13
+                },
+                "size": {
+                  "type": "uint64",
+                  "id": 14
                 }
               }
             },
@@ -252,6 +283,14 @@ export const SCHEMA_JSON: INamespace = {
                 "replayed": {
                   "type": "bool",
                   "id": 7
+                },
+                "streamed": {
+                  "type": "bool",
+                  "id": 8
+                },
+                "size": {
+                  "type": "uint64",
+                  "id": 9
                 }
               }
             },
@@ -284,6 +323,62 @@ export const SCHEMA_JSON: INamespace = {
                 "hold": {
                   "type": "string",
                   "id": 1
+                }
+              }
+            },
+            "StreamData": {
+              "fields": {
+                "id": {
+                  "type": "uint32",
+                  "id": 1
+                },
+                "reply": {
+                  "type": "bool",
+                  "id": 2
+                },
+                "data": {
+                  "type": "bytes",
+                  "id": 3
+                }
+              }
+            },
+            "StreamEnd": {
+              "fields": {
+                "id": {
+                  "type": "uint32",
+                  "id": 1
+                },
+                "reply": {
+                  "type": "bool",
+                  "id": 2
+                },
+                "aborted": {
+                  "type": "bool",
+                  "id": 3
+                },
+                "message": {
+                  "type": "string",
+                  "id": 4
+                }
+              }
+            },
+            "StreamWindow": {
+              "fields": {
+                "id": {
+                  "type": "uint32",
+                  "id": 1
+                },
+                "reply": {
+                  "type": "bool",
+                  "id": 2
+                },
+                "bytes": {
+                  "type": "uint32",
+                  "id": 3
+                },
+                "stop": {
+                  "type": "bool",
+                  "id": 4
                 }
               }
             },

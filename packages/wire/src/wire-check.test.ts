@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '@restpipe/errors';
 import { asBuffer, decodeFrame } from './frames.js';
-import { HotReader } from './hot-codec.js';
+import { HotReader } from './hot-reader.js';
 import { FrameType } from './schema.js';
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
@@ -21,8 +21,8 @@ describe('the protobufjs path of decodeFrame', () => {
   });
 
   it('decodes a Reply with an unknown field and no data to an empty body, every field set', () => {
-    // Reply { id: 3, field 9: bytes "x" }
-    const body = hex('22 05 08 03 4a 01 78');
+    // Reply { id: 3, field 15: bytes "x" }
+    const body = hex('22 05 08 03 7a 01 78');
     expect(new HotReader().decode(body)).toBeUndefined();
     const frame = decodeFrame(body);
     if (frame.kind !== 'reply') throw new Error(frame.kind);
@@ -42,10 +42,25 @@ describe('the protobufjs path of decodeFrame', () => {
     ['a number field sent as a group', '3a 02 0b 0c'],
     ['a number field sent length-delimited', '3a 02 0a 05'],
     ['a field numbered 0', '3a 02 00 01'],
+    ["a StreamWindow's bytes sent length-delimited", '62 04 08 01 1a 00'],
+    ["a StreamWindow's stop sent as a group", '62 02 23 24'],
+    ["a StreamEnd's message sent as a varint", '5a 04 08 01 20 01'],
+    ['a StreamData field numbered 0', '52 02 00 01'],
+    ["an Event's size sent length-delimited", '1a 04 08 01 72 00'],
+    ["an Event's size past 2^53 - 1", '1a 0b 08 01 70 80 80 80 80 80 80 80 10'],
+    ["a Reply's size of 2^64 - 1", '22 0d 08 01 48 ff ff ff ff ff ff ff ff ff 01'],
   ])('refuses %s, which protobufjs alone would take as a frame', (_what, bytes) => {
     const body = hex(bytes);
     expect(() => FrameType.decode(body)).not.toThrow();
     expect(() => decodeFrame(body)).toThrow(ProtocolError);
+  });
+
+  it('takes a size of 2^53 - 1, the largest a number holds exactly, even padded to 10 bytes', () => {
+    // Reply { id: 1, size: 2^53 - 1 } with the size's varint padded past the 8 bytes the hot codec reads.
+    const body = hex('22 0d 08 01 48 ff ff ff ff ff ff ff 8f 80 00');
+    expect(new HotReader().decode(body)).toBeUndefined();
+    const frame = decodeFrame(body);
+    expect(frame.kind === 'reply' && frame.reply.size).toBe(Number.MAX_SAFE_INTEGER);
   });
 
   it('refuses a wire type proto3 does not have, as protobufjs does', () => {

@@ -5,7 +5,9 @@
  * wrong wire type is read as whatever its schema says (a group tag as a number,
  * a varint as the length of a string), and field number 0 is skipped. Each of
  * these turns garbage into a frame; here they are refused, as the hot codec
- * refuses them, so that both paths agree (codec-differential.test.ts).
+ * refuses them, so that both paths agree (codec-differential.test.ts). So is a
+ * uint64 past 2^53 - 1 (a streamed body's `size`), which the frame's number
+ * would not hold exactly: no body is that long, and a wrong size is a wrong frame.
  *
  * Unknown fields stay welcome (a newer peer's additions) with the wire types
  * proto3 has: varint, 64-bit, length-delimited and 32-bit. Groups never.
@@ -27,6 +29,21 @@ class Cursor {
       const byte = this.bytes[this.pos++]!;
       if (i < 5) value |= (byte & 0x7f) << (7 * i);
       if (byte < 0x80) return value >>> 0;
+    }
+    throw new Error('varint longer than 10 bytes');
+  }
+
+  /**
+   * A varint's value as protobufjs reads a uint64 (its low 64 bits), in a number:
+   * exact up to 2^53 - 1, and above it whenever the value is.
+   */
+  varint64(end: number): number {
+    let value = 0;
+    for (let i = 0, scale = 1; i < MAX_VARINT_BYTES; i++, scale *= 0x80) {
+      if (this.pos >= end) throw new Error('varint runs past the end of its message');
+      const byte = this.bytes[this.pos++]!;
+      value += (i < MAX_VARINT_BYTES - 1 ? byte & 0x7f : byte & 0x01) * scale;
+      if (byte < 0x80) return value;
     }
     throw new Error('varint longer than 10 bytes');
   }
@@ -66,13 +83,18 @@ function walk(cursor: Cursor, end: number, type: protobuf.Type): void {
     const field = type.fieldsById[id];
     if (field && !accepts(field, wireType)) throw new Error(`${type.name}.${field.name} with wire type ${wireType}`);
     switch (wireType) {
-      case WIRE.VARINT: cursor.varint(end); break;
+      case WIRE.VARINT: varint(cursor, end, field); break;
       case WIRE.FIXED64: cursor.skip(8, end); break;
       case WIRE.FIXED32: cursor.skip(4, end); break;
       case WIRE.DELIMITED: delimited(cursor, end, field); break;
       default: throw new Error(`wire type ${wireType}`);
     }
   }
+}
+
+function varint(cursor: Cursor, end: number, field: protobuf.Field | undefined): void {
+  if (field?.type !== 'uint64') cursor.varint(end);
+  else if (cursor.varint64(end) > Number.MAX_SAFE_INTEGER) throw new Error(`${field.name} past 2^53 - 1`);
 }
 
 function delimited(cursor: Cursor, end: number, field: protobuf.Field | undefined): void {
