@@ -59,6 +59,8 @@ export const ERROR_CODES = {
   REPLAYED_REQUEST: 'RP_ERR_REPLAYED_REQUEST',
   NONCE_STORE_FULL: 'RP_ERR_NONCE_STORE_FULL',
   CLUSTER_UNAVAILABLE: 'RP_ERR_CLUSTER_UNAVAILABLE',
+  STREAM_ABORTED: 'RP_ERR_STREAM_ABORTED',
+  BODY_IS_STREAM: 'RP_ERR_BODY_IS_STREAM',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -436,6 +438,22 @@ export class PipeFailError extends RpError {
   }
 }
 
+/**
+ * A stream (SPEC §12) ended without its clean end: the far source failed, the far side
+ * went away, or the stream moved no data for the deadline. The HTTP response, if it
+ * started, ends aborted rather than clean.
+ */
+export class StreamAbortedError extends RpError {
+  readonly code = ERROR_CODES.STREAM_ABORTED;
+  override readonly status = 502;
+}
+
+/** `body.raw` or `body.data` (or `response.raw`) of a streamed body: read `.stream` instead. */
+export class BodyIsStreamError extends RpError {
+  readonly code = ERROR_CODES.BODY_IS_STREAM;
+  override readonly status = 500;
+}
+
 /** Every error class, under the name its brand carries (see brand.ts). */
 export const ERROR_CLASSES = {
   RpError, InvalidPathError, InvalidBodyError, BodyTooLargeError, NotFoundError, InvalidRequestError,
@@ -448,6 +466,7 @@ export const ERROR_CLASSES = {
   IndeterminateError, IdempotencyKeyMismatchError, IdempotencyKeyInUseError,
   UnknownHoldError, HoldDecidedError, HoldDigestMismatchError, HoldDeniedError, HoldExpiredError,
   InvalidSignatureError, ReplayedRequestError, NonceStoreFullError, ClusterUnavailableError,
+  StreamAbortedError, BodyIsStreamError,
 } as const;
 
 for (const [name, cls] of Object.entries(ERROR_CLASSES)) brand(cls, name);
