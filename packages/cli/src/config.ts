@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkServers, ConfigError, wholeNumber, type PipeTuning, type Role, type TlsMinVersion } from '@restpipe/core';
+import { checkServers, ConfigError, MIN_STREAM_WINDOW_BYTES, wholeNumber, type PipeTuning, type Role, type TlsMinVersion } from '@restpipe/core';
 import { parseGatewayAddress, parseHostPort, type GatewayAddress } from '@restpipe/gateway';
 import { camelName, envName, flagDefault, flagsFor, type FlagSpec } from './flags.js';
 
@@ -177,6 +177,9 @@ function build(role: Role, pick: (name: string) => string | boolean | undefined)
     maxInFlight: int('max-in-flight', required('max-in-flight'), 1),
     maxConcurrency: int('max-concurrency', required('max-concurrency'), 1),
     maxInboundBytes: int('max-inbound-bytes', required('max-inbound-bytes'), 1),
+    streamWindowBytes: int('stream-window-bytes', required('stream-window-bytes'), MIN_STREAM_WINDOW_BYTES),
+    maxStreamBytes: int('max-stream-bytes', required('max-stream-bytes'), 0),
+    maxStreams: int('max-streams', required('max-streams'), 1),
     apiKeyFile: str('api-key-file'),
     signingKeysFile: str('signing-keys-file'),
     maxNonces: int('max-nonces', required('max-nonces'), 1),

@@ -1,5 +1,6 @@
 import {
   asBuffer,
+  BodyTooLargeError,
   decodeFrame,
   ERROR_CLASSES,
   FrameWriter,
@@ -36,7 +37,9 @@ function frameBody(frame: Frame): Buffer {
 
 /** A request as the holder's connection will send it: validated here, as any request is. */
 export function encodeRequest(request: PipeRequest, timeoutMs: number, requestId: string): Buffer {
-  return frameBody({ kind: 'event', event: toEventFrame(request, 0, timeoutMs, requestId) });
+  const event = toEventFrame(request, 0, timeoutMs, requestId);
+  if (event.streamed) throw new BodyTooLargeError('a streamed body does not cross cluster nodes: send it to the node its client is connected to');
+  return frameBody({ kind: 'event', event });
 }
 
 /** The request a forwarded message carries; ProtocolError for what is no Event. */
@@ -67,6 +70,10 @@ export type Outcome = { reply: Buffer } | { error: { className: string; message:
 
 /** A response, or the far side's failure, as the Reply frame it came in. */
 export function outcomeOf(result: { response: PipeResponse } | { error: unknown }): Outcome {
+  if ('response' in result && result.response.streamed) {
+    result.response.stream.destroy();
+    return outcomeOf({ error: new BodyTooLargeError('the handler answered with a stream, which does not cross cluster nodes') });
+  }
   if ('response' in result) return { reply: frameBody({ kind: 'reply', reply: replyOf(result.response) }) };
   const error = result.error;
   if (error instanceof PipeFailError) {

@@ -3,6 +3,7 @@
  * return, what `request()` takes and gives, and the verbs. It imports nothing, so
  * every module of core may use it without an import cycle.
  */
+import type { Readable } from 'node:stream';
 
 /**
  * The verbs an event may carry: the prefix of a handler's method name (`get_time`),
@@ -45,9 +46,16 @@ export interface EventContext {
 export interface EventBody {
   /** Media type without parameters, lower case; `''` when none. */
   readonly mimeType: string;
+  /** The whole body. Throws BodyIsStreamError for a streamed body (`streamed`): read `stream`. */
   readonly raw: Buffer;
-  /** Parsed JSON for JSON types, a string for `text/*`, else the raw Buffer. */
+  /** Parsed JSON for JSON types, a string for `text/*`, else the raw Buffer. Throws as `raw` does. */
   readonly data: unknown;
+  /** The body as a Readable, for every event, small or streamed (SPEC §12). */
+  readonly stream: Readable;
+  /** The body came as a stream: it may be of any size, and only `stream` has it. */
+  readonly streamed: boolean;
+  /** Its length in bytes when known (always for a small body; for a streamed one when the sender said). */
+  readonly size: number | undefined;
 }
 
 export interface ReplyOptions {
@@ -55,6 +63,12 @@ export interface ReplyOptions {
   mimeType?: string;
   /** Return code sent as `X-Event-Return-Code`: a whole number from 0 to 2^32-1. @default 0 */
   code?: number;
+}
+
+/** `reply.stream(source, options)`: a streamed reply's media type, code, and length if known. */
+export interface StreamReplyOptions extends ReplyOptions {
+  /** The body's length in bytes: the gateway then answers with Content-Length (and fails the response if it is not). */
+  size?: number;
 }
 
 /** A request to the far side, as the library API takes it. */
@@ -65,8 +79,13 @@ export interface PipeRequest {
   noun: string | readonly string[];
   args?: readonly string[];
   query?: QueryValues;
-  /** Buffer (bytes), string (text) or any JSON value. */
+  /**
+   * Buffer (bytes), string (text) or any JSON value; or a Readable or AsyncIterable of
+   * Buffers, sent as a stream (SPEC §12) of any size.
+   */
   body?: unknown;
+  /** A streamed body's length in bytes, when known: the far handler sees it as `body.size`. */
+  size?: number;
   /** Overrides the media type inferred from `body`. */
   mimeType?: string;
   /** Reply deadline; the connection's `timeoutMs` when absent. */
@@ -106,9 +125,16 @@ export interface HeldInfo {
 export interface PipeResponse {
   readonly returnCode: number;
   readonly mimeType: string;
+  /** The whole body. Throws BodyIsStreamError for a streamed reply (`streamed`): read `stream`. */
   readonly raw: Buffer;
-  /** Parsed by media type, as EventBody.data, when first read; the raw Buffer if it does not parse. */
+  /** Parsed by media type, as EventBody.data, when first read; the raw Buffer if it does not parse. Throws as `raw` does. */
   readonly data: unknown;
+  /** The body as a Readable, small or streamed. A streamed one must be read or destroyed: it holds its stream open. */
+  readonly stream: Readable;
+  /** The far handler answered with a stream (SPEC §12). */
+  readonly streamed?: boolean;
+  /** A streamed reply's length in bytes, when the far handler said. */
+  readonly size?: number | undefined;
   /** The far side answered from its record of the request's idempotency key: the handler did not run now. */
   readonly replayed?: boolean;
   /** The far side holds the event for approval (SPEC §9): nothing ran yet. */

@@ -1,5 +1,6 @@
 import { asBuffer, InvalidBodyError } from '@restpipe/wire';
 import type { EventBody } from './api-types.js';
+import { SmallBody } from './streams/bodies.js';
 
 export const JSON_MIME = 'application/json';
 export const TEXT_MIME = 'text/plain; charset=utf-8';
@@ -45,7 +46,7 @@ export function parseJsonBody(raw: Buffer): unknown {
 }
 
 export function eventBody(mimeType: string, raw: Buffer): EventBody {
-  return { mimeType: essence(mimeType), raw, data: parseBody(mimeType, raw) };
+  return new SmallBody(essence(mimeType), raw, parseBody(mimeType, raw));
 }
 
 export interface EncodedBody {

@@ -20,6 +20,7 @@ import { isHoldId } from './holds/held-reply.js';
 import type { HoldPort } from './holds/hold-port.js';
 import type { HandlerEnv } from './handle-event.js';
 import { HelloExchange } from './hello-exchange.js';
+import { IdleWait } from './idle-wait.js';
 import { InboundEvents } from './inbound-events.js';
 import { Liveness } from './liveness.js';
 import type { Logger } from './logger.js';
@@ -31,10 +32,16 @@ import type { PipeRequest, PipeResponse } from './request.js';
 import type { Role } from './role.js';
 import { CloseReason, ConnectionState, isAllowedTransition } from './state.js';
 import type { Transport } from './transport.js';
+import { Streams } from './streams/streams.js';
 
 export type { ConnectionEvents, ConnectionInit, ConnectionStats } from './connection-types.js';
 export type { Role } from './role.js';
 
+/**
+ * A stream's next frame joins the socket only while it holds less than this: a small
+ * frame (a `GET /server/time`) then waits behind this much bulk at most (SPEC §12).
+ */
+const STREAM_LOW_WATER_BYTES = 256 * 1024;
 /** After our Goaway, a peer that never reads is not allowed to hold the socket longer than this. */
 const GOAWAY_LINGER_MS = 1_000;
 
@@ -64,7 +71,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
   #handlerEnv: HandlerEnv | undefined;
   readonly #idempotency: IdempotencyGate | undefined;
   readonly #holds: HoldPort | undefined;
-  #drainWaiter: (() => void) | undefined;
+  readonly #idle = new IdleWait(() => this.inFlight === 0 && this.handling === 0 && !this.#streamTable?.size);
   readonly #transport: Transport;
   readonly #options: ResolvedPipeOptions;
   readonly #logger: Logger;
@@ -75,6 +82,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
   readonly #outbound: OutboundRequests;
   readonly #inbound: InboundEvents;
   readonly #outbox: Outbox;
+  #streamTable: Streams | undefined;
 
   constructor(init: ConnectionInit) {
     super();
@@ -96,8 +104,9 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
       peerLimits: () => this.#peerLimits,
       send: (frame) => this.#send(frame),
       writeBlocked: () => this.#writeBlocked(),
-      settled: () => this.#maybeFinishDrain(),
+      settled: () => this.#idle.check(),
       takesHolds: () => this.#holds !== undefined,
+      streams: () => this.#streams,
     }, init.options);
     this.#inbound = new InboundEvents({
       ...view,
@@ -107,8 +116,10 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
       full: () => this.#reader.stop(),
       finished: () => {
         this.#reader.maybeResume();
-        this.#maybeFinishDrain();
+        this.#idle.check();
       },
+      streams: () => this.#streams,
+      peerStreamWindow: () => this.#peerLimits?.streamWindow ?? 0,
     }, init.options);
     this.#outbox = new Outbox({
       write: (chunks) => this.#write(chunks),
@@ -200,7 +211,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
     const { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency } = peerLimits;
     const maxInboundBytes = peerLimits.maxInboundBytes ?? 0;
     this.#peerLimits = { heartbeatMs, maxEventBytes, maxInFlight, maxConcurrency, maxInboundBytes,
-      idempotencyKeys: peerLimits.idempotencyKeys === true, holds: peerLimits.holds === true };
+      idempotencyKeys: peerLimits.idempotencyKeys === true, holds: peerLimits.holds === true, streamWindow: peerLimits.streamWindow || 0 };
     this.#openedAt = Date.now();
     this.#liveness = new Liveness(this.#options.heartbeatMs, heartbeatMs, this.#transport, {
       sendPing: (seq) => this.#send({ kind: 'ping', ping: { seq } }),
@@ -257,7 +268,18 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
       idempotency: this.#idempotency,
       holds: this.#holds,
       peerTakesHolds: this.#peerLimits?.holds === true,
+      peerTakesStreams: (this.#peerLimits?.streamWindow ?? 0) > 0,
     });
+  }
+
+  /** The streams of this connection (SPEC §12), made with the first. */
+  get #streams(): Streams {
+    return (this.#streamTable ??= new Streams({
+      send: (frame) => this.#send(frame),
+      roomToSend: () => this.#transport.pendingWriteBytes + this.#outbox.unflushedBytes < STREAM_LOW_WATER_BYTES,
+      protocolError: (error) => this.#protocolError(error),
+      peerFrameBytes: () => this.#peerLimits?.maxEventBytes ?? 0,
+    }));
   }
 
   /** Tells the peer a hold of ours has an outcome (SPEC §9); false when it is not open or takes no holds. */
@@ -269,14 +291,18 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
 
   #sendReply(id: number, fields: Omit<ReplyFrame, 'id'>): void {
     if (!this.#sending) return;
-    const { returnCode, mimeType, data, kind, status, replayed } = fields;
+    const { returnCode, mimeType, data, kind, status, replayed, streamed, size } = fields;
     const reply: ReplyFrame = { id, returnCode, mimeType, data, kind, status };
     if (replayed) reply.replayed = true;
+    if (streamed) reply.streamed = true;
+    if (size) reply.size = size;
     this.#send({ kind: 'reply', reply });
   }
 
   #onReply(reply: ReplyFrame): void {
     if (!this.#outbound.onReply(reply)) {
+      // Its stream may be on its way: stopped, not taken for a stranger's.
+      if (reply.streamed) this.#streams.refuse({ id: reply.id, reply: true });
       this.#logger.debug({ peer: this.peer.name, id: reply.id }, 'late reply dropped');
       publish(diagnostics.lateReply, { owner: this.#owner, peer: this.peer.name, requestId: '' });
     }
@@ -329,6 +355,12 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
         return this.#liveness?.onPong(frame.pong.seq);
       case 'cancel':
         return this.#inbound.onCancel(frame.cancel.id);
+      case 'streamData':
+        return this.#streams.onData(frame.streamData);
+      case 'streamEnd':
+        return this.#streams.onEnd(frame.streamEnd);
+      case 'streamWindow':
+        return this.#streams.onWindow(frame.streamWindow);
       case 'holdNotice':
         // Only a peer we told that we take holds may send one.
         if (this.#holds === undefined) return this.#protocolError(new ProtocolError('holdNotice from a peer that was told this node takes no holds'));
@@ -378,6 +410,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
 
   /** Room in the socket again, perhaps: waiting requests go, held handlers start. */
   #onWritable(): void {
+    this.#streamTable?.pump();
     this.#outbound.sendWaiting();
     if (this.#writeBlocked()) this.#inbound.hold();
     else this.#inbound.release();
@@ -426,17 +459,7 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
       this.#send({ kind: 'goaway', goaway: { reason: CloseReason.SHUTDOWN, message: 'draining' } });
       this.#transitionTo(ConnectionState.DRAINING);
     }
-    const idle = new Promise<void>((resolve) => {
-      this.#drainWaiter = resolve;
-      this.#maybeFinishDrain();
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    await Promise.race([idle, timeout]);
-    clearTimeout(timer);
-    this.#drainWaiter = undefined;
+    await this.#idle.wait(timeoutMs);
     if (this.#transitionTo(ConnectionState.CLOSING)) this.#end();
   }
 
@@ -445,14 +468,6 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
     this.#outbox.flush();
     this.#outbox.close();
     this.#transport.end();
-  }
-
-  #maybeFinishDrain(): void {
-    if (this.#drainWaiter && this.inFlight === 0 && this.handling === 0) {
-      const done = this.#drainWaiter;
-      this.#drainWaiter = undefined;
-      done();
-    }
   }
 
   #onTransportClosed(error: Error | undefined): void {
@@ -467,8 +482,9 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
       cause: error,
     });
     this.#outbound.failAll(lost);
+    this.#streamTable?.lostAll(lost);
     this.#inbound.abortAll(lost);
-    this.#drainWaiter?.();
+    this.#idle.release();
     this.emit('close', reason, error, wasOpen);
   }
 }

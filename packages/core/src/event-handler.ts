@@ -1,8 +1,11 @@
-import type { EventContext, HoldView, Peer, ReplyOptions } from './api-types.js';
+import type { EventContext, HoldView, Peer, ReplyOptions, StreamReplyOptions } from './api-types.js';
+import { isStreamSource, type StreamSource } from './streams/stream-source.js';
 import type { HoldRequest } from './holds/hold-request.js';
-import { checkReplyOptions } from './wire-values.js';
+import { InvalidArgumentError } from '@restpipe/wire';
+import { checkReplyOptions, checkStreamSize } from './wire-values.js';
 
-export type { EventBody, EventContext, Peer, PipeLink, QueryValues, ReplyOptions, Verb } from './api-types.js';
+export type { EventBody, EventContext, Peer, PipeLink, QueryValues, ReplyOptions, StreamReplyOptions, Verb } from './api-types.js';
+export type { StreamSource } from './streams/stream-source.js';
 
 /** Marks EventHandler.prototype: dispatch never looks at or above it. */
 export const HANDLER_BASE = Symbol.for('restpipe.EventHandler');
@@ -49,7 +52,7 @@ export class HandlerReply {
   readonly [REPLY_MARK] = true;
   constructor(
     readonly data: unknown,
-    readonly options: ReplyOptions,
+    readonly options: StreamReplyOptions,
   ) {}
 
   static is(value: unknown): value is HandlerReply {
@@ -61,8 +64,22 @@ export class HandlerReply {
  * Answers with `data` as given (Buffer, string or JSON value) and an explicit code.
  * Throws InvalidArgumentError for a code or media type the wire cannot carry: the
  * caller then gets a 500 (return code 251), as for any handler failure.
+ *
+ * `reply.stream(source, {mimeType, code, size})` answers with a stream (SPEC §12):
+ * a Readable or an AsyncIterable of Buffers, of any size; with `size`, the caller's
+ * gateway sends Content-Length.
  */
-export function reply(data: unknown, options: ReplyOptions = {}): HandlerReply {
-  checkReplyOptions(options);
-  return new HandlerReply(data, options);
-}
+export const reply = Object.assign(
+  function reply(data: unknown, options: ReplyOptions = {}): HandlerReply {
+    checkReplyOptions(options);
+    return new HandlerReply(data, options);
+  },
+  {
+    stream(source: StreamSource, options: StreamReplyOptions = {}): HandlerReply {
+      if (!isStreamSource(source)) throw new InvalidArgumentError('reply.stream() takes a Readable or an AsyncIterable of Buffers');
+      checkReplyOptions(options);
+      checkStreamSize(options.size);
+      return new HandlerReply(source, options);
+    },
+  },
+);

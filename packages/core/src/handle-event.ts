@@ -1,5 +1,7 @@
+import type { Readable } from 'node:stream';
 import {
   asBuffer,
+  BodyTooLargeError,
   ForbiddenError,
   InvalidPathError,
   isExceptionStatus,
@@ -10,16 +12,18 @@ import {
   UnknownHandlerError,
   type EventFrame,
 } from '@restpipe/wire';
-import { encodeBody, encodeJson, eventBody } from './body.js';
+import { BINARY_MIME, encodeBody, encodeJson, essence, eventBody } from './body.js';
 import { findHandlerMethod, handlerMethodName, isVerb, validateNoun } from './dispatch.js';
 import { envelopeBytes, safely } from './envelope.js';
 import { InboundContext, type InboundEnv } from './event-context.js';
 import { HandlerReply, type EventHandler } from './event-handler.js';
+import { StreamedBody } from './streams/bodies.js';
+import { isStreamSource, toReadable, type StreamSource } from './streams/stream-source.js';
 import type { LazyAbort } from './lazy-abort.js';
 import type { IdempotencyGate } from './durable/idempotency-gate.js';
 import type { HoldPort } from './holds/hold-port.js';
 import { isHoldRequest, type HoldRequest } from './holds/hold-request.js';
-import { checkReplyBytes, checkReplyOptions, isReturnCode } from './wire-values.js';
+import { checkReplyBytes, checkReplyOptions, checkStreamSize, isReturnCode } from './wire-values.js';
 
 export interface HandlerEnv extends InboundEnv {
   readonly handler: EventHandler;
@@ -35,6 +39,14 @@ export interface HandlerEnv extends InboundEnv {
   readonly holds?: HoldPort | undefined;
   /** The peer's Hello says it can wait for a held event. */
   readonly peerTakesHolds?: boolean | undefined;
+  /** The peer's Hello says it takes streams (SPEC §12): a handler may answer with one. */
+  readonly peerTakesStreams?: boolean | undefined;
+}
+
+/** An event's body that comes as a stream (SPEC §12), and its length if the sender said. */
+export interface InboundStream {
+  readonly readable: Readable;
+  readonly size: number | undefined;
 }
 
 /** A reply without its id: what the connection sends back for one event. */
@@ -50,6 +62,10 @@ export interface ReplyFields {
   replayed?: boolean;
   /** Nothing ran and nothing was kept (a hold the store could not keep): no outcome to record for a key. */
   transient?: boolean;
+  /** The handler answered with a stream (SPEC §12): `data` is empty, the body is read from here. */
+  stream?: Readable;
+  /** The streamed body's length, when the handler said. */
+  size?: number | undefined;
 }
 
 /**
@@ -57,11 +73,11 @@ export interface ReplyFields {
  * turns whatever happens into reply fields. Never throws. A handler that answers
  * synchronously gets its reply synchronously: no promise is made for it.
  */
-export function handleEvent(event: EventFrame, env: HandlerEnv, abort: LazyAbort): ReplyFields | Promise<ReplyFields> {
+export function handleEvent(event: EventFrame, env: HandlerEnv, abort: LazyAbort, stream?: InboundStream): ReplyFields | Promise<ReplyFields> {
   try {
     const ctx = contextOf(event, env, abort);
-    if (env.handler.authorize) return authorizeThenRun(ctx, event, env);
-    return run(ctx, event, env);
+    if (env.handler.authorize) return authorizeThenRun(ctx, event, env, stream);
+    return run(ctx, event, env, stream);
   } catch (error) {
     return failed(error, env, '');
   }
@@ -88,15 +104,18 @@ export async function collectHold(event: EventFrame, env: HandlerEnv): Promise<R
   return { ...answer, handlerName: '' };
 }
 
-async function authorizeThenRun(ctx: InboundContext, event: EventFrame, env: HandlerEnv): Promise<ReplyFields> {
+async function authorizeThenRun(ctx: InboundContext, event: EventFrame, env: HandlerEnv, stream: InboundStream | undefined): Promise<ReplyFields> {
   try {
     const verdict: unknown = await env.handler.authorize!(ctx);
-    if (isHoldRequest(verdict)) return await holdEvent(ctx, event, env, verdict);
+    if (isHoldRequest(verdict)) {
+      if (stream) throw new BodyTooLargeError('this event needs approval, and a held event\'s body must fit in --max-event-bytes: it came as a stream');
+      return await holdEvent(ctx, event, env, verdict);
+    }
     if (!verdict) throw new ForbiddenError(`not authorized: ${ctx.verb} /${ctx.noun.join('/')}`);
   } catch (error) {
     return failed(error, env, '');
   }
-  return run(ctx, event, env);
+  return run(ctx, event, env, stream);
 }
 
 /** `authorize` asked for approval: the event is kept as a hold, if both nodes can keep one. */
@@ -108,14 +127,15 @@ async function holdEvent(ctx: InboundContext, event: EventFrame, env: HandlerEnv
   return { ...(await env.holds.make(event, env.peer, request, ctx)), handlerName: '' };
 }
 
-function run(ctx: InboundContext, event: EventFrame, env: HandlerEnv): ReplyFields | Promise<ReplyFields> {
+function run(ctx: InboundContext, event: EventFrame, env: HandlerEnv, stream?: InboundStream): ReplyFields | Promise<ReplyFields> {
   const handlerName = handlerMethodName(ctx.verb, ctx.noun);
   const method = findHandlerMethod(env.handler, handlerName);
   // A name the peer made up is not reported as a handler: metrics labelled by
   // handler must stay bounded by the methods that exist.
   if (!method) return failed(new UnknownHandlerError(`no handler for ${ctx.verb} /${ctx.noun.join('/')}`), env, '');
   try {
-    const result = method.call(env.handler, ctx, eventBody(event.mimeType, asBuffer(event.data)), ...event.args);
+    const body = stream ? new StreamedBody(essence(event.mimeType), stream.readable, stream.size) : eventBody(event.mimeType, asBuffer(event.data));
+    const result = method.call(env.handler, ctx, body, ...event.args);
     if (!isThenable(result)) return valueReply(result, env, handlerName);
     return Promise.resolve(result).then(
       (value) => valueReplyOrFailure(value, env, handlerName),
@@ -144,8 +164,21 @@ function valueReplyOrFailure(result: unknown, env: HandlerEnv, handlerName: stri
   }
 }
 
+/** A handler's stream (SPEC §12), as reply fields: to a peer that takes none, 413 and the source destroyed. */
+function streamReply(source: StreamSource, mimeType: string | undefined, code: number, size: number | undefined, env: HandlerEnv, handlerName: string): ReplyFields {
+  const readable = toReadable(source);
+  if (!env.peerTakesStreams) {
+    readable.destroy();
+    throw new BodyTooLargeError('the handler answered with a stream, and the caller\'s node is an older restpipe that takes no streams');
+  }
+  return { mimeType: mimeType ?? BINARY_MIME, data: EMPTY, returnCode: code, kind: ReplyKind.VALUE, status: 200, handlerName, stream: readable, size };
+}
+
+const EMPTY = Buffer.alloc(0);
+
 /** What the handler returned, as reply fields; throws InvalidArgumentError for a reply the wire cannot carry. */
 function valueReply(result: unknown, env: HandlerEnv, handlerName: string): ReplyFields {
+  if (isStreamSource(result)) return streamReply(result, undefined, RETURN_CODES.OK, undefined, env, handlerName);
   if (!HandlerReply.is(result)) {
     const body = encodeJson(result);
     checkReplyBytes(body.data.length, env.maxReplyBytes);
@@ -153,6 +186,7 @@ function valueReply(result: unknown, env: HandlerEnv, handlerName: string): Repl
   }
   // Checked again here: the reply may come from another copy of restpipe, or be hand-made.
   const { mimeType, code } = checkReplyOptions(result.options);
+  if (isStreamSource(result.data)) return streamReply(result.data, mimeType, code, checkStreamSize(result.options.size), env, handlerName);
   const body = encodeBody(result.data, mimeType);
   checkReplyBytes(body.data.length, env.maxReplyBytes);
   return { mimeType: body.mimeType, data: body.data, returnCode: code, kind: ReplyKind.VALUE, status: 200, handlerName };

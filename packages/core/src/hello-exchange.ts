@@ -38,6 +38,8 @@ export class HelloExchange {
       idempotencyKeys: true,
       // With a data directory this node keeps jobs: it can wait on a peer's hold (SPEC §9).
       ...(holds ? { holds: true } : {}),
+      // This node takes streams (SPEC §12), each granted this window at first.
+      streamWindow: options.streamWindowBytes,
     };
   }
 

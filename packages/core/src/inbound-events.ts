@@ -1,4 +1,4 @@
-import { CancelledError, EventTimeoutError, ProtocolError, TooManyInFlightError, type EventFrame, type ReplyFrame } from '@restpipe/wire';
+import { BodyTooLargeError, CancelledError, EventTimeoutError, ProtocolError, TooManyInFlightError, type EventFrame, type ReplyFrame } from '@restpipe/wire';
 import type { ConnectionView } from './connection-types.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { diagnostics, publish } from './diagnostics.js';
@@ -8,6 +8,9 @@ import { LazyAbort } from './lazy-abort.js';
 import { Limiter } from './limiter.js';
 import { MAX_PEER_DEADLINE_MS, type ResolvedPipeOptions } from './options.js';
 import { peerRequestId } from './request-id.js';
+import type { StreamReceiver } from './streams/stream-receiver.js';
+import type { StreamSender } from './streams/stream-sender.js';
+import type { Streams } from './streams/streams.js';
 
 /** What inbound events need of their connection. */
 export interface InboundLink extends ConnectionView {
@@ -20,6 +23,10 @@ export interface InboundLink extends ConnectionView {
   full(): void;
   /** An event finished: below the limit again, perhaps, and drain may be waiting for the last one. */
   finished(): void;
+  /** The connection's streams (SPEC §12). */
+  streams(): Streams;
+  /** The window the peer grants each stream it receives; 0: it takes none. */
+  peerStreamWindow(): number;
 }
 
 interface Entry {
@@ -31,6 +38,10 @@ interface Entry {
   timeoutMs: number;
   /** Its body's bytes, counted against `maxInboundBytes` until it finishes. */
   bytes: number;
+  /** Its request body, when it comes as a stream (SPEC §12). */
+  receiver: StreamReceiver | undefined;
+  /** Its reply body, when the handler answered with a stream: the event is done when this is. */
+  sender: StreamSender | undefined;
 }
 
 /**
@@ -101,18 +112,50 @@ export class InboundEvents {
     // The deadline runs from arrival: an event that waits its turn past it is never run.
     const timeoutMs = Math.min(event.timeoutMs || this.options.timeoutMs, MAX_PEER_DEADLINE_MS);
     const bytes = frameBytes;
-    const entry: Entry = { abort: new LazyAbort(), silenced: false, at: performance.now() + timeoutMs, timeoutMs, bytes };
+    const entry: Entry = {
+      abort: new LazyAbort(), silenced: false, at: performance.now() + timeoutMs, timeoutMs, bytes, receiver: undefined, sender: undefined,
+    };
+    if (event.streamed && !this.#openBody(event, entry)) return;
     this.#entries.set(event.id, entry);
     this.#bytes += bytes;
     if (!this.#limiter.tryRun(() => this.#run(event, entry))) {
       this.#entries.delete(event.id);
       this.#bytes -= bytes;
+      entry.receiver?.destroy();
       const error = new TooManyInFlightError('too many events in flight on this connection');
       this.link.sendReply(event.id, exceptionReply(error, false));
       return;
     }
     if (this.#entries.has(event.id)) this.#deadlines.schedule(entry.at);
     if (this.full) this.link.full();
+  }
+
+  /**
+   * The request body of a streamed event: a Readable for its handler, its data
+   * moving the event's deadline on. Refused (503, or 413 for an event that must be
+   * kept whole) with its stream stopped: the peer may already be sending it.
+   */
+  #openBody(event: EventFrame, entry: Entry): boolean {
+    const streams = this.link.streams();
+    const receiver = streams.receive({ id: event.id, reply: false }, {
+      window: this.options.streamWindowBytes, maxBytes: this.options.maxStreamBytes, idleMs: entry.timeoutMs, size: event.size ?? 0,
+      onActivity: () => this.#touch(entry),
+    });
+    let refusal: Error | undefined;
+    if (event.idempotencyKey || event.hold) refusal = new BodyTooLargeError('an event with an idempotency key or a hold must fit in --max-event-bytes: it came as a stream');
+    else if (streams.receiving > this.options.maxStreams) refusal = new TooManyInFlightError(`${this.options.maxStreams} streams already open on this connection (--max-streams)`);
+    if (!refusal) {
+      entry.receiver = receiver;
+      return true;
+    }
+    receiver.destroy();
+    this.link.sendReply(event.id, exceptionReply(refusal, false));
+    return false;
+  }
+
+  /** Data of the event's streams moved: its deadline starts again (SPEC §12). */
+  #touch(entry: Entry): void {
+    entry.at = performance.now() + entry.timeoutMs;
   }
 
   /**
@@ -133,7 +176,9 @@ export class InboundEvents {
     const entry = this.#table?.get(id);
     if (!entry) return;
     entry.silenced = true;
-    entry.abort.abort(new CancelledError('the sender cancelled the event'));
+    const error = new CancelledError('the sender cancelled the event');
+    entry.abort.abort(error);
+    entry.sender?.abort(error);
   }
 
   /** The connection is gone: every handler's signal aborts with `error`, and no reply is sent. */
@@ -152,7 +197,9 @@ export class InboundEvents {
       if (entry.silenced) continue;
       if (entry.at <= now) {
         entry.silenced = true;
-        entry.abort.abort(new EventTimeoutError(`deadline of ${entry.timeoutMs} ms passed`));
+        const error = new EventTimeoutError(`deadline of ${entry.timeoutMs} ms passed`);
+        entry.abort.abort(error);
+        entry.sender?.abort(error);
       } else if (entry.at < next) {
         next = entry.at;
       }
@@ -167,7 +214,8 @@ export class InboundEvents {
     try {
       const env = this.link.handlerEnv();
       if (event.hold) fields = collectHold(event, env);
-      else fields = event.idempotencyKey ? handleOnce(event, env, entry.abort) : handleEvent(event, env, entry.abort);
+      else if (event.idempotencyKey) fields = handleOnce(event, env, entry.abort);
+      else fields = handleEvent(event, env, entry.abort, entry.receiver && { readable: entry.receiver, size: event.size });
     } catch {
       return this.#finish(event.id); // never: handleEvent catches; but the entry must not leak
     }
@@ -178,11 +226,15 @@ export class InboundEvents {
 
   #answer(event: EventFrame, entry: Entry, fields: ReplyFields, started: number): void {
     const ms = performance.now() - started;
-    if (!entry.silenced && this.link.sending()) {
+    const answering = !entry.silenced && this.link.sending();
+    if (fields.stream) {
+      if (answering) this.#streamReply(event.id, entry, fields);
+      else fields.stream.destroy();
+    } else if (answering) {
       const { returnCode, mimeType, data, kind, status, replayed } = fields;
       this.link.sendReply(event.id, replayed ? { returnCode, mimeType, data, kind, status, replayed } : { returnCode, mimeType, data, kind, status });
     }
-    this.#finish(event.id);
+    if (!entry.sender) this.#finish(event.id);
     if (diagnostics.handled.hasSubscribers) {
       const message = {
         owner: this.link.owner, peer: this.link.peerName(), ms, handlerName: fields.handlerName,
@@ -194,11 +246,31 @@ export class InboundEvents {
     }
   }
 
+  /**
+   * A handler's stream as the reply body (SPEC §12): the Reply says it follows, and the
+   * event stays open (its signal, its deadline moving with the data) until it ends.
+   */
+  #streamReply(id: number, entry: Entry, fields: ReplyFields): void {
+    const { returnCode, mimeType, kind, status } = fields;
+    const reply: Omit<ReplyFrame, 'id'> = { returnCode, mimeType, data: fields.data, kind, status, streamed: true };
+    if (fields.size) reply.size = fields.size;
+    this.link.sendReply(id, reply);
+    this.#touch(entry);
+    const options = { window: this.link.peerStreamWindow(), maxBytes: this.options.maxStreamBytes, idleMs: entry.timeoutMs, onActivity: () => this.#touch(entry) };
+    entry.sender = this.link.streams().send({ id, reply: true }, fields.stream!, options, (error) => {
+      // The reader stopped (the caller went away), the source failed, or the connection is gone: the handler hears of it.
+      if (error) entry.abort.abort(error);
+      this.#finish(id);
+    });
+  }
+
   #finish(id: number): void {
     const entry = this.#table?.get(id);
     if (entry) {
       this.#table!.delete(id);
       this.#bytes -= entry.bytes;
+      // A handler done without reading all its body: the peer stops sending it.
+      entry.receiver?.destroy();
     }
     this.link.finished();
   }

@@ -2,8 +2,10 @@ import { ConfigError } from '@restpipe/wire';
 import type { EventHandler } from './event-handler.js';
 import { FRAME_OVERHEAD_BYTES, MAX_MS } from './limits.js';
 import type { Logger } from './logger.js';
+import { DEFAULT_MAX_STREAMS, DEFAULT_STREAM_WINDOW_BYTES, MIN_STREAM_WINDOW_BYTES } from './streams/stream-ref.js';
 
 export { FRAME_OVERHEAD_BYTES, MAX_MS } from './limits.js';
+export { DEFAULT_MAX_STREAMS, DEFAULT_STREAM_WINDOW_BYTES, MAX_STREAM_FRAME_BYTES, MIN_STREAM_WINDOW_BYTES } from './streams/stream-ref.js';
 
 export const DEFAULT_HEARTBEAT_MS = 5_000;
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -73,6 +75,15 @@ export interface PipeOptions {
    * it the connection is not read until handlers finish. @default 67108864
    */
   maxInboundBytes?: number | undefined;
+  /**
+   * The window each stream this node receives is granted (SPEC §12): the most of one
+   * stream's body held here or on its way. At least 65536. @default 262144
+   */
+  streamWindowBytes?: number | undefined;
+  /** The largest streamed body, either way, in bytes; 0: no limit. @default 0 */
+  maxStreamBytes?: number | undefined;
+  /** Streams one connection receives at once; more are refused with 503. @default 256 */
+  maxStreams?: number | undefined;
   /** @default 10000 */
   handshakeTimeoutMs?: number | undefined;
   /** @default 5000 */
@@ -96,12 +107,16 @@ export interface PipeTuning {
   readonly maxInFlight: number;
   readonly maxConcurrency: number;
   readonly maxInboundBytes: number;
+  readonly streamWindowBytes: number;
+  readonly maxStreamBytes: number;
+  readonly maxStreams: number;
 }
 
 /** Just the PipeTuning fields of a larger object (a CLI config, say). */
 export function tuningOf(source: PipeTuning): PipeTuning {
   const { heartbeatMs, timeoutMs, connectWaitMs, maxEventBytes, maxInFlight, maxConcurrency, maxInboundBytes } = source;
-  return { heartbeatMs, timeoutMs, connectWaitMs, maxEventBytes, maxInFlight, maxConcurrency, maxInboundBytes };
+  const { streamWindowBytes, maxStreamBytes, maxStreams } = source;
+  return { heartbeatMs, timeoutMs, connectWaitMs, maxEventBytes, maxInFlight, maxConcurrency, maxInboundBytes, streamWindowBytes, maxStreamBytes, maxStreams };
 }
 
 export interface ResolvedPipeOptions extends PipeTuning {
@@ -125,6 +140,9 @@ export function resolvePipeOptions(options: PipeOptions): ResolvedPipeOptions {
     maxInFlight: positiveInt('maxInFlight', options.maxInFlight, DEFAULT_MAX_IN_FLIGHT),
     maxConcurrency: positiveInt('maxConcurrency', options.maxConcurrency, DEFAULT_MAX_CONCURRENCY),
     maxInboundBytes: positiveInt('maxInboundBytes', options.maxInboundBytes, DEFAULT_MAX_INBOUND_BYTES),
+    streamWindowBytes: wholeNumber('streamWindowBytes', options.streamWindowBytes ?? DEFAULT_STREAM_WINDOW_BYTES, MIN_STREAM_WINDOW_BYTES, String(options.streamWindowBytes)),
+    maxStreamBytes: nonNegativeInt('maxStreamBytes', options.maxStreamBytes, 0),
+    maxStreams: positiveInt('maxStreams', options.maxStreams, DEFAULT_MAX_STREAMS),
     handshakeTimeoutMs: positiveInt('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS),
     helloTimeoutMs: positiveInt('helloTimeoutMs', options.helloTimeoutMs, DEFAULT_HELLO_TIMEOUT_MS),
     maxPendingWriteBytes: positiveInt('maxPendingWriteBytes', options.maxPendingWriteBytes, DEFAULT_MAX_PENDING_WRITE_BYTES),

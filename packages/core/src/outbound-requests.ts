@@ -1,5 +1,7 @@
+import type { Readable } from 'node:stream';
 import {
   BodyTooLargeError,
+  ProtocolError,
   CancelledError,
   EventTimeoutError,
   TooManyInFlightError,
@@ -16,6 +18,9 @@ import { PendingRequests } from './pending.js';
 import { nextRequestId } from './request-id.js';
 import { responseFromReply, toEventFrame, type PipeRequest, type PipeResponse } from './request.js';
 import { eventCostBytes } from './wire-values.js';
+import type { StreamSender } from './streams/stream-sender.js';
+import { isStreamSource, toReadable, type StreamSource } from './streams/stream-source.js';
+import type { Streams } from './streams/streams.js';
 
 /** What outbound requests need of their connection. */
 export interface OutboundLink extends ConnectionView {
@@ -28,6 +33,8 @@ export interface OutboundLink extends ConnectionView {
   settled(): void;
   /** Our Hello said we take holds (SPEC §9): a HELD reply is one of ours to take. */
   takesHolds(): boolean;
+  /** The connection's streams (SPEC §12). */
+  streams(): Streams;
 }
 
 /** One request of ours in flight, as the pending table keeps it. */
@@ -41,6 +48,9 @@ interface Outbound {
   queued: boolean;
   /** What it costs the peer to hold it (eventCostBytes), counted while it is in flight. */
   cost: number;
+  /** A body sent as a stream (SPEC §12), from when the event goes out. */
+  source: Readable | undefined;
+  sender: StreamSender | undefined;
 }
 
 /**
@@ -93,9 +103,11 @@ export class OutboundRequests {
     try {
       event = this.#eventFor(request);
     } catch (error) {
+      if (isStreamSource(request.body)) toReadable(request.body).destroy();
       return Promise.reject(error);
     }
-    return this.#exchange(event, request.signal, request.onCancellable);
+    const source = event.streamed ? toReadable(request.body as StreamSource) : undefined;
+    return this.#exchange(event, request.signal, request.onCancellable, source);
   }
 
   /** A reply from the peer; false when nothing waits for its id (late, or never ours). */
@@ -140,6 +152,7 @@ export class OutboundRequests {
     }
     const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
     const event = toEventFrame(request, 0, timeoutMs, request.requestId || nextRequestId());
+    if (event.streamed) this.#checkStreamed(event);
     const maxBytes = Math.min(this.options.maxEventBytes, this.link.peerLimits()?.maxEventBytes || Infinity);
     if (event.data.length > maxBytes) {
       throw new BodyTooLargeError(`event body of ${event.data.length} bytes exceeds the limit of ${maxBytes}`);
@@ -148,10 +161,21 @@ export class OutboundRequests {
     return event;
   }
 
-  #exchange(event: EventFrame, signal: AbortSignal | undefined, onCancellable: PipeRequest['onCancellable']): Promise<PipeResponse> {
+  /** A body to stream goes only to a peer that takes streams, and only within --max-stream-bytes. */
+  #checkStreamed(event: EventFrame): void {
+    if (!this.link.peerLimits()?.streamWindow) {
+      throw new BodyTooLargeError(`the body would be streamed, and ${this.link.peerName()} is an older restpipe that takes no streams`);
+    }
+    const max = this.options.maxStreamBytes;
+    if (max > 0 && (event.size ?? 0) > max) throw new BodyTooLargeError(`streamed body of ${event.size} bytes exceeds --max-stream-bytes (${max})`);
+  }
+
+  #exchange(event: EventFrame, signal: AbortSignal | undefined, onCancellable: PipeRequest['onCancellable'], source?: Readable): Promise<PipeResponse> {
     const id = this.#pending.nextId();
     event.id = id;
-    const outbound: Outbound = { event, signal, onAbort: undefined, started: performance.now(), queued: false, cost: eventCostBytes(event) };
+    const outbound: Outbound = {
+      event, signal, onAbort: undefined, started: performance.now(), queued: false, cost: eventCostBytes(event), source, sender: undefined,
+    };
     const response = this.#pending.add(id, event.timeoutMs, outbound);
     if (signal || onCancellable) outbound.onAbort = this.#canceller(outbound);
     if (signal) signal.addEventListener('abort', outbound.onAbort!, { once: true });
@@ -172,9 +196,42 @@ export class OutboundRequests {
     this.#creditUsed += outbound.cost;
     this.#eventsOut += 1;
     this.link.send({ kind: 'event', event });
+    if (outbound.source) this.#sendBody(outbound, outbound.source);
     if (diagnostics.eventSent.hasSubscribers) {
       publish(diagnostics.eventSent, { owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId });
     }
+  }
+
+  /**
+   * The request's body, as a stream behind its Event. Its deadline runs while the body
+   * moves; a body that fails (its source, --max-stream-bytes) fails the request.
+   * The far side stopping it (its handler is done with it) is no failure.
+   */
+  #sendBody(outbound: Outbound, source: Readable): void {
+    const { id, timeoutMs } = outbound.event;
+    const options = {
+      window: this.link.peerLimits()?.streamWindow ?? 0,
+      maxBytes: this.options.maxStreamBytes,
+      idleMs: timeoutMs,
+      onActivity: () => this.#pendingTable?.touch(id, timeoutMs),
+    };
+    outbound.sender = this.link.streams().send({ id, reply: false }, source, options, (error) => {
+      if (error && !(error instanceof CancelledError)) this.#pendingTable?.reject(id, error);
+    });
+  }
+
+  /** A streamed reply's body (SPEC §12): a Readable opened before the frames that follow the Reply are read. */
+  #replyStream(reply: ReplyFrame, event: EventFrame): Readable {
+    if (reply.kind !== 0) throw new ProtocolError('the peer streamed a reply that is not a value');
+    const streams = this.link.streams();
+    const receiver = streams.receive({ id: reply.id, reply: true }, {
+      window: this.options.streamWindowBytes, maxBytes: this.options.maxStreamBytes, idleMs: event.timeoutMs, size: reply.size ?? 0,
+    });
+    if (streams.receiving > this.options.maxStreams) {
+      receiver.destroy();
+      throw new TooManyInFlightError(`${this.options.maxStreams} streams already open from ${this.link.peerName()} (--max-streams)`);
+    }
+    return receiver;
   }
 
   /** A reply for one of our requests: the caller's response, or the far side's failure thrown. */
@@ -188,13 +245,25 @@ export class OutboundRequests {
       // logs and metrics are not on the caller's clock.
       queueMicrotask(() => publish(diagnostics.roundtrip, message));
     }
-    return responseFromReply(reply, this.link.takesHolds());
+    if (!reply.streamed) return responseFromReply(reply, this.link.takesHolds());
+    const stream = this.#replyStream(reply, event);
+    try {
+      return responseFromReply(reply, this.link.takesHolds(), stream);
+    } catch (error) {
+      stream.destroy();
+      throw error;
+    }
   }
 
   #settled(outbound: Outbound, error: unknown): void {
     const { event, signal, onAbort } = outbound;
     if (outbound.queued) this.#waiting!.delete(outbound);
     else this.#creditUsed -= outbound.cost;
+    // A failed request sends no more of its body (the far side hears it aborted); one never sent never starts.
+    if (error) {
+      if (outbound.sender) outbound.sender.abort(error as Error);
+      else outbound.source?.destroy();
+    }
     if (signal) signal.removeEventListener('abort', onAbort!);
     // A timeout has a channel of its own.
     if (error && !(error instanceof EventTimeoutError) && diagnostics.eventError.hasSubscribers) {

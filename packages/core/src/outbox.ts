@@ -57,7 +57,7 @@ export class Outbox {
     private readonly clock: OutboxClock = realClock,
   ) {}
 
-  /** Body bytes of the events and replies appended since the last flush. */
+  /** Body bytes of the events, replies and stream data appended since the last flush. */
   get unflushedBytes(): number {
     return this.#unflushedBytes;
   }
@@ -67,6 +67,7 @@ export class Outbox {
     this.#writer.append(frame);
     if (frame.kind === 'event') this.#unflushedBytes += frame.event.data.length;
     else if (frame.kind === 'reply') this.#unflushedBytes += frame.reply.data.length;
+    else if (frame.kind === 'streamData') this.#unflushedBytes += frame.streamData.data.length;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       if (this.clock.now() - this.#lastFlushAt < BUSY_FLUSH_WINDOW_MS) this.clock.nextTurn(this.#endOfBurst);

@@ -74,6 +74,12 @@ export class PendingRequests<C, R = ReplyFrame> {
     return result;
   }
 
+  /** Moves request `id`'s deadline to `timeoutMs` from now: its body is still moving (SPEC §12). */
+  touch(id: number, timeoutMs: number): void {
+    const entry = this.#table?.get(id);
+    if (entry) entry.at = performance.now() + timeoutMs;
+  }
+
   /** Delivers a reply; false (and counted as late) when nothing waits for that id. */
   resolve(reply: ReplyFrame): boolean {
     const entry = this.#take(reply.id);

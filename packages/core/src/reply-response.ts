@@ -8,15 +8,21 @@
  * one request with 502 ProtocolError: never a redirect, an empty 204, or an HTTP
  * server's own 500 for status 99.
  */
+import type { Readable } from 'node:stream';
 import { asBuffer, isExceptionStatus, ProtocolError, ReplyKind, VALUE_STATUS, type ReplyFrame } from '@restpipe/wire';
 import { parseBody } from './body.js';
 import { failFromEnvelope } from './envelope.js';
 import type { HeldInfo, PipeResponse } from './api-types.js';
 import { heldInfoOf } from './holds/held-reply.js';
 import { isMimeType } from './wire-values.js';
+import { streamedBodyError } from './streams/bodies.js';
+import { readableOf } from './streams/stream-source.js';
 
-/** Resolves a reply into a response, or throws the far side's failure. */
-export function responseFromReply(reply: ReplyFrame, takesHolds = false): PipeResponse {
+/**
+ * Resolves a reply into a response, or throws the far side's failure. `stream`: the
+ * body of a streamed reply (SPEC §12), which the caller opened when the Reply said so.
+ */
+export function responseFromReply(reply: ReplyFrame, takesHolds = false, stream?: Readable): PipeResponse {
   const raw = asBuffer(reply.data);
   if (reply.kind === ReplyKind.EXCEPTION) {
     const status = reply.status || 500;
@@ -33,6 +39,7 @@ export function responseFromReply(reply: ReplyFrame, takesHolds = false): PipeRe
     throw new ProtocolError(`the peer answered a value with status ${reply.status}`);
   }
   if (!isMimeType(reply.mimeType)) throw new ProtocolError('the peer answered with a media type that is no header value');
+  if (stream) return new StreamedResponse(reply.returnCode, reply.mimeType, stream, reply.size);
   return new Response(reply.returnCode, reply.mimeType, raw, reply.replayed === true);
 }
 
@@ -40,6 +47,7 @@ export function responseFromReply(reply: ReplyFrame, takesHolds = false): PipeRe
 class Response implements PipeResponse {
   #data: unknown;
   #parsed = false;
+  #stream: Readable | undefined;
 
   constructor(
     readonly returnCode: number,
@@ -48,6 +56,10 @@ class Response implements PipeResponse {
     readonly replayed: boolean,
     readonly held?: HeldInfo,
   ) {}
+
+  get stream(): Readable {
+    return (this.#stream ??= readableOf(this.raw));
+  }
 
   get data(): unknown {
     if (!this.#parsed) {
@@ -59,5 +71,26 @@ class Response implements PipeResponse {
       }
     }
     return this.#data;
+  }
+}
+
+/** A reply the far handler streams (SPEC §12): only `stream` has its body. */
+class StreamedResponse implements PipeResponse {
+  readonly streamed = true;
+  readonly replayed = false;
+
+  constructor(
+    readonly returnCode: number,
+    readonly mimeType: string,
+    readonly stream: Readable,
+    readonly size: number | undefined,
+  ) {}
+
+  get raw(): Buffer {
+    throw streamedBodyError();
+  }
+
+  get data(): unknown {
+    throw streamedBodyError();
   }
 }

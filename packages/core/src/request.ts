@@ -1,10 +1,11 @@
 import { InvalidArgumentError, InvalidPathError, type EventFrame, type QueryParam } from '@restpipe/wire';
-import { encodeBody } from './body.js';
+import { BINARY_MIME, encodeBody } from './body.js';
+import { isStreamSource } from './streams/stream-source.js';
 import { isVerb, validateNoun } from './dispatch.js';
 import { checkAttempt, checkIdempotencyKey } from './idempotency-key.js';
 import { isHoldId } from './holds/held-reply.js';
 import type { PipeRequest, QueryValues } from './api-types.js';
-import { checkArgs, checkCancellation, checkedQueryParams, checkFieldsSize, checkMimeType, checkRequestId, checkTimeoutMs } from './wire-values.js';
+import { checkArgs, checkCancellation, checkStreamSize, checkedQueryParams, checkFieldsSize, checkMimeType, checkRequestId, checkTimeoutMs } from './wire-values.js';
 
 export { responseFromReply } from './reply-response.js';
 export type { PipeRequest, PipeResponse } from './api-types.js';
@@ -33,6 +34,7 @@ function checkedNoun(noun: string | readonly string[]): string[] {
 // Shared by every event without args or query; frames are never changed after they are made.
 const NO_ARGS: string[] = Object.freeze([]) as unknown as string[];
 const NO_QUERY: QueryParam[] = Object.freeze([]) as unknown as QueryParam[];
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Validates a request and turns it into an Event frame (the id is the caller's).
@@ -46,7 +48,9 @@ export function toEventFrame(request: PipeRequest, id: number, timeoutMs: number
   const noun = checkedNoun(request.noun);
   const args = checkArgs(request.args);
   const query = checkedQueryParams(request.query);
-  const body = encodeBody(request.body, checkMimeType(request.mimeType));
+  const streamed = isStreamSource(request.body);
+  const mimeType = checkMimeType(request.mimeType);
+  const body = streamed ? { mimeType: mimeType ?? BINARY_MIME, data: EMPTY } : encodeBody(request.body, mimeType);
   const event: EventFrame = {
     id,
     verb,
@@ -58,6 +62,12 @@ export function toEventFrame(request: PipeRequest, id: number, timeoutMs: number
     timeoutMs: checkTimeoutMs(timeoutMs),
     requestId: checkRequestId(requestId),
   };
+  if (streamed) {
+    // The body follows as StreamData frames (SPEC §12); the caller's connection sends it.
+    event.streamed = true;
+    const size = checkStreamSize(request.size);
+    if (size) event.size = size;
+  }
   // Only when given: the frames of plain requests keep their shape.
   const idempotencyKey = checkIdempotencyKey(request.idempotencyKey);
   if (idempotencyKey !== undefined) event.idempotencyKey = idempotencyKey;

@@ -159,3 +159,12 @@ function fieldsBytes(e: EventFrame, size: (text: string) => number): number {
   }
   return bytes;
 }
+
+/** A streamed body's announced length (SPEC §12): a whole number of bytes, or none. */
+export function checkStreamSize(size: unknown): number | undefined {
+  if (size === undefined || size === null) return undefined;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+    throw new InvalidArgumentError(`size must be a whole number of bytes, got ${show(size)}`);
+  }
+  return size;
+}

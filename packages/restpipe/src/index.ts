@@ -37,7 +37,7 @@ export type { HoldOptions, HoldRequest, HoldView, HeldInfo } from '@restpipe/cor
 
 // Handlers: what they are given and what they may return.
 export { EventHandler, DefaultHandler, HandlerReply, reply } from '@restpipe/core';
-export type { EventContext, EventBody, Peer, PipeLink, ReplyOptions } from '@restpipe/core';
+export type { EventContext, EventBody, Peer, PipeLink, ReplyOptions, StreamReplyOptions, StreamSource } from '@restpipe/core';
 
 // A connection's life, as events and hooks report it.
 export { CloseReason, ConnectionState } from '@restpipe/core';
@@ -103,6 +103,8 @@ export {
   ReplayedRequestError,
   NonceStoreFullError,
   ClusterUnavailableError,
+  StreamAbortedError,
+  BodyIsStreamError,
 } from '@restpipe/core';
 
 export { VERSION } from '@restpipe/core';

@@ -15,6 +15,7 @@ import type { IdempotencyGate } from './idempotency-gate.js';
 import type { EnqueueRequest } from './job-request.js';
 import type { DurableHost } from './durable.js';
 import { jobView, type JobView } from './job-view.js';
+import { readableOf } from '../streams/stream-source.js';
 
 export interface NodeJobsInit {
   readonly owner: object;
@@ -120,5 +121,5 @@ function heldResponse(job: string, status: string, held: HeldInfo): PipeResponse
   const location = jobLocation(job);
   const body = { job, status, hold: held.hold, reason: held.reason, expiresAt: held.expiresAt, location };
   const raw = Buffer.from(JSON.stringify(body));
-  return { returnCode: 0, mimeType: 'application/json', raw, data: body, held, job };
+  return { returnCode: 0, mimeType: 'application/json', raw, data: body, held, job, get stream() { return readableOf(raw); } };
 }

@@ -1,0 +1,110 @@
+import { Readable } from 'node:stream';
+import { BodyTooLargeError, StreamAbortedError, type StreamRef } from '@restpipe/wire';
+import { IdleTimer } from './idle-timer.js';
+import { describe } from './stream-ref.js';
+
+/** What a receiver needs of its connection's stream table. */
+export interface ReceiverLink {
+  /** The reader made room: the sender may send `bytes` more. */
+  grant(ref: StreamRef, bytes: number): void;
+  /** The reader went away before the end: the sender must stop. */
+  stop(ref: StreamRef): void;
+  done(receiver: StreamReceiver): void;
+}
+
+export interface ReceiverOptions {
+  /** `--stream-window-bytes`: granted at first, and the most ever buffered or in flight. */
+  window: number;
+  /** `--max-stream-bytes`; 0: no limit. */
+  maxBytes: number;
+  /** Aborted after this long with no data moved (the deadline). */
+  idleMs: number;
+  /** Size the sender announced, 0 when unknown. */
+  size: number;
+  onActivity?: (() => void) | undefined;
+}
+
+/**
+ * A stream this side receives, as the Readable a handler or caller reads. The
+ * sender may have at most `window` bytes buffered here or on their way; more
+ * is granted only as the reader takes them (as HTTP/2's WINDOW_UPDATE), so a
+ * reader that stops stops the sender, and memory stays within the window.
+ */
+export class StreamReceiver extends Readable {
+  /** Everything granted so far, the first window included. */
+  #granted: number;
+  #received = 0;
+  #peerEnded = false;
+  #gone = false;
+  readonly #idle: IdleTimer;
+
+  constructor(
+    readonly ref: StreamRef,
+    private readonly link: ReceiverLink,
+    private readonly options: ReceiverOptions,
+  ) {
+    super({ highWaterMark: options.window });
+    this.#granted = options.window;
+    this.#idle = new IdleTimer(options.idleMs, () => {
+      this.destroy(new StreamAbortedError(`${describe(ref)} moved no data for ${options.idleMs} ms`));
+    });
+  }
+
+  /** The size the sender announced; undefined when it did not know it. */
+  get size(): number | undefined {
+    return this.options.size || undefined;
+  }
+
+  /** Bytes from the sender. Returns an error to close the connection with when the sender broke its window. */
+  onData(chunk: Buffer): string | undefined {
+    this.#received += chunk.length;
+    if (this.#received > this.#granted) return `${describe(this.ref)}: ${this.#received - this.#granted} bytes past the window granted`;
+    if (this.destroyed) return undefined;
+    if (this.options.maxBytes > 0 && this.#received > this.options.maxBytes) {
+      this.destroy(new BodyTooLargeError(`streamed body exceeds --max-stream-bytes (${this.options.maxBytes})`));
+      return undefined;
+    }
+    this.#touch();
+    this.push(chunk);
+    return undefined;
+  }
+
+  /** The sender's last frame. */
+  onEnd(aborted: boolean, message: string): void {
+    this.#peerEnded = true;
+    this.#idle.stop();
+    if (this.destroyed) return;
+    if (aborted) this.destroy(new StreamAbortedError(message || `the sender aborted the ${describe(this.ref)}`));
+    else this.push(null);
+  }
+
+  /** The connection is gone: fails the reader, and tells no one. */
+  lost(error: Error): void {
+    this.#gone = true;
+    this.destroy(error);
+  }
+
+  override _read(): void {
+    if (this.#peerEnded) return;
+    const outstanding = this.#granted - this.#received;
+    const room = this.options.window - this.readableLength - outstanding;
+    // Grant in steps of a quarter window, or whatever room there is once the sender has nothing left to send.
+    if (room > 0 && (room >= this.options.window / 4 || outstanding === 0)) {
+      this.#granted += room;
+      this.#touch();
+      this.link.grant(this.ref, room);
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#idle.stop();
+    if (!this.#peerEnded && !this.#gone) this.link.stop(this.ref);
+    this.link.done(this);
+    callback(error);
+  }
+
+  #touch(): void {
+    this.#idle.touch();
+    this.options.onActivity?.();
+  }
+}
