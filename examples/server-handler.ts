@@ -33,9 +33,10 @@ export default class DemoServerHandler extends EventHandler {
     return { result_from_server: a + b };
   }
 
-  /** Sends the body back as it came: same bytes, same media type. */
+  /** Sends the body back as it came: same bytes, same media type; a body of any size streams back (SPEC §12). */
   post_echo(_ctx: EventContext, body: EventBody) {
-    return reply(body.raw, { mimeType: body.mimeType || 'application/octet-stream' });
+    const mimeType = body.mimeType || 'application/octet-stream';
+    return body.streamed ? reply.stream(body.stream, { mimeType, ...(body.size === undefined ? {} : { size: body.size }) }) : reply(body.raw, { mimeType });
   }
 
   /** POST a JSON array of numbers; answers their sum. */

@@ -291,9 +291,9 @@ describe('limits and the API key', () => {
     writeFileSync(keyFile, `${key}\n`);
     chmodSync(keyFile, 0o600);
     const pipePort = await freePort();
-    limitedServer = await startNode('server', small, 'server', ['--listen', `127.0.0.1:${pipePort}`, '--max-event-bytes', '1024', '--max-in-flight', '2']);
+    limitedServer = await startNode('server', small, 'server', ['--listen', `127.0.0.1:${pipePort}`, '--max-event-bytes', '1024', '--max-in-flight', '2', '--max-stream-bytes', '4096']);
     limitedClient = await startNode('client', small, 'node-b', [
-      '--server', `127.0.0.1:${pipePort}`, '--server-name', 'localhost', '--max-event-bytes', '1024', '--max-in-flight', '2', '--api-key-file', keyFile,
+      '--server', `127.0.0.1:${pipePort}`, '--server-name', 'localhost', '--max-event-bytes', '1024', '--max-in-flight', '2', '--max-stream-bytes', '4096', '--api-key-file', keyFile,
     ]);
     await waitFor(async () => (await fetch(`${limitedClient.gateway}/_rp/ready`, { headers: { authorization: `Bearer ${key}` } })).ok, 'the limited client');
   });
@@ -314,10 +314,14 @@ describe('limits and the API key', () => {
     expect((await fetch(`${limitedClient.gateway}/server/time`, { headers: auth })).status).toBe(200);
   });
 
-  it('a body over --max-event-bytes is 413 BodyTooLargeError', async () => {
-    const response = await fetch(`${limitedClient.gateway}/server/echo`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(1025) });
+  it('a body over --max-event-bytes is streamed (SPEC §12), and one over --max-stream-bytes is 413 BodyTooLargeError', async () => {
+    const response = await fetch(`${limitedClient.gateway}/server/echo`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(4097) });
     expect(response.status).toBe(413);
     expect(await envelope(response)).toMatchObject({ class: 'BodyTooLargeError', code: 'RP_ERR_BODY_TOO_LARGE' });
+    // Streamed: this handler reads body.raw, which a streamed body does not have.
+    const streamed = await fetch(`${limitedClient.gateway}/server/echo`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(1025) });
+    expect(streamed.status).toBe(500);
+    expect(await envelope(streamed)).toMatchObject({ class: 'BodyIsStreamError', code: 'RP_ERR_BODY_IS_STREAM' });
     const fits = await fetch(`${limitedClient.gateway}/server/echo`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(1024) });
     expect(fits.status).toBe(200);
   });

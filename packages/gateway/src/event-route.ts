@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
 import {
+  BodyTooLargeError,
   InvalidRequestError,
   isFinal,
   isJsonMime,
@@ -16,6 +18,7 @@ import {
 } from '@restpipe/core';
 import { BROADCAST_TARGET, broadcastBody, checkBroadcast, type Broadcast } from './broadcast.js';
 import { parseEventPath } from './event-path.js';
+import { requestBody } from './request-body.js';
 import { RETURN_CODE_HEADER } from './http-errors.js';
 import { jobLocation, requireJobs, sendJobResult } from './job-routes.js';
 import type { JobsApi } from './jobs-api.js';
@@ -67,6 +70,9 @@ export function eventRoute(options: EventRouteOptions) {
       requestId: request.id,
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     };
+    if (isStream(event.body) && (prefer.respondAsync || idempotencyKey !== undefined || path.target === BROADCAST_TARGET)) {
+      throw new BodyTooLargeError('a job, a keyed request or a broadcast must have a body within --max-event-bytes, with its Content-Length');
+    }
     if (path.target === BROADCAST_TARGET) {
       checkBroadcast(prefer.respondAsync, idempotencyKey);
       if (!options.broadcast) throw new InvalidRequestError('this node cannot broadcast');
@@ -156,11 +162,16 @@ class HangUp {
   };
 }
 
-function bodyOf(request: FastifyRequest): { body: Buffer; mimeType: string } {
+function bodyOf(request: FastifyRequest): { body: Buffer | Readable; mimeType: string; size?: number } {
   if (request.method === 'HEAD') return { body: EMPTY, mimeType: '' };
-  const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
   const mimeType = request.headers['content-type'] ?? '';
   if (!isMimeType(mimeType)) throw new InvalidRequestError(`Content-Type must be at most ${MAX_MIME_TYPE_LENGTH} characters`);
+  // Over --max-event-bytes, or of unknown length: the request itself, streamed to the far side (SPEC §12).
+  if (isStream(request.body)) {
+    const length = request.headers['content-length'];
+    return { body: requestBody(request.raw), mimeType, ...(length === undefined ? {} : { size: Number(length) }) };
+  }
+  const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
   // Bad JSON is refused here, before anything is sent, with the far side's own check.
   if (body.length > 0 && isJsonMime(mimeType)) parseJsonBody(body);
   return { body, mimeType };
@@ -176,8 +187,19 @@ function timeoutOf(request: FastifyRequest): number | undefined {
   return value;
 }
 
+function isStream(body: unknown): body is Readable {
+  return typeof body === 'object' && body !== null && typeof (body as { pipe?: unknown }).pipe === 'function';
+}
+
 function sendResponse(reply: FastifyReply, response: PipeResponse): FastifyReply {
   reply.code(200).header(RETURN_CODE_HEADER, String(response.returnCode));
+  if (response.streamed) {
+    // Chunked, or with Content-Length when the handler gave a size. Fastify destroys the
+    // stream when the caller leaves, and resets the response when the stream fails.
+    reply.type(response.mimeType || 'application/octet-stream');
+    if (response.size !== undefined) reply.header('content-length', String(response.size));
+    return reply.send(response.stream);
+  }
   if (response.raw.length === 0 && !response.mimeType) return reply.send();
   if (response.mimeType) reply.type(response.mimeType);
   else reply.type('application/octet-stream');

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { InvalidPathError, NotFoundError, RpError } from '@restpipe/core';
 import { registerAdminRoutes, type MetricsSource, type NodeStatus } from './admin-routes.js';
+import { registerBodyParser } from './body-parser.js';
 import { registerAuth, type NonceJournalApi, type SigningKeyRing } from './auth.js';
 import type { Broadcast } from './broadcast.js';
 import { EVENT_METHODS, eventRoute, methodNotAllowed, type Send } from './event-route.js';
@@ -12,7 +13,7 @@ import { requestIdOf } from './request-id.js';
 
 const noJobs = (): undefined => undefined;
 
-/** Room for headers and slow clients on top of the longest event deadline. */
+/** Room for slow clients on top of the event deadline: how long a whole body may stop arriving. */
 const REQUEST_TIMEOUT_SLACK_MS = 10_000;
 /** Slowloris guard: all headers within this. */
 export const HEADERS_TIMEOUT_MS = 15_000;
@@ -69,7 +70,9 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     genReqId: requestIdOf,
     return503OnClosing: true,
-    requestTimeout: options.timeoutMs + REQUEST_TIMEOUT_SLACK_MS,
+    // No bound on a whole request: a streamed body (SPEC §12) may take hours. Headers have
+    // theirs, a whole body its idle limit (body-parser.ts), a stream its deadline's.
+    requestTimeout: 0,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     http: { headersTimeout: HEADERS_TIMEOUT_MS },
     clientErrorHandler: (error, socket) => {
@@ -88,8 +91,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       return sendFailure(reply, invalid, options.exposeTracebacks);
     },
   });
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  registerBodyParser(app, options.maxEventBytes, options.timeoutMs + REQUEST_TIMEOUT_SLACK_MS);
   // Callback hooks, not async ones: no promise per request for what is synchronous.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
