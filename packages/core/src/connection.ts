@@ -159,6 +159,11 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
     return this.#inbound.size;
   }
 
+  /** Streams open either way (SPEC §12). */
+  get openStreams(): number {
+    return this.#streamTable?.size ?? 0;
+  }
+
   get lateReplies(): number {
     return this.#outbound.lateReplies;
   }
@@ -279,6 +284,9 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
       roomToSend: () => this.#transport.pendingWriteBytes + this.#outbox.unflushedBytes < STREAM_LOW_WATER_BYTES,
       protocolError: (error) => this.#protocolError(error),
       peerFrameBytes: () => this.#peerLimits?.maxEventBytes ?? 0,
+      ended: () => this.#idle.check(),
+      owner: this.#owner,
+      peerName: () => this.peer.name,
     }));
   }
 
@@ -481,8 +489,8 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
     const lost = new PeerDisconnectedError(`connection to ${this.peer.name || this.peer.address} lost: ${reason}`, {
       cause: error,
     });
-    this.#outbound.failAll(lost);
     this.#streamTable?.lostAll(lost);
+    this.#outbound.failAll(lost);
     this.#inbound.abortAll(lost);
     this.#idle.release();
     this.emit('close', reason, error, wasOpen);

@@ -25,6 +25,8 @@ export const diagnostics = {
   hold: dc.channel('restpipe:hold'),
   /** The cluster (SPEC §11) forwarded, received or dropped a message (ClusterMessage). */
   cluster: dc.channel('restpipe:cluster'),
+  /** A stream (SPEC §12) ended, either way: clean, stopped by its reader, or aborted (StreamMessage). */
+  stream: dc.channel('restpipe:stream'),
 } as const;
 
 export interface OwnedMessage {
@@ -78,6 +80,22 @@ export interface EventErrorMessage extends EventMessage {
  */
 export interface ClusterMessage extends OwnedMessage {
   count: 'forwarded' | 'received' | 'noresponders' | 'dropped';
+}
+
+/**
+ * `sent` or `received`: which way the body went; `body`: a request's or a reply's.
+ * `outcome`: `end` (clean), `stopped` (the reader went away or was done), `aborted`
+ * (the source failed, the deadline passed, or the connection was lost: `code` says which).
+ */
+export interface StreamMessage extends OwnedMessage {
+  peer: string;
+  requestId: string;
+  direction: 'sent' | 'received';
+  body: 'request' | 'reply';
+  bytes: number;
+  ms: number;
+  outcome: 'end' | 'stopped' | 'aborted';
+  code: string | undefined;
 }
 
 export function publish<M extends OwnedMessage>(channel: dc.Channel, message: M): void {

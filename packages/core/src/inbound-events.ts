@@ -139,7 +139,7 @@ export class InboundEvents {
     const streams = this.link.streams();
     const receiver = streams.receive({ id: event.id, reply: false }, {
       window: this.options.streamWindowBytes, maxBytes: this.options.maxStreamBytes, idleMs: entry.timeoutMs, size: event.size ?? 0,
-      onActivity: () => this.#touch(entry),
+      onActivity: () => this.#touch(entry), requestId: event.requestId,
     });
     let refusal: Error | undefined;
     if (event.idempotencyKey || event.hold) refusal = new BodyTooLargeError('an event with an idempotency key or a hold must fit in --max-event-bytes: it came as a stream');
@@ -228,7 +228,7 @@ export class InboundEvents {
     const ms = performance.now() - started;
     const answering = !entry.silenced && this.link.sending();
     if (fields.stream) {
-      if (answering) this.#streamReply(event.id, entry, fields);
+      if (answering) this.#streamReply(event, entry, fields);
       else fields.stream.destroy();
     } else if (answering) {
       const { returnCode, mimeType, data, kind, status, replayed } = fields;
@@ -250,13 +250,15 @@ export class InboundEvents {
    * A handler's stream as the reply body (SPEC §12): the Reply says it follows, and the
    * event stays open (its signal, its deadline moving with the data) until it ends.
    */
-  #streamReply(id: number, entry: Entry, fields: ReplyFields): void {
+  #streamReply({ id, requestId }: EventFrame, entry: Entry, fields: ReplyFields): void {
     const { returnCode, mimeType, kind, status } = fields;
     const reply: Omit<ReplyFrame, 'id'> = { returnCode, mimeType, data: fields.data, kind, status, streamed: true };
     if (fields.size) reply.size = fields.size;
     this.link.sendReply(id, reply);
     this.#touch(entry);
-    const options = { window: this.link.peerStreamWindow(), maxBytes: this.options.maxStreamBytes, idleMs: entry.timeoutMs, onActivity: () => this.#touch(entry) };
+    const options = {
+      window: this.link.peerStreamWindow(), maxBytes: this.options.maxStreamBytes, idleMs: entry.timeoutMs, onActivity: () => this.#touch(entry), requestId,
+    };
     entry.sender = this.link.streams().send({ id, reply: true }, fields.stream!, options, (error) => {
       // The reader stopped (the caller went away), the source failed, or the connection is gone: the handler hears of it.
       if (error) entry.abort.abort(error);

@@ -214,6 +214,7 @@ export class OutboundRequests {
       maxBytes: this.options.maxStreamBytes,
       idleMs: timeoutMs,
       onActivity: () => this.#pendingTable?.touch(id, timeoutMs),
+      requestId: outbound.event.requestId,
     };
     outbound.sender = this.link.streams().send({ id, reply: false }, source, options, (error) => {
       if (error && !(error instanceof CancelledError)) this.#pendingTable?.reject(id, error);
@@ -225,7 +226,7 @@ export class OutboundRequests {
     if (reply.kind !== 0) throw new ProtocolError('the peer streamed a reply that is not a value');
     const streams = this.link.streams();
     const receiver = streams.receive({ id: reply.id, reply: true }, {
-      window: this.options.streamWindowBytes, maxBytes: this.options.maxStreamBytes, idleMs: event.timeoutMs, size: reply.size ?? 0,
+      window: this.options.streamWindowBytes, maxBytes: this.options.maxStreamBytes, idleMs: event.timeoutMs, size: reply.size ?? 0, requestId: event.requestId,
     });
     if (streams.receiving > this.options.maxStreams) {
       receiver.destroy();

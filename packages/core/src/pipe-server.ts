@@ -91,6 +91,8 @@ export interface ClientInfo {
   inFlight: number;
   eventsIn: number;
   eventsOut: number;
+  /** Streams open on the connection, either way (SPEC §12). */
+  streams: number;
   rttMs: number | null;
 }
 
@@ -225,6 +227,7 @@ export class PipeServer extends EventEmitter {
       inFlight: c.inFlight,
       eventsIn: c.stats.eventsIn,
       eventsOut: c.stats.eventsOut,
+      streams: c.openStreams,
       rttMs: c.rttMs ?? null,
     }));
   }

@@ -3,6 +3,7 @@ import {
   diagnostics,
   silentLogger,
   type ClusterMessage,
+  type StreamMessage,
   type EventErrorMessage,
   type HandledMessage,
   type HoldMessage,
@@ -64,6 +65,7 @@ export class Observer {
     this.#on(diagnostics.lateReply, () => this.prometheus.counters.lateReply.inc());
     this.#on(diagnostics.job, (m: JobMessage) => this.#job(m));
     this.#on(diagnostics.hold, (m: HoldMessage) => this.#hold(m));
+    this.#on(diagnostics.stream, (m: StreamMessage) => this.#streamEnded(m));
     this.#on(diagnostics.cluster, (m: ClusterMessage) => {
       this.#statsd?.increment(`cluster.${m.count}`);
       this.prometheus.cluster[m.count].inc();
@@ -120,6 +122,14 @@ export class Observer {
   #failedHere(m: EventErrorMessage): void {
     this.#count('event.error', 'eventError');
     this.#logger.warn({ requestId: m.requestId, peer: m.peer, handler: m.handlerName, code: m.code }, 'event failed');
+  }
+
+  /** SPEC §12: one line per stream's end, a warning when it was aborted; `P.stream.end|stopped|aborted`. */
+  #streamEnded(m: StreamMessage): void {
+    this.#statsd?.increment(`stream.${m.outcome}`);
+    const fields = { requestId: m.requestId, peer: m.peer, direction: m.direction, body: m.body, bytes: m.bytes, durationMs: round(m.ms), outcome: m.outcome, code: m.code };
+    if (m.outcome === 'aborted') this.#logger.warn(fields, 'stream aborted');
+    else this.#logger.info(fields, 'stream ended');
   }
 
   #handled(m: HandledMessage): void {

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { BodyTooLargeError, StreamAbortedError, type StreamRef } from '@restpipe/wire';
+import { BodyTooLargeError, EventTimeoutError, StreamAbortedError, type StreamRef } from '@restpipe/wire';
 import { IdleTimer } from './idle-timer.js';
 import { describe } from './stream-ref.js';
 
@@ -22,6 +22,8 @@ export interface ReceiverOptions {
   /** Size the sender announced, 0 when unknown. */
   size: number;
   onActivity?: (() => void) | undefined;
+  /** The request's id, for the log line of the stream's end. */
+  requestId?: string | undefined;
 }
 
 /**
@@ -36,6 +38,9 @@ export class StreamReceiver extends Readable {
   #received = 0;
   #peerEnded = false;
   #gone = false;
+  readonly startedAt = performance.now();
+  /** How it ended, once it has: see StreamMessage. */
+  outcome: { outcome: 'end' | 'stopped' | 'aborted'; code: string | undefined } | undefined;
   readonly #idle: IdleTimer;
 
   constructor(
@@ -46,7 +51,7 @@ export class StreamReceiver extends Readable {
     super({ highWaterMark: options.window });
     this.#granted = options.window;
     this.#idle = new IdleTimer(options.idleMs, () => {
-      this.destroy(new StreamAbortedError(`${describe(ref)} moved no data for ${options.idleMs} ms`));
+      this.destroy(new EventTimeoutError(`the ${describe(ref)} moved no data for ${options.idleMs} ms`));
     });
   }
 
@@ -64,6 +69,10 @@ export class StreamReceiver extends Readable {
       this.destroy(new BodyTooLargeError(`streamed body exceeds --max-stream-bytes (${this.options.maxBytes})`));
       return undefined;
     }
+    if (this.options.size > 0 && this.#received > this.options.size) {
+      this.destroy(new StreamAbortedError(`${describe(this.ref)} is longer than the ${this.options.size} bytes its sender announced`));
+      return undefined;
+    }
     this.#touch();
     this.push(chunk);
     return undefined;
@@ -75,7 +84,10 @@ export class StreamReceiver extends Readable {
     this.#idle.stop();
     if (this.destroyed) return;
     if (aborted) this.destroy(new StreamAbortedError(message || `the sender aborted the ${describe(this.ref)}`));
-    else this.push(null);
+    else if (this.options.size > 0 && this.#received !== this.options.size) {
+      // A Content-Length was promised: a short body must not pass for a whole one.
+      this.destroy(new StreamAbortedError(`${describe(this.ref)} ended after ${this.#received} of the ${this.options.size} bytes its sender announced`));
+    } else this.push(null);
   }
 
   /** The connection is gone: fails the reader, and tells no one. */
@@ -96,8 +108,14 @@ export class StreamReceiver extends Readable {
     }
   }
 
+  /** Bytes received so far. */
+  get bytes(): number {
+    return this.#received;
+  }
+
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#idle.stop();
+    this.outcome = error ? { outcome: 'aborted', code: codeOf(error) } : { outcome: this.#peerEnded ? 'end' : 'stopped', code: undefined };
     if (!this.#peerEnded && !this.#gone) this.link.stop(this.ref);
     this.link.done(this);
     callback(error);
@@ -107,4 +125,8 @@ export class StreamReceiver extends Readable {
     this.#idle.touch();
     this.options.onActivity?.();
   }
+}
+
+export function codeOf(error: Error): string {
+  return (error as { code?: unknown }).code === undefined ? 'RP_ERR_UNKNOWN' : String((error as { code?: unknown }).code);
 }

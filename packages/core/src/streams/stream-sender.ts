@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { BodyTooLargeError, StreamAbortedError, type StreamRef } from '@restpipe/wire';
+import { BodyTooLargeError, EventTimeoutError, StreamAbortedError, type StreamRef } from '@restpipe/wire';
 import { IdleTimer } from './idle-timer.js';
 import { chunkBytes } from './stream-source.js';
 import { describe, MAX_STREAM_FRAME_BYTES } from './stream-ref.js';
@@ -25,6 +25,8 @@ export interface SenderOptions {
   idleMs: number;
   /** Data moved: a frame sent or credit granted. */
   onActivity?: (() => void) | undefined;
+  /** The request's id, for the log line of the stream's end. */
+  requestId?: string | undefined;
 }
 
 /** Bytes read ahead of the credit, past which the source is paused. */
@@ -41,6 +43,9 @@ export class StreamSender {
   #queued = 0;
   #credit: number;
   #sent = 0;
+  /** Bytes sent to the peer so far. */
+  bytes = 0;
+  readonly startedAt = performance.now();
   #sourceEnded = false;
   #finished = false;
   /** In the table's ready queue. */
@@ -54,7 +59,7 @@ export class StreamSender {
     private readonly options: SenderOptions,
   ) {
     this.#credit = options.window;
-    this.#idle = new IdleTimer(options.idleMs, () => this.abort(new StreamAbortedError(`${describe(ref)} moved no data for ${options.idleMs} ms`)));
+    this.#idle = new IdleTimer(options.idleMs, () => this.abort(new EventTimeoutError(`the ${describe(ref)} moved no data for ${options.idleMs} ms`)));
     source.on('data', this.#onData);
     source.once('end', this.#onEnd);
     source.once('error', this.#onError);
@@ -92,6 +97,7 @@ export class StreamSender {
     else this.#chunks[0] = head.subarray(n);
     this.#queued -= n;
     this.#credit -= n;
+    this.bytes += n;
     this.#touch();
     this.link.data(this.ref, piece);
     if (this.#queued === 0 && this.#sourceEnded) return this.#finish(undefined, false);

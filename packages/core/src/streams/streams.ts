@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { asBuffer, CancelledError, ProtocolError, type Frame, type StreamData, type StreamEnd, type StreamRef, type StreamWindow } from '@restpipe/wire';
-import { StreamReceiver, type ReceiverOptions } from './stream-receiver.js';
+import { diagnostics, publish } from '../diagnostics.js';
+import { codeOf, StreamReceiver, type ReceiverOptions } from './stream-receiver.js';
 import { describe, keyOf, MAX_STREAM_FRAME_BYTES } from './stream-ref.js';
 import { StreamSender, type SenderOptions } from './stream-sender.js';
 
@@ -13,6 +14,11 @@ export interface StreamsLink {
   protocolError(error: Error): void;
   /** The largest body the peer's frames may carry (its max-event-bytes). */
   peerFrameBytes(): number;
+  /** A stream ended, either way: a drain may be waiting for the last one. */
+  ended(): void;
+  /** For the diagnostics of a stream's end. */
+  readonly owner: object;
+  peerName(): string;
 }
 
 /** Keys of streams this side stopped lately, whose frames may still be on their way. */
@@ -51,7 +57,7 @@ export class Streams {
   send(ref: StreamRef, source: Readable, options: SenderOptions, onDone: (error: Error | undefined) => void): StreamSender {
     const key = keyOf(ref);
     this.#senders.get(key)?.lost(new ProtocolError(`${describe(ref)} replaced`));
-    const sender = new StreamSender(ref, source, this.#senderLink(onDone), options);
+    const sender = new StreamSender(ref, source, this.#senderLink(onDone, options.requestId ?? ''), options);
     if (!sender.finished) this.#senders.set(key, sender);
     if (this.#closed) sender.lost(new ProtocolError('the connection is closed'));
     return sender;
@@ -61,14 +67,14 @@ export class Streams {
   receive(ref: StreamRef, options: ReceiverOptions): StreamReceiver {
     const key = keyOf(ref);
     this.#stopped.delete(key);
-    const receiver = new StreamReceiver(ref, this.#receiverLink, options);
+    const receiver = new StreamReceiver(ref, this.#receiverLink(options.requestId ?? ''), options);
     this.#receivers.set(key, receiver);
     return receiver;
   }
 
   /** A stream the peer would send that this side does not take: stopped at once, its frames on the way dropped. */
   refuse(ref: StreamRef): void {
-    this.#receiverLink.stop(ref);
+    this.#receiving.stop(ref);
   }
 
   onData(frame: StreamData): void {
@@ -137,7 +143,7 @@ export class Streams {
     this.#ready.push(sender);
   }
 
-  #senderLink(onDone: (error: Error | undefined) => void): ConstructorParameters<typeof StreamSender>[2] {
+  #senderLink(onDone: (error: Error | undefined) => void, requestId: string): ConstructorParameters<typeof StreamSender>[2] {
     const streams = this;
     return {
       ready: (sender) => {
@@ -153,6 +159,8 @@ export class Streams {
         const key = keyOf(sender.ref);
         if (this.#senders.get(key) === sender) this.#senders.delete(key);
         onDone(error);
+        const outcome = !error ? 'end' : error instanceof CancelledError && !this.#closed ? 'stopped' : 'aborted';
+        this.#ended(sender.ref, 'sent', requestId, sender.bytes, sender.startedAt, outcome, error && outcome === 'aborted' ? codeOf(error) : undefined);
       },
       get frameBytes() {
         return Math.min(MAX_STREAM_FRAME_BYTES, streams.link.peerFrameBytes());
@@ -160,7 +168,28 @@ export class Streams {
     };
   }
 
-  readonly #receiverLink: ConstructorParameters<typeof StreamReceiver>[1] = {
+  #receiverLink(requestId: string): ConstructorParameters<typeof StreamReceiver>[1] {
+    return { ...this.#receiving, done: (receiver) => this.#received(receiver, requestId) };
+  }
+
+  #received(receiver: StreamReceiver, requestId: string): void {
+    const key = keyOf(receiver.ref);
+    if (this.#receivers.get(key) === receiver) this.#receivers.delete(key);
+    const { outcome, code } = receiver.outcome ?? { outcome: 'aborted', code: undefined };
+    this.#ended(receiver.ref, 'received', requestId, receiver.bytes, receiver.startedAt, outcome, code);
+  }
+
+  /** A stream is done: a drain may be waiting for it, and its end is told (one log line, a metric). */
+  #ended(ref: StreamRef, direction: 'sent' | 'received', requestId: string, bytes: number, startedAt: number, outcome: 'end' | 'stopped' | 'aborted', code: string | undefined): void {
+    this.link.ended();
+    if (!diagnostics.stream.hasSubscribers) return;
+    publish(diagnostics.stream, {
+      owner: this.link.owner, peer: this.link.peerName(), requestId, direction, body: ref.reply ? 'reply' : 'request',
+      bytes, ms: performance.now() - startedAt, outcome, code,
+    });
+  }
+
+  readonly #receiving: Omit<ConstructorParameters<typeof StreamReceiver>[1], 'done'> = {
     grant: (ref, bytes) => {
       if (!this.#closed) this.link.send({ kind: 'streamWindow', streamWindow: { id: ref.id, reply: ref.reply, bytes, stop: false } });
     },
@@ -169,10 +198,6 @@ export class Streams {
       const key = keyOf(ref);
       this.#remember(key);
       this.link.send({ kind: 'streamWindow', streamWindow: { id: ref.id, reply: ref.reply, bytes: 0, stop: true } });
-    },
-    done: (receiver) => {
-      const key = keyOf(receiver.ref);
-      if (this.#receivers.get(key) === receiver) this.#receivers.delete(key);
     },
   };
 
