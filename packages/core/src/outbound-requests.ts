@@ -223,8 +223,11 @@ export class OutboundRequests {
 
   /** A streamed reply's body (SPEC §12): a Readable opened before the frames that follow the Reply are read. */
   #replyStream(reply: ReplyFrame, event: EventFrame): Readable {
-    if (reply.kind !== 0) throw new ProtocolError('the peer streamed a reply that is not a value');
     const streams = this.link.streams();
+    if (reply.kind !== 0) {
+      streams.refuse({ id: reply.id, reply: true });
+      throw new ProtocolError('the peer streamed a reply that is not a value');
+    }
     const receiver = streams.receive({ id: reply.id, reply: true }, {
       window: this.options.streamWindowBytes, maxBytes: this.options.maxStreamBytes, idleMs: event.timeoutMs, size: reply.size ?? 0, requestId: event.requestId,
     });
