@@ -12,6 +12,8 @@ import { StreamAbortedError } from '@restpipe/core';
  */
 export function requestBody(raw: IncomingMessage): Readable {
   const body = new PassThrough({ highWaterMark: 64 * 1024 });
+  // Failed before the pipe reads it (a request still queued): no listener must not mean a crash.
+  body.on('error', () => {});
   raw.pipe(body);
   raw.once('close', () => {
     if (!raw.complete && !body.destroyed) body.destroy(new StreamAbortedError('the caller went away before the end of its request body'));

@@ -3,6 +3,8 @@ import { BodyTooLargeError, EventTimeoutError, StreamAbortedError, type StreamRe
 import { IdleTimer } from './idle-timer.js';
 import { describe } from './stream-ref.js';
 
+const NO_BYTES = Buffer.alloc(0);
+
 /** What a receiver needs of its connection's stream table. */
 export interface ReceiverLink {
   /** The reader made room: the sender may send `bytes` more. */
@@ -50,6 +52,9 @@ export class StreamReceiver extends Readable {
   ) {
     super({ highWaterMark: options.window });
     this.#granted = options.window;
+    // A reader that has not started (a handler still busy, a caller not yet reading) must not
+    // crash the node when the stream fails: the error waits for it in the stream's state.
+    this.on('error', ignore);
     this.#idle = new IdleTimer(options.idleMs, () => {
       this.destroy(new EventTimeoutError(`the ${describe(ref)} moved no data for ${options.idleMs} ms`));
     });
@@ -97,15 +102,28 @@ export class StreamReceiver extends Readable {
   }
 
   override _read(): void {
-    if (this.#peerEnded) return;
+    if (this.#peerEnded || this.#grantRoom()) return;
+    // Node asks before it takes the chunk being read out of the buffer: a full window then
+    // shows no room, and with nothing on its way no push would ever come to ask again.
+    if (this.#granted === this.#received) process.nextTick(this.#regrant);
+  }
+
+  /** After the read that asked: the chunk it took is room now. */
+  readonly #regrant = (): void => {
+    if (this.destroyed || this.#peerEnded || this.#grantRoom() || this.#granted !== this.#received) return;
+    // Still nothing read: an empty push clears Node's "reading" flag, so the next read() asks again.
+    this.push(EMPTY);
+  };
+
+  /** Grants in steps of a quarter window, or whatever room there is once the sender has nothing left to send. */
+  #grantRoom(): boolean {
     const outstanding = this.#granted - this.#received;
     const room = this.options.window - this.readableLength - outstanding;
-    // Grant in steps of a quarter window, or whatever room there is once the sender has nothing left to send.
-    if (room > 0 && (room >= this.options.window / 4 || outstanding === 0)) {
-      this.#granted += room;
-      this.#touch();
-      this.link.grant(this.ref, room);
-    }
+    if (room <= 0 || (room < this.options.window / 4 && outstanding > 0)) return false;
+    this.#granted += room;
+    this.#touch();
+    this.link.grant(this.ref, room);
+    return true;
   }
 
   /** Bytes received so far. */
@@ -130,3 +148,7 @@ export class StreamReceiver extends Readable {
 export function codeOf(error: Error): string {
   return (error as { code?: unknown }).code === undefined ? 'RP_ERR_UNKNOWN' : String((error as { code?: unknown }).code);
 }
+
+function ignore(): void {}
+
+const EMPTY = Buffer.alloc(0);
