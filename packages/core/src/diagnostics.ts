@@ -96,6 +96,8 @@ export interface StreamMessage extends OwnedMessage {
   ms: number;
   outcome: 'end' | 'stopped' | 'aborted';
   code: string | undefined;
+  /** Why it was aborted, in a few words (the error's message, cut to 200 characters). */
+  reason: string | undefined;
 }
 
 export function publish<M extends OwnedMessage>(channel: dc.Channel, message: M): void {

@@ -127,7 +127,7 @@ export class Observer {
   /** SPEC §12: one line per stream's end, a warning when it was aborted; `P.stream.end|stopped|aborted`. */
   #streamEnded(m: StreamMessage): void {
     this.#statsd?.increment(`stream.${m.outcome}`);
-    const fields = { requestId: m.requestId, peer: m.peer, direction: m.direction, body: m.body, bytes: m.bytes, durationMs: round(m.ms), outcome: m.outcome, code: m.code };
+    const fields = { requestId: m.requestId, peer: m.peer, direction: m.direction, body: m.body, bytes: m.bytes, durationMs: round(m.ms), outcome: m.outcome, code: m.code, reason: m.reason };
     if (m.outcome === 'aborted') this.#logger.warn(fields, 'stream aborted');
     else this.#logger.info(fields, 'stream ended');
   }

@@ -42,7 +42,7 @@ export class StreamReceiver extends Readable {
   #gone = false;
   readonly startedAt = performance.now();
   /** How it ended, once it has: see StreamMessage. */
-  outcome: { outcome: 'end' | 'stopped' | 'aborted'; code: string | undefined } | undefined;
+  outcome: { outcome: 'end' | 'stopped' | 'aborted'; error: Error | undefined } | undefined;
   readonly #idle: IdleTimer;
 
   constructor(
@@ -133,7 +133,7 @@ export class StreamReceiver extends Readable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#idle.stop();
-    this.outcome = error ? { outcome: 'aborted', code: codeOf(error) } : { outcome: this.#peerEnded ? 'end' : 'stopped', code: undefined };
+    this.outcome = error ? { outcome: 'aborted', error } : { outcome: this.#peerEnded ? 'end' : 'stopped', error: undefined };
     if (!this.#peerEnded && !this.#gone) this.link.stop(this.ref);
     this.link.done(this);
     callback(error);
@@ -145,9 +145,6 @@ export class StreamReceiver extends Readable {
   }
 }
 
-export function codeOf(error: Error): string {
-  return (error as { code?: unknown }).code === undefined ? 'RP_ERR_UNKNOWN' : String((error as { code?: unknown }).code);
-}
 
 function ignore(): void {}
 

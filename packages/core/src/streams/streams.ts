@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { asBuffer, CancelledError, ProtocolError, type Frame, type StreamData, type StreamEnd, type StreamRef, type StreamWindow } from '@restpipe/wire';
 import { diagnostics, publish } from '../diagnostics.js';
-import { codeOf, StreamReceiver, type ReceiverOptions } from './stream-receiver.js';
+import { StreamReceiver, type ReceiverOptions } from './stream-receiver.js';
 import { describe, keyOf, MAX_STREAM_FRAME_BYTES } from './stream-ref.js';
 import { StreamSender, type SenderOptions } from './stream-sender.js';
 
@@ -160,7 +160,7 @@ export class Streams {
         if (this.#senders.get(key) === sender) this.#senders.delete(key);
         onDone(error);
         const outcome = !error ? 'end' : error instanceof CancelledError && !this.#closed ? 'stopped' : 'aborted';
-        this.#ended(sender.ref, 'sent', requestId, sender.bytes, sender.startedAt, outcome, error && outcome === 'aborted' ? codeOf(error) : undefined);
+        this.#ended(sender.ref, 'sent', requestId, sender.bytes, sender.startedAt, outcome, outcome === 'aborted' ? error : undefined);
       },
       get frameBytes() {
         return Math.min(MAX_STREAM_FRAME_BYTES, streams.link.peerFrameBytes());
@@ -175,17 +175,17 @@ export class Streams {
   #received(receiver: StreamReceiver, requestId: string): void {
     const key = keyOf(receiver.ref);
     if (this.#receivers.get(key) === receiver) this.#receivers.delete(key);
-    const { outcome, code } = receiver.outcome ?? { outcome: 'aborted', code: undefined };
-    this.#ended(receiver.ref, 'received', requestId, receiver.bytes, receiver.startedAt, outcome, code);
+    const { outcome, error } = receiver.outcome ?? { outcome: 'aborted', error: undefined };
+    this.#ended(receiver.ref, 'received', requestId, receiver.bytes, receiver.startedAt, outcome, error);
   }
 
   /** A stream is done: a drain may be waiting for it, and its end is told (one log line, a metric). */
-  #ended(ref: StreamRef, direction: 'sent' | 'received', requestId: string, bytes: number, startedAt: number, outcome: 'end' | 'stopped' | 'aborted', code: string | undefined): void {
+  #ended(ref: StreamRef, direction: 'sent' | 'received', requestId: string, bytes: number, startedAt: number, outcome: 'end' | 'stopped' | 'aborted', error: Error | undefined): void {
     this.link.ended();
     if (!diagnostics.stream.hasSubscribers) return;
     publish(diagnostics.stream, {
       owner: this.link.owner, peer: this.link.peerName(), requestId, direction, body: ref.reply ? 'reply' : 'request',
-      bytes, ms: performance.now() - startedAt, outcome, code,
+      bytes, ms: performance.now() - startedAt, outcome, code: error && codeOf(error), reason: error?.message.slice(0, 200),
     });
   }
 
@@ -205,4 +205,9 @@ export class Streams {
     if (this.#stopped.size >= STOPPED_REMEMBERED) this.#stopped.delete(this.#stopped.values().next().value!);
     this.#stopped.add(key);
   }
+}
+
+function codeOf(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'RP_ERR_UNKNOWN';
 }
