@@ -11,6 +11,7 @@
  *   active-clients PORT CERTDIR N SECONDS   N PipeClients, all sending at once for SECONDS
  *   nats-responder NATSPORT CERTDIR   answers rp.time and rp.echo over NATS (mutual TLS)
  *   nats-gateway PORT CERTDIR NATSPORT   Fastify turning /server/time and /server/echo into NATS requests
+ *   tls-bulk PORT CERTDIR        the stream bench's floor: a mutual-TLS socket that sends or swallows N bytes (bulk-floor.ts)
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import tls from 'node:tls';
 import Fastify from 'fastify';
 import { connect } from 'nats';
 import { EventHandler, FrameDecoder, PipeClient, PipeServer, reply, type EventBody, type EventContext } from '@restpipe/core';
+import { bulkRoutes, tlsBulkServer } from './bulk-floor.js';
 
 const [role, portText, certDir, countText] = process.argv.slice(2);
 const port = Number(portText);
@@ -53,6 +55,7 @@ async function bareFastify(): Promise<void> {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.get('/server/time', async () => ({ time_from_server: Date.now() / 1000 }));
   app.post('/server/echo', async (request, replyTo) => replyTo.type(request.headers['content-type'] ?? 'application/octet-stream').send(request.body));
+  await app.register(bulkRoutes);
   await app.listen({ host: '127.0.0.1', port });
   say({ ready: role });
 }
@@ -78,6 +81,11 @@ async function tlsFloor(): Promise<void> {
     socket.on('error', () => {});
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  say({ ready: role });
+}
+
+async function tlsBulk(): Promise<void> {
+  await tlsBulkServer(serverTls(), port);
   say({ ready: role });
 }
 
@@ -186,6 +194,7 @@ const roles: Record<string, () => Promise<void>> = {
   'active-clients': activeClients,
   'bare-fastify': bareFastify,
   'tls-floor': tlsFloor,
+  'tls-bulk': tlsBulk,
   'pipe-server': pipeServer,
   'idle-clients': idleClients,
   'raw-idle': rawIdle,

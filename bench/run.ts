@@ -12,6 +12,10 @@
  * BENCH_ONLY=cluster (SPEC §11: 3 nats-servers and 3 rp-servers; same node against cross node, and 300
  * clients on 3 nodes against 1) likewise writes bench/results/<time>-cluster.json and replaces the cluster
  * section, which only it writes; it is not part of the full run (it takes about 3 minutes more at BENCH_RUNS=3).
+ * BENCH_ONLY=stream (SPEC §12: bulk MB/s each way against raw node:tls and ssh -R, small events beside a bulk,
+ * RSS of both nodes, 64 KiB and 1 MiB echo; BENCH_STREAM_BYTES, 1 GiB) likewise writes bench/results/<time>-stream.json
+ * and replaces the streams section, which only it writes; it is not part of the full run (it takes about 5 minutes at
+ * BENCH_RUNS=3: six 1 GiB transfers a run through restpipe, and the floors').
  * BENCH_RENDER=bench/results/X.json rewrites docs/benchmarks.md from that run's results.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +32,8 @@ import { benchCerts, machine, ROOT } from './lib.js';
 import { pipeOnly, type PipeResult } from './pipe-only.js';
 import { scale, SETTLE_MS, type ScaleResult } from './scale.js';
 import { sshVersion } from './ssh.js';
+import { streamBench } from './stream.js';
+import { spliceStreamSection, streamPrint, streamSection, streamSectionOf } from './stream-report.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
@@ -74,10 +80,13 @@ function targets(full: LoadResult[], pipe: PipeResult[], s: ScaleResult): Target
   const vsNats = nats ? f('restpipe', 'tiny GET', 64).reqPerSec / nats.reqPerSec : NaN;
   const ssh = full.find((r) => r.target === 'ssh -R' && r.payload === 'tiny GET' && r.connections === 64);
   const vsSsh = ssh ? f('restpipe', 'tiny GET', 64).reqPerSec / ssh.reqPerSec : NaN;
+  const echo64 = f('restpipe', '64 KiB echo', 64).reqPerSec;
   return [
     ...(nats ? [{ name: 'full path, tiny, c64: req/s >= 2x NATS request-reply (mTLS)', measured: `${fmt(vsNats, 2)}x`, met: vsNats >= 2 }] : []),
     ...(ssh ? [{ name: 'full path, tiny, c64: req/s >= 1.2x ssh -R', measured: `${fmt(vsSsh, 2)}x`, met: vsSsh >= 1.2 }] : []),
     { name: 'full path, tiny, c64: req/s >= 0.75x bare Fastify', measured: `${fmt(tiny64, 2)}x`, met: tiny64 >= 0.75 },
+    ...(ssh ? [{ name: 'full path, 64 KiB echo, c64: req/s >= 1.2x ssh -R', measured: `${fmt(echo64 / f('ssh -R', '64 KiB echo', 64).reqPerSec, 2)}x`, met: echo64 / f('ssh -R', '64 KiB echo', 64).reqPerSec >= 1.2 }] : []),
+    { name: 'full path, 64 KiB echo, c64: req/s >= 0.3x bare Fastify', measured: `${fmt(echo64 / f('bare Fastify', '64 KiB echo', 64).reqPerSec, 2)}x`, met: echo64 / f('bare Fastify', '64 KiB echo', 64).reqPerSec >= 0.3 },
     { name: 'full path, c1: p50 <= 2x bare Fastify', measured: `${fmt(p50, 2)}x`, met: p50 <= 2 },
     { name: 'full path, c1: p99 <= 2x bare Fastify', measured: `${fmt(p99, 2)}x`, met: p99 <= 2 },
     { name: '1 MiB echo: MB/s >= 0.5x bare Fastify (c64)', measured: `${fmt(mib, 2)}x`, met: mib >= 0.5 },
@@ -199,7 +208,8 @@ async function only(part: string, certDir: string): Promise<void> {
   if (part === 'jobs') return onlyJobs(certDir);
   if (part === 'holds') return onlyHolds(certDir);
   if (part === 'cluster') return onlyCluster(certDir);
-  throw new Error(`BENCH_ONLY must be full, pipe, scale, jobs, holds or cluster, not ${part}`);
+  if (part === 'stream') return onlyStream(certDir);
+  throw new Error(`BENCH_ONLY must be full, pipe, scale, jobs, holds, cluster or stream, not ${part}`);
 }
 
 /** BENCH_ONLY=jobs: prints the tables, records the run, and replaces the jobs section of docs/benchmarks.md. */
@@ -249,14 +259,32 @@ async function onlyCluster(certDir: string): Promise<void> {
   process.stdout.write(`${clusterPrint(cluster, Number(m['cores']))}\nresults: ${file}\n`);
 }
 
-/** `markdown` with the holds and cluster sections docs/benchmarks.md has now, which only BENCH_ONLY=holds and =cluster write. */
+/** BENCH_ONLY=stream: prints the tables and the target lines, records the run, and replaces the streams section of docs/benchmarks.md. */
+async function onlyStream(certDir: string): Promise<void> {
+  const started = new Date();
+  const m = machine();
+  const stream = await streamBench(certDir, RUNS, SECONDS);
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const file = join(ROOT, 'bench/results', `${started.toISOString().replace(/[:.]/g, '-')}-stream.json`);
+  writeFileSync(file, JSON.stringify({ started: started.toISOString(), machine: m, runs: RUNS, seconds: SECONDS, stream }, null, 2));
+  const when = `Written by \`BENCH_ONLY=stream\` on ${started.toISOString()}, a run of its own (the sections above come from others): `
+    + `${m['cpu']}, ${m['cores']} cores, Node ${m['node']}; medians of ${RUNS} run${RUNS === 1 ? '' : 's'} (loads of ${SECONDS} s); `
+    + `1-minute load average ${stream.loadAvg.before.toFixed(2)} before, ${stream.loadAvg.after.toFixed(2)} after.`;
+  const docs = join(ROOT, 'docs/benchmarks.md');
+  writeFileSync(docs, spliceStreamSection(readFileSync(docs, 'utf8'), streamSection(stream, when)));
+  process.stdout.write(`${streamPrint(stream)}\nresults: ${file}\n`);
+}
+
+/** `markdown` with the holds, cluster and streams sections docs/benchmarks.md has now, which only BENCH_ONLY=holds, =cluster and =stream write. */
 function keepHolds(markdown: string): string {
   const docs = join(ROOT, 'docs/benchmarks.md');
   const now = existsSync(docs) ? readFileSync(docs, 'utf8') : '';
   const holds = holdsSectionOf(now);
   const cluster = clusterSectionOf(now);
+  const stream = streamSectionOf(now);
   const withHolds = holds ? spliceHoldsSection(markdown, [holds, '']) : markdown;
-  return cluster ? spliceClusterSection(withHolds, [cluster, '']) : withHolds;
+  const withCluster = cluster ? spliceClusterSection(withHolds, [cluster, '']) : withHolds;
+  return stream ? spliceStreamSection(withCluster, [stream, '']) : withCluster;
 }
 
 await main();

@@ -3,8 +3,6 @@ import { BodyTooLargeError, EventTimeoutError, StreamAbortedError, type StreamRe
 import { IdleTimer } from './idle-timer.js';
 import { describe } from './stream-ref.js';
 
-const NO_BYTES = Buffer.alloc(0);
-
 /** What a receiver needs of its connection's stream table. */
 export interface ReceiverLink {
   /** The reader made room: the sender may send `bytes` more. */
