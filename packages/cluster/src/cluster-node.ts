@@ -18,7 +18,8 @@ import { NatsLink, type ClusterTls } from './nats-link.js';
 import { newer, Presence, type Claim } from './presence.js';
 import { Publisher } from './publisher.js';
 import { subscribeSafely } from './safe-subscribe.js';
-import { answerForwarded, Cancels } from './responder.js';
+import { RelayStreams } from './relay-streams.js';
+import { answerForwarded, Cancels, type HolderContext } from './responder.js';
 import { answerBroadcast, answerClients, broadcastElsewhere, gatherClients, type ClusterClientInfo } from './scatter.js';
 import { BEATS, BROADCAST, CANCELS, CLAIMS, CLIENTS, clientSubject, HOLDS, QUEUE, STATE, SYNC } from './subjects.js';
 
@@ -71,10 +72,12 @@ export class ClusterNode implements RemotePeers {
   readonly #cancels = new Cancels();
   readonly #link: NatsLink;
   readonly #forwarder: Forwarder;
+  readonly #relay: RelayStreams;
   readonly #side: ServerSide;
   readonly #say: Publisher;
   #timer: NodeJS.Timeout | undefined;
   #sameIdWarnedAt = -Infinity;
+  #holderContext: HolderContext | undefined;
 
   constructor(options: ClusterNodeOptions) {
     this.#options = options;
@@ -83,13 +86,22 @@ export class ClusterNode implements RemotePeers {
     this.#link = new NatsLink({
       servers: options.servers, tls: options.tls, name: `rp-server ${this.#self}`, logger: options.logger,
       onUp: (nc, fresh) => this.#onUp(nc, fresh),
-      onDown: () => this.#forwarder.clusterLost(),
+      onDown: () => {
+        this.#forwarder.clusterLost();
+        this.#relay.lostAll();
+      },
+    });
+    const { streamWindowBytes, maxStreamBytes, maxStreams } = options.server.options;
+    this.#relay = new RelayStreams({
+      owner: options.server, self: this.#self, logger: options.logger, connection: () => this.#link.connection,
+      windowBytes: streamWindowBytes, maxBytes: maxStreamBytes, maxStreams,
     });
     this.#say = new Publisher(options.server, this.#self, this.#since, () => this.#link.connection);
     this.#forwarder = new Forwarder({
       owner: options.server, self: this.#self, since: this.#since, presence: this.#presence,
       defaultTimeoutMs: options.server.options.timeoutMs, connection: () => this.#link.connection,
       takesHolds: () => options.server.durable !== undefined,
+      relay: this.#relay,
       cancel: (id) => this.#say.publish(CANCELS, { node: this.#self, id }),
     });
     this.#side = options.server.attachCluster(this);
@@ -99,6 +111,14 @@ export class ClusterNode implements RemotePeers {
 
   get node(): string {
     return this.#self;
+  }
+
+  /** What answering forwarded requests needs. */
+  get #holder(): HolderContext {
+    return (this.#holderContext ??= {
+      owner: this.#options.server, side: this.#side, cancels: this.#cancels, relay: this.#relay,
+      defaultTimeoutMs: this.#options.server.options.timeoutMs,
+    });
   }
 
   get up(): boolean {
@@ -116,6 +136,7 @@ export class ClusterNode implements RemotePeers {
     clearInterval(this.#timer);
     for (const claim of this.#local.values()) this.#say.gone(claim);
     this.#arrivals.clear();
+    this.#relay.lostAll();
     await this.#link.close();
   }
 
@@ -200,7 +221,7 @@ export class ClusterNode implements RemotePeers {
   #subscribeClaim(nc: NatsConnection, claim: LocalClaim): void {
     claim.sub?.unsubscribe();
     const owner = this.#options.server;
-    claim.sub = subscribeSafely(nc, owner, clientSubject(claim.name, this.#self), (msg) => answerForwarded(owner, nc, this.#side, this.#cancels, claim.name, msg), QUEUE);
+    claim.sub = subscribeSafely(nc, owner, clientSubject(claim.name, this.#self), (msg) => answerForwarded(this.#holder, nc, claim.name, msg), QUEUE);
     nc.flush().then(
       () => {
         if (this.#local.get(claim.name) === claim) this.#say.claim(claim, nc);
@@ -233,6 +254,7 @@ export class ClusterNode implements RemotePeers {
       this.#options.logger.error({ maxPayload, needed }, 'cluster: nats-server max_payload is below --max-event-bytes plus 64 KiB: larger events to other nodes answer 413; raise max_payload (README, Cluster)');
     }
     if (fresh) this.#subscribe(nc);
+    this.#relay.reconnected();
     for (const claim of this.#local.values()) this.#announce(nc, claim);
     this.#say.publish(SYNC, { node: this.#self }, nc);
     this.#beat();
@@ -240,6 +262,7 @@ export class ClusterNode implements RemotePeers {
 
   #subscribe(nc: NatsConnection): void {
     const on = (subject: string, handle: (msg: Msg) => void): void => void subscribeSafely(nc, this.#options.server, subject, handle);
+    this.#relay.subscribe(nc);
     on(CLAIMS, (msg) => this.#onClaim(parseClaim(msg.data)));
     on(BEATS, (msg) => this.#onBeat(parseBeat(msg.data)));
     on(STATE, (msg) => {
@@ -321,6 +344,7 @@ export class ClusterNode implements RemotePeers {
     this.#presence.dropNode(node);
     this.#options.logger.warn({ node, why }, 'cluster: node lost; its clients count as gone');
     this.#forwarder.holderLost(node);
+    this.#relay.lostNode(node);
   }
 
   #tick(): void {
@@ -329,6 +353,7 @@ export class ClusterNode implements RemotePeers {
     for (const node of nodes) {
       this.#options.logger.warn({ node }, 'cluster: node lost (no heartbeat); its clients count as gone');
       this.#forwarder.holderLost(node);
+      this.#relay.lostNode(node);
     }
   }
 

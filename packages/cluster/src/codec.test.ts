@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { EventTimeoutError, PeerDisconnectedError, PipeFailError, ReplyKind, responseFromReply, GatewayError } from '@restpipe/core';
-import { decodeReply, decodeRequest, encodeRequest, errorOf, outcomeOf } from './codec.js';
+import { Readable } from 'node:stream';
+import { EventTimeoutError, PeerDisconnectedError, PipeFailError, ReplyKind, responseFromReply, GatewayError, type PipeResponse } from '@restpipe/core';
+import { decodeForwarded, decodeReply, decodeRequest, encodeRequest, errorOf, outcomeOf } from './codec.js';
 import { clientSubject } from './subjects.js';
 
 describe('what a forwarded request carries', () => {
@@ -11,6 +12,17 @@ describe('what a forwarded request carries', () => {
     }, 1500, 'req-1'));
     expect(request).toMatchObject({ verb: 'post', noun: ['a', 'b'], args: ['x', ''], query: { q: ['1', '2'], r: 's' }, mimeType: 'application/octet-stream', timeoutMs: 1500, requestId: 'req-1', idempotencyKey: 'k1', attempt: 3, hold: 'h_1' });
     expect(Buffer.from(request.body as Buffer)).toEqual(Buffer.from([0, 1, 2]));
+  });
+
+  it('marks a streamed body and a streamed reply, with their sizes, for their streams to follow', () => {
+    const body = Readable.from([Buffer.from('abc')]);
+    const forwarded = decodeForwarded(encodeRequest({ verb: 'post', noun: 'sink', body, size: 3 }, 1000, 'req-2'));
+    expect(forwarded).toMatchObject({ streamed: true, size: 3, request: { verb: 'post', noun: ['sink'] } });
+    expect(() => decodeRequest(encodeRequest({ verb: 'post', noun: 'sink', body }, 1000, 'req-3'))).toThrow(expect.objectContaining({ code: 'RP_ERR_PROTOCOL' }));
+    const streamed = outcomeOf({ response: { returnCode: 0, mimeType: 'application/x-pattern', streamed: true, size: 9, stream: body } as unknown as PipeResponse });
+    if (!('reply' in streamed)) throw new Error('a streamed response is a reply');
+    expect(decodeReply(streamed.reply)).toMatchObject({ kind: ReplyKind.VALUE, status: 200, streamed: true, size: 9, mimeType: 'application/x-pattern' });
+    body.destroy();
   });
 
   it('refuses what is no event', () => {

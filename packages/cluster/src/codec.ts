@@ -1,6 +1,5 @@
 import {
   asBuffer,
-  BodyTooLargeError,
   decodeFrame,
   ERROR_CLASSES,
   FrameWriter,
@@ -35,18 +34,34 @@ function frameBody(frame: Frame): Buffer {
   return (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).subarray(LENGTH_PREFIX_BYTES);
 }
 
-/** A request as the holder's connection will send it: validated here, as any request is. */
+/**
+ * A request as the holder's connection will send it: validated here, as any request is. A
+ * streamed body (SPEC §12) is marked in the Event (streamed, size); its bytes follow on the
+ * stream subjects (relay-streams.ts).
+ */
 export function encodeRequest(request: PipeRequest, timeoutMs: number, requestId: string): Buffer {
-  const event = toEventFrame(request, 0, timeoutMs, requestId);
-  if (event.streamed) throw new BodyTooLargeError('a streamed body does not cross cluster nodes: send it to the node its client is connected to');
-  return frameBody({ kind: 'event', event });
+  return frameBody({ kind: 'event', event: toEventFrame(request, 0, timeoutMs, requestId) });
+}
+
+/** A forwarded request, and whether its body follows as a stream (of `size` bytes, when known). */
+export interface ForwardedRequest {
+  readonly request: PipeRequest;
+  readonly streamed: boolean;
+  readonly size: number | undefined;
 }
 
 /** The request a forwarded message carries; ProtocolError for what is no Event. */
-export function decodeRequest(data: Uint8Array): PipeRequest {
+export function decodeForwarded(data: Uint8Array): ForwardedRequest {
   const frame = decodeFrame(asBuffer(data));
   if (frame.kind !== 'event') throw new ProtocolError(`a forwarded request must be an event, got ${frame.kind}`);
-  return requestOf(frame.event);
+  return { request: requestOf(frame.event), streamed: frame.event.streamed === true, size: frame.event.size || undefined };
+}
+
+/** A request whose body came whole (a broadcast's); ProtocolError for a streamed one, whose bytes nothing carries here. */
+export function decodeRequest(data: Uint8Array): PipeRequest {
+  const { request, streamed } = decodeForwarded(data);
+  if (streamed) throw new ProtocolError('this request cannot carry a streamed body');
+  return request;
 }
 
 function requestOf(event: EventFrame): PipeRequest {
@@ -68,12 +83,11 @@ function requestOf(event: EventFrame): PipeRequest {
 /** How an outcome travels: a Reply frame (as the client sent it), or one of the holder's own failures. */
 export type Outcome = { reply: Buffer } | { error: { className: string; message: string } };
 
-/** A response, or the far side's failure, as the Reply frame it came in. */
+/**
+ * A response, or the far side's failure, as the Reply frame it came in. A streamed response
+ * becomes a Reply marked streamed (with its size): the caller sends its body after it.
+ */
 export function outcomeOf(result: { response: PipeResponse } | { error: unknown }): Outcome {
-  if ('response' in result && result.response.streamed) {
-    result.response.stream.destroy();
-    return outcomeOf({ error: new BodyTooLargeError('the handler answered with a stream, which does not cross cluster nodes') });
-  }
   if ('response' in result) return { reply: frameBody({ kind: 'reply', reply: replyOf(result.response) }) };
   const error = result.error;
   if (error instanceof PipeFailError) {
@@ -88,12 +102,20 @@ export function outcomeOf(result: { response: PipeResponse } | { error: unknown 
 }
 
 function replyOf(response: PipeResponse): ReplyFrame {
+  if (response.streamed) {
+    return {
+      id: 0, kind: ReplyKind.VALUE, status: 200, returnCode: response.returnCode, mimeType: response.mimeType,
+      data: EMPTY, streamed: true, size: response.size || undefined,
+    };
+  }
   const held = response.held !== undefined;
   return {
     id: 0, kind: held ? ReplyKind.HELD : ReplyKind.VALUE, status: held ? 202 : 200, returnCode: response.returnCode,
     mimeType: response.mimeType, data: response.raw, replayed: response.replayed || undefined,
   };
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Failures that a holder may send back by class name: each takes just a message. */
 const REBUILT: ReadonlyMap<string, new (message: string) => RpError> = new Map(

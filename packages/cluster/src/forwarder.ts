@@ -2,6 +2,8 @@ import { headers, NoRespondersError, TimeoutError, type NatsConnection } from '@
 import {
   asBuffer,
   ClusterUnavailableError,
+  isStreamSource,
+  toReadable,
   NOBODY,
   PeerDisconnectedError,
   ProtocolError,
@@ -12,7 +14,10 @@ import {
 } from '@restpipe/core';
 import { decodeReply, encodeRequest, errorOf } from './codec.js';
 import { countCluster } from './cluster-diagnostics.js';
+import { ForwardStreams } from './forward-streams.js';
+import { longRequest, type LongRequest } from './long-request.js';
 import { tooLarge } from './payload-room.js';
+import type { RelayStreams } from './relay-streams.js';
 import type { Presence } from './presence.js';
 import { clientSubject } from './subjects.js';
 
@@ -34,6 +39,8 @@ export interface ForwarderOptions {
   connection(): NatsConnection | undefined;
   /** This node keeps jobs (a data directory): it may take a HELD reply (SPEC §9). */
   takesHolds(): boolean;
+  /** The streams this node relays (SPEC §12): a forwarded request's streamed body and reply. */
+  readonly relay: RelayStreams;
   /** Tells the holder that the caller of request `id` hung up. Never throws. */
   cancel(id: string): void;
 }
@@ -69,9 +76,16 @@ export class Forwarder {
     const nc = this.#options.connection();
     if (!nc) return NOBODY;
     const timeoutMs = request.timeoutMs ?? this.#options.defaultTimeoutMs;
-    const data = encodeRequest(request, timeoutMs, saneRequestId(request.requestId));
-    const refusal = tooLarge(nc, data.length, 'event');
-    if (refusal) throw refusal;
+    let data: Buffer;
+    try {
+      data = encodeRequest(request, timeoutMs, saneRequestId(request.requestId));
+      const refusal = tooLarge(nc, data.length, 'event');
+      if (refusal) throw refusal;
+    } catch (error) {
+      // Refused before anything went: a streamed body is not read, and no one else will.
+      if (isStreamSource(request.body)) toReadable(request.body).destroy();
+      throw error;
+    }
     // Only the holder of the newest claim known is asked: none known (or this node, whose
     // connection is not open) is "nobody" now, and the caller waits for a claim.
     const holder = this.#options.presence.holder(name)?.node;
@@ -79,6 +93,10 @@ export class Forwarder {
       countCluster(this.#options.owner, 'noresponders');
       return NOBODY;
     }
+    return this.#exchange(nc, name, holder, request, data, timeoutMs);
+  }
+
+  async #exchange(nc: NatsConnection, name: string, holder: string, request: PipeRequest, data: Buffer, timeoutMs: number): Promise<PipeResponse | typeof NOBODY> {
     const id = `${this.#options.since}/${++this.#nextId}`;
     const h = headers();
     h.set(H_ORIGIN, this.#options.self);
@@ -90,39 +108,55 @@ export class Forwarder {
       entry = { name, holder, fail: reject };
       this.#inFlight.add(entry);
     });
+    const streams = new ForwardStreams(this.#options.relay, holder, request, timeoutMs);
+    let touch = (): void => {};
+    streams.announce(h, this.#options.relay.windowBytes, { touch: () => touch(), fail: (error) => entry!.fail(error) });
+    let long: LongRequest | undefined;
     try {
-      const sent = nc.request(clientSubject(name, holder), data, { timeout: timeoutMs + HOLDER_SLACK_MS, headers: h });
+      // A body that streams moves the deadline on as it goes: an inbox of its own, not nc.request's fixed timeout.
+      if (streams.uploadId !== undefined) {
+        long = longRequest(nc, clientSubject(name, holder), data, h, timeoutMs + HOLDER_SLACK_MS);
+        touch = long.touch;
+      }
+      const sent = long?.reply ?? nc.request(clientSubject(name, holder), data, { timeout: timeoutMs + HOLDER_SLACK_MS, headers: h });
       // After the request, so that a caller gone already is cancelled after it reached the holder.
       request.onCancellable?.(() => this.#options.cancel(id));
       const msg = await Promise.race([sent, lost]);
-      return this.#outcome(msg.headers?.get(H_STATUS) ?? '', msg.data);
+      return this.#outcome(msg.headers?.get(H_STATUS) ?? '', msg.data, streams);
     } catch (error) {
-      return this.#failure(name, error);
+      if (isNoResponders(error)) {
+        streams.nobody();
+        countCluster(this.#options.owner, 'noresponders');
+        return NOBODY;
+      }
+      const failure = this.#failure(name, error);
+      streams.failed(failure);
+      throw failure;
     } finally {
+      long?.close();
       this.#inFlight.delete(entry!);
     }
   }
 
-  #outcome(status: string, data: Uint8Array): PipeResponse | typeof NOBODY {
-    if (status === 'nobody') return NOBODY;
+  #outcome(status: string, data: Uint8Array, streams: ForwardStreams): PipeResponse | typeof NOBODY {
+    if (status === 'nobody') {
+      streams.nobody();
+      return NOBODY;
+    }
     if (status === 'error') {
       const { className, message } = parseError(data);
       throw errorOf(className, message);
     }
     if (status !== 'reply') throw new ProtocolError(`the holder answered with status ${JSON.stringify(status.slice(0, 32))}`);
-    return responseFromReply(decodeReply(data), this.#options.takesHolds());
+    return streams.response(decodeReply(data), this.#options.takesHolds());
   }
 
-  #failure(name: string, error: unknown): typeof NOBODY {
-    if (error instanceof NoRespondersError || (error as { cause?: unknown }).cause instanceof NoRespondersError) {
-      countCluster(this.#options.owner, 'noresponders');
-      return NOBODY;
-    }
+  #failure(name: string, error: unknown): Error {
     if (error instanceof TimeoutError || (error as { cause?: unknown }).cause instanceof TimeoutError) {
-      throw new PeerDisconnectedError(`the node holding ${name} did not answer within the deadline: it may be lost`);
+      return new PeerDisconnectedError(`the node holding ${name} did not answer within the deadline: it may be lost`);
     }
-    if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('RP_ERR_')) throw error;
-    throw new ClusterUnavailableError(`the cluster failed to carry the request for ${name}: ${(error as Error).message}`);
+    if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('RP_ERR_')) return error;
+    return new ClusterUnavailableError(`the cluster failed to carry the request for ${name}: ${(error as Error).message}`);
   }
 
   /** The node stopped beating, or left: its requests fail now with 502. */
@@ -145,6 +179,10 @@ export class Forwarder {
   clusterLost(): void {
     for (const entry of this.#inFlight) entry.fail(new PeerDisconnectedError(`the cluster connection was lost while ${entry.name} was answering`));
   }
+}
+
+function isNoResponders(error: unknown): boolean {
+  return error instanceof NoRespondersError || (error as { cause?: unknown }).cause instanceof NoRespondersError;
 }
 
 function parseError(data: Uint8Array): { className: string; message: string } {

@@ -39,3 +39,19 @@ export const BROADCAST = `${ROOT}.bcast`;
 export const HOLDS = `${ROOT}.hold`;
 /** The caller of a forwarded request hung up. */
 export const CANCELS = `${ROOT}.cancel`;
+
+/**
+ * The streams relayed to this node (SPEC §12 across nodes): `rp.v1.stream.NODE.ID.d` carries
+ * a stream's data and end to the node that reads it, `rp.v1.stream.NODE.ID.w` its credit and
+ * stop to the node that sends it. Each node subscribes once to its own `rp.v1.stream.NODE.>`.
+ */
+export function streamSubject(node: string, id: string, kind: StreamSubjectKind): string {
+  return `${ROOT}.stream.${token(node)}.${id}.${kind}`;
+}
+
+export type StreamSubjectKind = 'd' | 'w';
+
+/** Every stream subject of `node`. */
+export function streamsOf(node: string): string {
+  return `${ROOT}.stream.${token(node)}.>`;
+}
