@@ -258,7 +258,7 @@ describe('gateway specifics', () => {
     const clients = (await (await fetch(`${server.gateway}/_rp/clients`)).json()) as Array<Record<string, unknown>>;
     expect(clients).toHaveLength(1);
     expect(clients[0]).toMatchObject({ name: 'node-a', address: '127.0.0.1', inFlight: 0 });
-    expect(Object.keys(clients[0]!).sort()).toEqual(['address', 'connectedAt', 'eventsIn', 'eventsOut', 'inFlight', 'name', 'node', 'rttMs']);
+    expect(Object.keys(clients[0]!).sort()).toEqual(['address', 'connectedAt', 'eventsIn', 'eventsOut', 'inFlight', 'name', 'node', 'rttMs', 'streams']);
     // One node, no cluster: /_rp/cluster still names it (SPEC §11), and says the cluster is off.
     const view = (await (await fetch(`${server.gateway}/_rp/cluster`)).json()) as { node: string; nats: string; cluster: string; nodes: Array<{ clients: number }> };
     expect(view).toMatchObject({ nats: 'disconnected', cluster: 'off' });

@@ -1,5 +1,5 @@
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import type { BroadcastOutcome, ClientInfo, PipeRequest, PipeResponse, ServerSide } from '@restpipe/core';
+import type { BroadcastOutcome, ClientInfo, PipeRequest, ServerSide } from '@restpipe/core';
 import { BodyTooLargeError, ClusterUnavailableError, isStreamSource, PeerDisconnectedError, saneRequestId, responseFromReply } from '@restpipe/core';
 import type { Presence } from './presence.js';
 import { decodeReply, decodeRequest, encodeRequest, errorOf, outcomeOf } from './codec.js';
@@ -121,13 +121,6 @@ function outcomeFrom(part: WireOutcome): BroadcastOutcome {
   return { name: part.name, error: errorOf(part.className, part.message) };
 }
 
-/** A broadcast's reply comes whole: a handler's stream is refused (413) and closed. */
-function wholeOnly(response: PipeResponse): { response: PipeResponse } | { error: Error } {
-  if (!response.streamed) return { response };
-  response.stream.destroy();
-  return { error: new BodyTooLargeError('the handler answered a broadcast with a stream: a broadcast reply must come whole') };
-}
-
 /** This node's part of another node's broadcast. */
 export async function answerBroadcast(owner: object, msg: Msg, self: string, side: ServerSide): Promise<void> {
   if (fromSelf(msg, self) || !msg.reply) return;
@@ -145,7 +138,7 @@ export async function answerBroadcast(owner: object, msg: Msg, self: string, sid
   }
   const outcomes = await side.broadcastLocal(request);
   const parts: WireOutcome[] = outcomes.map((outcome) => {
-    const wire = outcomeOf(outcome.response ? wholeOnly(outcome.response) : { error: outcome.error });
+    const wire = outcomeOf(outcome.response ? { response: outcome.response } : { error: outcome.error });
     return 'reply' in wire ? { name: outcome.name, reply: wire.reply.toString('base64') } : { name: outcome.name, ...wire.error };
   });
   try {

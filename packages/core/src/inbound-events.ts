@@ -136,20 +136,23 @@ export class InboundEvents {
    * kept whole) with its stream stopped: the peer may already be sending it.
    */
   #openBody(event: EventFrame, entry: Entry): boolean {
+    const ref = { id: event.id, reply: false };
     const streams = this.link.streams();
-    const receiver = streams.receive({ id: event.id, reply: false }, {
-      window: this.options.streamWindowBytes, maxBytes: this.options.maxStreamBytes, idleMs: entry.timeoutMs, size: event.size ?? 0,
-      onActivity: () => this.#touch(entry), requestId: event.requestId,
-    });
-    let refusal: Error | undefined;
-    if (event.idempotencyKey || event.hold) refusal = new BodyTooLargeError('an event with an idempotency key or a hold must fit in --max-event-bytes: it came as a stream');
-    else if (streams.receiving > this.options.maxStreams) refusal = new TooManyInFlightError(`${this.options.maxStreams} streams already open on this connection (--max-streams)`);
-    if (!refusal) {
-      entry.receiver = receiver;
+    let opened: StreamReceiver | Error;
+    if (event.idempotencyKey || event.hold) {
+      streams.refuse(ref);
+      opened = new BodyTooLargeError('an event with an idempotency key or a hold must fit in --max-event-bytes: it came as a stream');
+    } else {
+      opened = streams.receive(ref, {
+        window: this.options.streamWindowBytes, maxBytes: this.options.maxStreamBytes, idleMs: entry.timeoutMs, size: event.size ?? 0,
+        onActivity: () => this.#touch(entry), requestId: event.requestId,
+      }, this.options.maxStreams);
+    }
+    if (!(opened instanceof Error)) {
+      entry.receiver = opened;
       return true;
     }
-    receiver.destroy();
-    this.link.sendReply(event.id, exceptionReply(refusal, false));
+    this.link.sendReply(event.id, exceptionReply(opened, false));
     return false;
   }
 
@@ -251,6 +254,13 @@ export class InboundEvents {
    * event stays open (its signal, its deadline moving with the data) until it ends.
    */
   #streamReply({ id, requestId }: EventFrame, entry: Entry, fields: ReplyFields): void {
+    const streams = this.link.streams();
+    if (streams.sending >= this.options.maxStreams) {
+      // A peer that takes streams and never reads them must not hold this node's sources (files, sockets) without end.
+      fields.stream!.destroy();
+      this.link.sendReply(id, exceptionReply(new TooManyInFlightError(`${this.options.maxStreams} streams already sent on this connection (--max-streams)`), false));
+      return;
+    }
     const { returnCode, mimeType, kind, status } = fields;
     const reply: Omit<ReplyFrame, 'id'> = { returnCode, mimeType, data: fields.data, kind, status, streamed: true };
     if (fields.size) reply.size = fields.size;
@@ -259,7 +269,7 @@ export class InboundEvents {
     const options = {
       window: this.link.peerStreamWindow(), maxBytes: this.options.maxStreamBytes, idleMs: entry.timeoutMs, onActivity: () => this.#touch(entry), requestId,
     };
-    entry.sender = this.link.streams().send({ id, reply: true }, fields.stream!, options, (error) => {
+    entry.sender = streams.send({ id, reply: true }, fields.stream!, options, (error) => {
       // The reader stopped (the caller went away), the source failed, or the connection is gone: the handler hears of it.
       if (error) entry.abort.abort(error);
       this.#finish(id);

@@ -19,7 +19,7 @@ export {
 } from './event-handler.js';
 export { StreamSender, type SenderLink, type SenderOptions } from './streams/stream-sender.js';
 export { StreamReceiver, type ReceiverLink, type ReceiverOptions } from './streams/stream-receiver.js';
-export { isStreamSource, toReadable } from './streams/stream-source.js';
+export { isReadable, isStreamSource, toReadable } from './streams/stream-source.js';
 export { DefaultHandler } from './default-handler.js';
 export { VERBS } from './api-types.js';
 export { NOUN_SEGMENT, isVerb, validateNoun, handlerMethodName, findHandlerMethod } from './dispatch.js';

@@ -217,7 +217,8 @@ export class OutboundRequests {
       requestId: outbound.event.requestId,
     };
     outbound.sender = this.link.streams().send({ id, reply: false }, source, options, (error) => {
-      if (error && !(error instanceof CancelledError)) this.#pendingTable?.reject(id, error);
+      // The far handler hears of it at once (Cancel), not when it next reads its body.
+      if (error && !(error instanceof CancelledError) && this.#pendingTable?.reject(id, error)) this.#sendCancel(id);
     });
   }
 
@@ -228,14 +229,11 @@ export class OutboundRequests {
       streams.refuse({ id: reply.id, reply: true });
       throw new ProtocolError('the peer streamed a reply that is not a value');
     }
-    const receiver = streams.receive({ id: reply.id, reply: true }, {
+    const opened = streams.receive({ id: reply.id, reply: true }, {
       window: this.options.streamWindowBytes, maxBytes: this.options.maxStreamBytes, idleMs: event.timeoutMs, size: reply.size ?? 0, requestId: event.requestId,
-    });
-    if (streams.receiving > this.options.maxStreams) {
-      receiver.destroy();
-      throw new TooManyInFlightError(`${this.options.maxStreams} streams already open from ${this.link.peerName()} (--max-streams)`);
-    }
-    return receiver;
+    }, this.options.maxStreams);
+    if (opened instanceof Error) throw opened;
+    return opened;
   }
 
   /** A reply for one of our requests: the caller's response, or the far side's failure thrown. */

@@ -18,6 +18,7 @@ import type { EnqueueRequest } from './durable/job-request.js';
 import type { JobView } from './durable/job-view.js';
 import { NodeJobs } from './durable/node-jobs.js';
 import type { Durable } from './durable/durable.js';
+import { releasingBody } from './streams/stream-source.js';
 
 export { DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT, MAX_SERVERS, type ServerAddress } from './server-list.js';
 
@@ -141,7 +142,7 @@ export class PipeClient extends EventEmitter {
 
   /** Sends an event to the server; waits up to `connectWaitMs` for the pipe. */
   request(request: PipeRequest): Promise<PipeResponse> {
-    const response = this.#send(request);
+    const response = releasingBody(request.body, this.#send(request));
     // A held event (SPEC §9) becomes a job on hold; only a node with a data directory takes holds.
     if (!this.#jobs.durable) return response;
     return response.then((r) => (r.held ? this.#jobs.settleHeld('server', request, r) : r));

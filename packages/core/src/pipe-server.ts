@@ -21,6 +21,7 @@ import { NodeJobs } from './durable/node-jobs.js';
 import type { BroadcastOutcome, RemotePeers } from './cluster/remote-peers.js';
 import { routeRequest, RouteTally, type RouteContext } from './cluster/route.js';
 import { broadcastLocal, serverSide, type ServerSide } from './cluster/server-side.js';
+import { releasingBody } from './streams/stream-source.js';
 
 const HEX = /^[0-9a-f]+$/i;
 
@@ -237,7 +238,7 @@ export class PipeServer extends EventEmitter {
    * for it to connect; then UnknownClientError (never seen) or PeerUnavailableError.
    */
   request(name: string, request: PipeRequest): Promise<PipeResponse> {
-    const response = this.#send(name, request);
+    const response = releasingBody(request.body, this.#send(name, request));
     // A held event (SPEC §9) becomes a job on hold; only a node with a data directory takes holds.
     if (!this.#jobs.durable) return response;
     return response.then((r) => (r.held ? this.#jobs.settleHeld(`client/${name}`, request, r) : r));

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ConfigError, InvalidSignatureError, NonceStoreFullError, ReplayedRequestError, RpError, StoreError, UnauthorizedError } from '@restpipe/core';
+import { ConfigError, InvalidSignatureError, isReadable, NonceStoreFullError, ReplayedRequestError, RpError, StoreError, UnauthorizedError } from '@restpipe/core';
 import {
   checkSignedBody,
   hasSignature,
@@ -168,7 +168,7 @@ function bodyBytes(body: unknown): Uint8Array | undefined {
   if (body === undefined || body === null) return undefined;
   if (body instanceof Uint8Array) return body;
   if (typeof body === 'string') return Buffer.from(body, 'utf8');
-  if (typeof (body as { pipe?: unknown }).pipe === 'function') {
+  if (isReadable(body)) {
     throw new InvalidSignatureError('a signed request\'s body must fit in --max-event-bytes: the Content-Digest of a streamed body cannot be checked before it is sent');
   }
   // A route that parsed its body into something else has lost the bytes the digest was made over.

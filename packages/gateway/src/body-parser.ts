@@ -6,15 +6,15 @@ import { BodyTooLargeError, InvalidRequestError } from '@restpipe/core';
  * The one body parser of a gateway, for every media type (SPEC §12): a body with a
  * Content-Length up to `maxEventBytes` is read whole into a Buffer; a larger one, or
  * one of unknown length (chunked), is handed on unread, as the request's own
- * Readable, to go to the far side as a stream. `idleMs`: a whole body that stops
- * arriving for this long fails with 400, so a slow sender cannot hold a request.
+ * Readable, to go to the far side as a stream. `limitMs`: a whole body not in within
+ * this long fails with 400, so a slow sender cannot hold a request (a stream has its deadline's idle rule instead).
  */
-export function registerBodyParser(app: FastifyInstance, maxEventBytes: number, idleMs: number): void {
+export function registerBodyParser(app: FastifyInstance, maxEventBytes: number, limitMs: number): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (request: FastifyRequest, payload: IncomingMessage, done: (error: Error | null, body?: unknown) => void) => {
     const declared = declaredLength(request);
     if (declared === undefined || declared > maxEventBytes) return done(null, payload);
-    readWhole(payload, declared, idleMs, done);
+    readWhole(payload, declared, limitMs, done);
   });
 }
 
@@ -24,7 +24,7 @@ function declaredLength(request: FastifyRequest): number | undefined {
   return header === undefined || request.headers['transfer-encoding'] !== undefined ? undefined : Number(header);
 }
 
-function readWhole(payload: IncomingMessage, declared: number, idleMs: number, done: (error: Error | null, body?: Buffer) => void): void {
+function readWhole(payload: IncomingMessage, declared: number, limitMs: number, done: (error: Error | null, body?: Buffer) => void): void {
   const chunks: Buffer[] = [];
   let received = 0;
   let settled = false;
@@ -39,12 +39,11 @@ function readWhole(payload: IncomingMessage, declared: number, idleMs: number, d
     received += chunk.length;
     if (received > declared) return finish(new BodyTooLargeError(`request body is longer than its Content-Length of ${declared}`));
     chunks.push(chunk);
-    timer.refresh();
   };
   const timer = setTimeout(() => {
-    finish(new InvalidRequestError(`the request body stopped arriving for ${idleMs} ms`));
+    finish(new InvalidRequestError(`the request body of ${declared} bytes did not arrive within ${limitMs} ms`));
     payload.destroy();
-  }, idleMs);
+  }, limitMs);
   timer.unref();
   payload.on('data', onData);
   payload.once('end', () => {

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import {
   BodyTooLargeError,
   InvalidRequestError,
+  isReadable,
   isFinal,
   isJsonMime,
   isMimeType,
@@ -60,41 +61,64 @@ export function eventRoute(options: EventRouteOptions) {
     const prefer = parsePrefer(request.headers.prefer);
     const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key']);
     const ttlMs = jobTtlOf(request.headers['x-job-ttl-ms']);
+    const timeoutMs = timeoutOf(request);
+    const streamed = isReadable(request.body);
+    if (streamed && (prefer.respondAsync || idempotencyKey !== undefined || path.target === BROADCAST_TARGET)) {
+      throw new BodyTooLargeError('a job, a keyed request or a broadcast must have a body within --max-event-bytes, with its Content-Length');
+    }
     const event: PipeRequest = {
       verb: (request.method === 'HEAD' ? 'get' : request.method.toLowerCase()) as Verb,
       noun: path.noun,
       args: path.args,
       query: path.query,
       ...bodyOf(request),
-      timeoutMs: timeoutOf(request),
+      timeoutMs,
       requestId: request.id,
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     };
-    if (isStream(event.body) && (prefer.respondAsync || idempotencyKey !== undefined || path.target === BROADCAST_TARGET)) {
-      throw new BodyTooLargeError('a job, a keyed request or a broadcast must have a body within --max-event-bytes, with its Content-Length');
-    }
-    if (path.target === BROADCAST_TARGET) {
-      checkBroadcast(prefer.respondAsync, idempotencyKey);
-      if (!options.broadcast) throw new InvalidRequestError('this node cannot broadcast');
-      const body = broadcastBody(await options.broadcast(event), options.exposeTracebacks === true);
-      return reply.code(200).type('application/json').send(JSON.stringify(body));
-    }
-    if (prefer.respondAsync) return respondAsync(reply, options, path.target, event, prefer, ttlMs);
-    if (idempotencyKey !== undefined) requireJobs(options.jobs);
-    const hangUp = new HangUp(reply);
-    event.onCancellable = hangUp.onCancellable;
-    let response: PipeResponse;
+    if (!streamed) return answer(request, reply, options, path, prefer, ttlMs, event);
     try {
-      response = await options.send(path.target, event);
+      return await answer(request, reply, options, path, prefer, ttlMs, event);
     } catch (error) {
-      if (error instanceof PipeFailError && error.replayed) reply.header(REPLAYED_HEADER, 'true');
+      // Failed before (or without) the pipe taking the body: the rest of it is read and dropped, never left to hold the socket.
+      (event.body as Readable).destroy();
       throw error;
     }
-    if (response.replayed) reply.header(REPLAYED_HEADER, 'true');
-    // Held for approval (SPEC §9): the job that waits on the hold answers for it, synchronous caller or not.
-    if (response.job) return reply.code(202).header('location', jobLocation(response.job)).type('application/json').send(response.raw);
-    return sendResponse(reply, response);
   };
+}
+
+/** The event's answer: a broadcast's, a job's, or the far handler's reply. */
+async function answer(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: EventRouteOptions,
+  path: ReturnType<typeof parseEventPath>,
+  prefer: Preferences,
+  ttlMs: number | undefined,
+  event: PipeRequest,
+): Promise<FastifyReply> {
+  const idempotencyKey = event.idempotencyKey;
+  if (path.target === BROADCAST_TARGET) {
+    checkBroadcast(prefer.respondAsync, idempotencyKey);
+    if (!options.broadcast) throw new InvalidRequestError('this node cannot broadcast');
+    const body = broadcastBody(await options.broadcast(event), options.exposeTracebacks === true);
+    return reply.code(200).type('application/json').send(JSON.stringify(body));
+  }
+  if (prefer.respondAsync) return respondAsync(reply, options, path.target, event, prefer, ttlMs);
+  if (idempotencyKey !== undefined) requireJobs(options.jobs);
+  const hangUp = new HangUp(reply);
+  event.onCancellable = hangUp.onCancellable;
+  let response: PipeResponse;
+  try {
+    response = await options.send(path.target, event);
+  } catch (error) {
+    if (error instanceof PipeFailError && error.replayed) reply.header(REPLAYED_HEADER, 'true');
+    throw error;
+  }
+  if (response.replayed) reply.header(REPLAYED_HEADER, 'true');
+  // Held for approval (SPEC §9): the job that waits on the hold answers for it, synchronous caller or not.
+  if (response.job) return reply.code(202).header('location', jobLocation(response.job)).type('application/json').send(response.raw);
+  return sendResponse(reply, response, request.method === 'HEAD');
 }
 
 const REPLAYED_HEADER = 'idempotent-replayed';
@@ -167,7 +191,7 @@ function bodyOf(request: FastifyRequest): { body: Buffer | Readable; mimeType: s
   const mimeType = request.headers['content-type'] ?? '';
   if (!isMimeType(mimeType)) throw new InvalidRequestError(`Content-Type must be at most ${MAX_MIME_TYPE_LENGTH} characters`);
   // Over --max-event-bytes, or of unknown length: the request itself, streamed to the far side (SPEC §12).
-  if (isStream(request.body)) {
+  if (isReadable(request.body)) {
     const length = request.headers['content-length'];
     return { body: requestBody(request.raw), mimeType, ...(length === undefined ? {} : { size: Number(length) }) };
   }
@@ -187,18 +211,17 @@ function timeoutOf(request: FastifyRequest): number | undefined {
   return value;
 }
 
-function isStream(body: unknown): body is Readable {
-  return typeof body === 'object' && body !== null && typeof (body as { pipe?: unknown }).pipe === 'function';
-}
-
-function sendResponse(reply: FastifyReply, response: PipeResponse): FastifyReply {
+function sendResponse(reply: FastifyReply, response: PipeResponse, head: boolean): FastifyReply {
   reply.code(200).header(RETURN_CODE_HEADER, String(response.returnCode));
   if (response.streamed) {
     // Chunked, or with Content-Length when the handler gave a size. Fastify destroys the
     // stream when the caller leaves, and resets the response when the stream fails.
     reply.type(response.mimeType || 'application/octet-stream');
     if (response.size !== undefined) reply.header('content-length', String(response.size));
-    return reply.send(response.stream);
+    if (!head) return reply.send(response.stream);
+    // A HEAD wants the headers only: the far source stops at once rather than stream into nothing.
+    response.stream.destroy();
+    return reply.send();
   }
   if (response.raw.length === 0 && !response.mimeType) return reply.send();
   if (response.mimeType) reply.type(response.mimeType);

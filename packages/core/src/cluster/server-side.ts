@@ -1,3 +1,4 @@
+import { BodyTooLargeError } from '@restpipe/wire';
 import type { PipeRequest, PipeResponse } from '../api-types.js';
 import type { PipeConnection } from '../connection.js';
 import { CloseReason } from '../state.js';
@@ -31,8 +32,15 @@ export async function broadcastTo(
   const { onCancellable: _cancel, ...each } = request;
   const settled = await Promise.allSettled(targets.map((target) => target.request({ ...each })));
   return settled.map((result, i) => (result.status === 'fulfilled'
-    ? { name: targets[i]!.name, response: result.value }
+    ? wholeOutcome(targets[i]!.name, result.value)
     : { name: targets[i]!.name, error: result.reason instanceof Error ? result.reason : new Error(String(result.reason)) }));
+}
+
+/** A broadcast's answer holds each body whole: a client that streamed its reply is a 413 there, and its stream is let go. */
+function wholeOutcome(name: string, response: PipeResponse): BroadcastOutcome {
+  if (!response.streamed) return { name, response };
+  response.stream.destroy();
+  return { name, error: new BodyTooLargeError('this client answered with a stream, and a broadcast takes only whole replies') };
 }
 
 /** A server's jobs, as its cluster side tells them of other nodes' clients. */

@@ -7,6 +7,7 @@
  * at-least-once delivery.
  */
 import {
+  BodyTooLargeError,
   IdempotencyKeyInUseError,
   IdempotencyKeyMismatchError,
   IndeterminateError,
@@ -61,7 +62,12 @@ function replay(stored: StoredReply, env: HandlerEnv): ReplyFields {
 }
 
 async function runAndRecord(event: EventFrame, env: HandlerEnv, abort: LazyAbort, gate: IdempotencyGate, key: string): Promise<ReplyFields> {
-  const fields = await handleEvent(event, env, abort);
+  let fields = await handleEvent(event, env, abort);
+  if (fields.stream) {
+    // Recorded before it is sent, a stream would replay as an empty 200: a keyed reply must be whole.
+    fields.stream.destroy();
+    fields = { ...exceptionReply(new BodyTooLargeError('the handler answered a keyed request with a stream; a keyed reply must fit in --max-event-bytes'), false), handlerName: fields.handlerName };
+  }
   // No outcome (a hold the store could not keep): the key is let go, so that the next delivery is new again.
   if (fields.transient) {
     await gate.abandon(env.peer.name, key);

@@ -3,7 +3,7 @@
  * what each delivery sends, and how the delivery's outcome becomes the job's result or
  * another attempt.
  */
-import { ERROR_CODES, InvalidArgumentError, InvalidRequestError, PipeFailError, RpError } from '@restpipe/wire';
+import { BodyTooLargeError, ERROR_CODES, InvalidArgumentError, InvalidRequestError, PipeFailError, RpError } from '@restpipe/wire';
 import type { Job, JobResult, NewJob } from '@restpipe/store';
 import type { PipeRequest, PipeResponse } from '../api-types.js';
 import { relayedEnvelope } from '../envelope.js';
@@ -74,6 +74,11 @@ export function deliveryRequest(job: Job, timeoutMs: number): PipeRequest {
 }
 
 export function resultOfResponse(response: PipeResponse): JobResult {
+  if (response.streamed) {
+    // A job keeps its result whole in the store: a stream's body has no place there (SPEC §12).
+    response.stream.destroy();
+    return resultOfFailure(new BodyTooLargeError('the handler answered with a stream, and a job keeps only a whole result: call it synchronously'));
+  }
   return { kind: 0, status: 200, returnCode: response.returnCode, mimeType: response.mimeType, body: response.raw };
 }
 

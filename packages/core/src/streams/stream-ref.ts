@@ -21,6 +21,9 @@ export function keyOf(ref: StreamRef): number {
   return streamKey(ref.id, ref.reply);
 }
 
+/** The most of an abort's message that goes in a StreamEnd, or is taken from one. */
+export const MAX_END_MESSAGE_CHARS = 1024;
+
 /** `request body of event 7` or `reply to event 7`: for messages. */
 export function describe(ref: StreamRef): string {
   return ref.reply ? `reply to event ${ref.id}` : `request body of event ${ref.id}`;

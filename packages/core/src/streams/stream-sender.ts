@@ -64,6 +64,9 @@ export class StreamSender {
     source.once('end', this.#onEnd);
     source.once('error', this.#onError);
     source.once('close', this.#onClose);
+    // Handed over already finished: its events are gone.
+    if (source.readableEnded) queueMicrotask(this.#onEnd);
+    else if (source.destroyed) queueMicrotask(this.#onClose);
   }
 
   get finished(): boolean {
@@ -87,14 +90,16 @@ export class StreamSender {
     return this.#credit;
   }
 
-  /** Sends one frame: at most frameBytes, the credit, and what the head chunk holds (a view, no copy). */
+  /**
+   * Sends one frame of at most frameBytes and the credit: the head chunk, or a view of it
+   * (no copy); small chunks queued behind each other go together (one copy), so a source
+   * of tiny pieces does not become as many frames for the receiver to hold.
+   */
   sendOne(): void {
     if (!this.canSend) return;
-    const head = this.#chunks[0]!;
-    const n = Math.min(head.length, this.#credit, this.link.frameBytes);
-    const piece = n === head.length ? head : head.subarray(0, n);
-    if (n === head.length) this.#chunks.shift();
-    else this.#chunks[0] = head.subarray(n);
+    const room = Math.min(this.#credit, this.link.frameBytes);
+    const piece = this.#chunks[0]!.length >= room || this.#chunks.length === 1 ? this.#take(room) : this.#gather(room);
+    const n = piece.length;
     this.#queued -= n;
     this.#credit -= n;
     this.bytes += n;
@@ -102,6 +107,26 @@ export class StreamSender {
     this.link.data(this.ref, piece);
     if (this.#queued === 0 && this.#sourceEnded) return this.#finish(undefined, false);
     if (this.#queued < READ_AHEAD_BYTES && this.source.isPaused()) this.source.resume();
+  }
+
+  /** Up to `room` bytes of the head chunk. */
+  #take(room: number): Buffer {
+    const head = this.#chunks[0]!;
+    if (head.length <= room) return this.#chunks.shift()!;
+    this.#chunks[0] = head.subarray(room);
+    return head.subarray(0, room);
+  }
+
+  /** Up to `room` bytes of the chunks in hand, in one buffer. */
+  #gather(room: number): Buffer {
+    const parts: Buffer[] = [];
+    let n = 0;
+    while (n < room && this.#chunks.length > 0) {
+      const part = this.#take(room - n);
+      parts.push(part);
+      n += part.length;
+    }
+    return Buffer.concat(parts, n);
   }
 
   /** The receiver said stop: nothing more is sent, and the source is destroyed. */

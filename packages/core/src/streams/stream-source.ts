@@ -36,6 +36,18 @@ export function chunkBytes(chunk: unknown): Buffer {
   throw new InvalidArgumentError(`a stream must yield Buffers, Uint8Arrays or strings, got ${chunk === null ? 'null' : typeof chunk}`);
 }
 
+/**
+ * `pending`, and a streamed body (a Readable: the caller's file, socket) destroyed when it
+ * fails: refused before it was sent, or failed on the way, the body is read by no one.
+ */
+export function releasingBody<T>(body: unknown, pending: Promise<T>): Promise<T> {
+  if (!isReadable(body)) return pending;
+  return pending.catch((error: unknown) => {
+    body.destroy();
+    throw error;
+  });
+}
+
 /** A small body as a Readable of one chunk (none when empty). */
 export function readableOf(raw: Buffer): Readable {
   return Readable.from(raw.length === 0 ? [] : [raw], { objectMode: false });

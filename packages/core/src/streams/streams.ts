@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
-import { asBuffer, CancelledError, ProtocolError, type Frame, type StreamData, type StreamEnd, type StreamRef, type StreamWindow } from '@restpipe/wire';
+import { asBuffer, BodyTooLargeError, CancelledError, ProtocolError, TooManyInFlightError, type Frame, type StreamData, type StreamEnd, type StreamRef, type StreamWindow } from '@restpipe/wire';
 import { diagnostics, publish } from '../diagnostics.js';
 import { StreamReceiver, type ReceiverOptions } from './stream-receiver.js';
-import { describe, keyOf, MAX_STREAM_FRAME_BYTES } from './stream-ref.js';
+import { describe, keyOf, MAX_END_MESSAGE_CHARS, MAX_STREAM_FRAME_BYTES } from './stream-ref.js';
 import { StreamSender, type SenderOptions } from './stream-sender.js';
 
 /** What the streams of a connection need of it. */
@@ -63,13 +63,29 @@ export class Streams {
     return sender;
   }
 
-  /** A Readable for the stream `ref` the peer will send. */
-  receive(ref: StreamRef, options: ReceiverOptions): StreamReceiver {
+  /**
+   * A Readable for the stream `ref` the peer will send; or, past `maxStreams` streams
+   * received at once or for a size announced over `options.maxBytes`, the error to answer
+   * with (503, 413), the stream stopped so that its frames on their way are dropped.
+   */
+  receive(ref: StreamRef, options: ReceiverOptions, maxStreams: number): StreamReceiver | Error {
     const key = keyOf(ref);
     this.#stopped.delete(key);
+    let refusal: Error | undefined;
+    if (this.#receivers.size >= maxStreams) refusal = new TooManyInFlightError(`${maxStreams} streams already open on this connection (--max-streams)`);
+    else if (options.maxBytes > 0 && options.size > options.maxBytes) refusal = new BodyTooLargeError(`streamed body of ${options.size} bytes exceeds --max-stream-bytes (${options.maxBytes})`);
+    if (refusal) {
+      this.refuse(ref);
+      return refusal;
+    }
     const receiver = new StreamReceiver(ref, this.#receiverLink(options.requestId ?? ''), options);
     this.#receivers.set(key, receiver);
     return receiver;
+  }
+
+  /** Streams this side sends now. */
+  get sending(): number {
+    return this.#senders.size;
   }
 
   /** A stream the peer would send that this side does not take: stopped at once, its frames on the way dropped. */
@@ -84,7 +100,7 @@ export class Streams {
       if (!this.#stopped.has(key)) this.link.protocolError(new ProtocolError(`data for ${describe(frame)}, which is not open`));
       return;
     }
-    const broken = receiver.onData(asBuffer(frame.data));
+    const broken = receiver.onData(own(asBuffer(frame.data)));
     if (broken) this.link.protocolError(new ProtocolError(broken));
   }
 
@@ -96,7 +112,7 @@ export class Streams {
       return;
     }
     this.#receivers.delete(key);
-    receiver.onEnd(frame.aborted, frame.message);
+    receiver.onEnd(frame.aborted, frame.message.slice(0, MAX_END_MESSAGE_CHARS));
   }
 
   /** Credit or stop for a stream we send; one we already ended may still hear of it. */
@@ -153,7 +169,8 @@ export class Streams {
       },
       data: (ref, chunk) => this.link.send({ kind: 'streamData', streamData: { id: ref.id, reply: ref.reply, data: chunk } }),
       end: (ref, aborted, message) => {
-        if (!this.#closed) this.link.send({ kind: 'streamEnd', streamEnd: { id: ref.id, reply: ref.reply, aborted, message } });
+        const text = message.slice(0, MAX_END_MESSAGE_CHARS);
+        if (!this.#closed) this.link.send({ kind: 'streamEnd', streamEnd: { id: ref.id, reply: ref.reply, aborted, message: text } });
       },
       done: (sender, error) => {
         const key = keyOf(sender.ref);
@@ -163,7 +180,8 @@ export class Streams {
         this.#ended(sender.ref, 'sent', requestId, sender.bytes, sender.startedAt, outcome, outcome === 'aborted' ? error : undefined);
       },
       get frameBytes() {
-        return Math.min(MAX_STREAM_FRAME_BYTES, streams.link.peerFrameBytes());
+        // 0: the peer did not say (proto3's default), as everywhere else no limit of its own.
+        return Math.min(MAX_STREAM_FRAME_BYTES, streams.link.peerFrameBytes() || MAX_STREAM_FRAME_BYTES);
       },
     };
   }
@@ -210,4 +228,11 @@ export class Streams {
 function codeOf(error: Error): string {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code : 'RP_ERR_UNKNOWN';
+}
+
+/** Below this, a frame's data is copied out of the chunk it was read in, rather than keep all of it alive. */
+const COPY_BELOW_BYTES = 4096;
+
+function own(data: Buffer): Buffer {
+  return data.length < COPY_BELOW_BYTES && data.buffer.byteLength > data.length * 2 ? Buffer.from(data) : data;
 }
