@@ -38,7 +38,8 @@ describe.runIf(natsServerAvailable())('streams between a caller on node A and a 
   beforeAll(async () => {
     // As startRpCluster, with --max-streams 3 on node A: its relayed streams are bounded.
     cluster = new RpCluster(new CertDir([NAME]), await startNatsCluster({ size: 3 }), { size: 2 });
-    await cluster.startServer(0, ['--max-streams', String(MAX_STREAMS_A)]);
+    // And --max-event-bytes 16 MiB on A: a whole body larger than NATS's max_payload (8 MB here) is taken whole there.
+    await cluster.startServer(0, ['--max-streams', String(MAX_STREAMS_A), '--max-event-bytes', String(16 * MiB)]);
     await cluster.startServer(1);
     await cluster.waitForNodes();
     streamLog = join(cluster.certs.dir, 'stream.log');
@@ -100,6 +101,13 @@ describe.runIf(natsServerAvailable())('streams between a caller on node A and a 
     const sized = await fetch(`${viaA}/sink`, { method: 'POST', body: Buffer.concat([...pattern(6 * MiB, 24)]), headers: { 'content-type': 'application/octet-stream' } });
     expect(sized.status).toBe(200);
     expect(await sized.json()).toMatchObject({ bytes: 6 * MiB, sha256: patternHash(6 * MiB, 24), streamed: true, size: 6 * MiB });
+  }, 60_000);
+
+  it('streams a whole body that NATS cannot carry in one message, rather than refuse it', async () => {
+    const whole = Buffer.concat([...pattern(10 * MiB, 25)]);
+    const answer = await fetch(`${viaA}/sink`, { method: 'POST', body: whole, headers: { 'content-type': 'application/octet-stream' } });
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ bytes: 10 * MiB, sha256: patternHash(10 * MiB, 25), streamed: true, size: 10 * MiB });
   }, 60_000);
 
   it('holds node A and node B within the windows while the caller reads slowly', async () => {

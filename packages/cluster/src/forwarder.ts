@@ -1,7 +1,9 @@
+import { Readable } from 'node:stream';
 import { headers, NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import {
   asBuffer,
   ClusterUnavailableError,
+  encodeBody,
   isStreamSource,
   toReadable,
   NOBODY,
@@ -79,6 +81,11 @@ export class Forwarder {
     let data: Buffer;
     try {
       data = encodeRequest(request, timeoutMs, saneRequestId(request.requestId));
+      if (tooLarge(nc, data.length, 'event') && !isStreamSource(request.body)) {
+        // A whole body that NATS cannot carry in one message goes as a stream (SPEC §12), as a larger one would.
+        request = asStreamed(request);
+        data = encodeRequest(request, timeoutMs, saneRequestId(request.requestId));
+      }
       const refusal = tooLarge(nc, data.length, 'event');
       if (refusal) throw refusal;
     } catch (error) {
@@ -193,4 +200,10 @@ function parseError(data: Uint8Array): { className: string; message: string } {
     // answered below
   }
   throw new ProtocolError('the holder answered with a failure that does not parse');
+}
+
+/** The request with its whole body as a stream of one chunk, its media type and size kept. */
+function asStreamed(request: PipeRequest): PipeRequest {
+  const { mimeType, data } = encodeBody(request.body, request.mimeType);
+  return { ...request, body: Readable.from([data]), mimeType, size: data.length };
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import {
+  asBuffer,
   BodyTooLargeError,
   ProtocolError,
   CancelledError,
@@ -19,8 +20,10 @@ import { nextRequestId } from './request-id.js';
 import { responseFromReply, toEventFrame, type PipeRequest, type PipeResponse } from './request.js';
 import { eventCostBytes } from './wire-values.js';
 import type { StreamSender } from './streams/stream-sender.js';
-import { isStreamSource, toReadable, type StreamSource } from './streams/stream-source.js';
+import { isStreamSource, readableOf, toReadable } from './streams/stream-source.js';
 import type { Streams } from './streams/streams.js';
+
+const EMPTY = Buffer.alloc(0);
 
 /** What outbound requests need of their connection. */
 export interface OutboundLink extends ConnectionView {
@@ -106,7 +109,9 @@ export class OutboundRequests {
       if (isStreamSource(request.body)) toReadable(request.body).destroy();
       return Promise.reject(error);
     }
-    const source = event.streamed ? toReadable(request.body as StreamSource) : undefined;
+    let source: Readable | undefined;
+    if (event.streamed) source = isStreamSource(request.body) ? toReadable(request.body) : readableOf(asBuffer(event.data));
+    if (source && !isStreamSource(request.body)) event.data = EMPTY;
     return this.#exchange(event, request.signal, request.onCancellable, source);
   }
 
@@ -152,9 +157,15 @@ export class OutboundRequests {
     }
     const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
     const event = toEventFrame(request, 0, timeoutMs, request.requestId || nextRequestId());
-    if (event.streamed) this.#checkStreamed(event);
     const maxBytes = Math.min(this.options.maxEventBytes, this.link.peerLimits()?.maxEventBytes || Infinity);
-    if (event.data.length > maxBytes) {
+    if (event.data.length > maxBytes && !event.idempotencyKey && !event.hold && this.link.peerLimits()?.streamWindow) {
+      // A whole body the peer would refuse goes as a stream (SPEC §12): a node with a larger
+      // --max-event-bytes, or a cluster node passing one on, does not make it a 413.
+      event.streamed = true;
+      event.size = event.data.length;
+    }
+    if (event.streamed) this.#checkStreamed(event);
+    else if (event.data.length > maxBytes) {
       throw new BodyTooLargeError(`event body of ${event.data.length} bytes exceeds the limit of ${maxBytes}`);
     }
     request.signal?.throwIfAborted();
