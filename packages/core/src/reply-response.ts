@@ -15,7 +15,7 @@ import { failFromEnvelope } from './envelope.js';
 import type { HeldInfo, PipeResponse } from './api-types.js';
 import { heldInfoOf } from './holds/held-reply.js';
 import { isMimeType } from './wire-values.js';
-import { streamedBodyError } from './streams/bodies.js';
+import { StreamOnly } from './streams/bodies.js';
 import { readableOf } from './streams/stream-source.js';
 
 /**
@@ -75,22 +75,15 @@ class Response implements PipeResponse {
 }
 
 /** A reply the far handler streams (SPEC §12): only `stream` has its body. */
-class StreamedResponse implements PipeResponse {
-  readonly streamed = true;
+class StreamedResponse extends StreamOnly implements PipeResponse {
   readonly replayed = false;
 
   constructor(
     readonly returnCode: number,
-    readonly mimeType: string,
-    readonly stream: Readable,
-    readonly size: number | undefined,
-  ) {}
-
-  get raw(): Buffer {
-    throw streamedBodyError();
-  }
-
-  get data(): unknown {
-    throw streamedBodyError();
+    mimeType: string,
+    stream: Readable,
+    size: number | undefined,
+  ) {
+    super(mimeType, stream, size);
   }
 }

@@ -23,8 +23,8 @@ export class SmallBody implements EventBody {
   }
 }
 
-/** A body that comes as a stream (SPEC §12): only `stream` has it. */
-export class StreamedBody implements EventBody {
+/** A body, a handler's or a response's, that comes as a stream (SPEC §12): only `stream` has it. */
+export class StreamOnly {
   readonly streamed = true;
 
   constructor(
@@ -41,6 +41,8 @@ export class StreamedBody implements EventBody {
     throw streamedBodyError();
   }
 }
+
+export class StreamedBody extends StreamOnly implements EventBody {}
 
 export function streamedBodyError(): BodyIsStreamError {
   return new BodyIsStreamError('this body came as a stream (SPEC §12): read it from .stream; .raw and .data hold only small bodies');
