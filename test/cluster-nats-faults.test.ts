@@ -5,7 +5,7 @@
  * and no request hangs past its deadline).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codeOf, recordsOf, viewOf } from './helpers/cluster-probes.js';
+import { codeOf, natsHosts, recordsOf, viewOf } from './helpers/cluster-probes.js';
 import { call, type HttpAnswer } from './helpers/http.js';
 import { natsServerAvailable, startNatsCluster, type NatsCluster } from './helpers/nats-cluster.js';
 import { CertDir, freePort, startNode, type NodeProcess } from './helpers/nodes.js';
@@ -76,20 +76,6 @@ describe.runIf(natsServerAvailable())('NATS unreachable when an rp-server starts
     expect((await get(server.gateway, '/client/solo-a/time')).status).toBe(200);
   });
 });
-
-/** Which nats-server (by index) each rp-server node is connected to, from their /connz. */
-async function natsHosts(cluster: RpCluster): Promise<Map<string, number>> {
-  const hosts = new Map<string, number>();
-  for (const [i, server] of cluster.nats.servers.entries()) {
-    if (!server.running()) continue;
-    const connz = (await (await fetch(`${server.monitorUrl}/connz`)).json()) as { connections?: Array<{ name?: string }> };
-    for (const c of connz.connections ?? []) {
-      const node = /^rp-server (\S+)$/.exec(c.name ?? '')?.[1];
-      if (node) hosts.set(node, i);
-    }
-  }
-  return hosts;
-}
 
 describe.runIf(natsServerAvailable())('NATS lost while a cluster runs', () => {
   let cluster: RpCluster;

@@ -12,7 +12,7 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exchange, type Exchange } from './helpers/bulk-http.js';
 import { ROOT } from './helpers/cli.js';
-import { recordsOf } from './helpers/cluster-probes.js';
+import { natsHosts, recordsOf } from './helpers/cluster-probes.js';
 import { natsServerAvailable, startNatsCluster } from './helpers/nats-cluster.js';
 import { CertDir, type NodeProcess } from './helpers/nodes.js';
 import { RpCluster } from './helpers/rp-cluster.js';
@@ -248,20 +248,6 @@ describe.runIf(natsServerAvailable())('streams between a caller on node A and a 
     expect(cluster.server(0).exitCode).toBeNull();
   }, 90_000);
 });
-
-/** Which nats-server (by index) each rp-server node is connected to, from their /connz. */
-async function natsHosts(cluster: RpCluster): Promise<Map<string, number>> {
-  const hosts = new Map<string, number>();
-  for (const [i, server] of cluster.nats.servers.entries()) {
-    if (!server.running()) continue;
-    const connz = (await (await fetch(`${server.monitorUrl}/connz`)).json()) as { connections?: Array<{ name?: string }> };
-    for (const c of connz.connections ?? []) {
-      const node = /^rp-server (\S+)$/.exec(c.name ?? '')?.[1];
-      if (node) hosts.set(node, i);
-    }
-  }
-  return hosts;
-}
 
 /** How many times the client's sink handler failed so far (its body ended aborted). */
 function failedSinks(client: NodeProcess): number {

@@ -80,3 +80,17 @@ export function codeOf(answer: HttpAnswer): string | undefined {
 export function resume(node: NodeProcess | undefined): void {
   if (node?.pid !== undefined && node.exitCode === null && node.signalCode === null) node.kill('SIGCONT');
 }
+
+/** Which nats-server (by index) each rp-server node is connected to, from their /connz. */
+export async function natsHosts(cluster: RpCluster): Promise<Map<string, number>> {
+  const hosts = new Map<string, number>();
+  for (const [i, server] of cluster.nats.servers.entries()) {
+    if (!server.running()) continue;
+    const connz = (await (await fetch(`${server.monitorUrl}/connz`)).json()) as { connections?: Array<{ name?: string }> };
+    for (const c of connz.connections ?? []) {
+      const node = /^rp-server (\S+)$/.exec(c.name ?? '')?.[1];
+      if (node) hosts.set(node, i);
+    }
+  }
+  return hosts;
+}
