@@ -91,7 +91,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       return sendFailure(reply, invalid, options.exposeTracebacks);
     },
   });
-  registerBodyParser(app, options.maxEventBytes, options.timeoutMs + REQUEST_TIMEOUT_SLACK_MS);
+  registerBodyParser(app, options.maxEventBytes, options.timeoutMs + REQUEST_TIMEOUT_SLACK_MS, options.status.role === 'server' ? '/client/' : '/server/');
   // Callback hooks, not async ones: no promise per request for what is synchronous.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
