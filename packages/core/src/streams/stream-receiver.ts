@@ -58,11 +58,6 @@ export class StreamReceiver extends Readable {
     });
   }
 
-  /** The size the sender announced; undefined when it did not know it. */
-  get size(): number | undefined {
-    return this.options.size || undefined;
-  }
-
   /** Bytes from the sender. Returns an error to close the connection with when the sender broke its window. */
   onData(chunk: Buffer): string | undefined {
     this.#received += chunk.length;
