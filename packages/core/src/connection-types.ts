@@ -26,6 +26,10 @@ export interface ConnectionInit {
 export interface ConnectionStats {
   readonly eventsIn: number;
   readonly eventsOut: number;
+  /** Events this side handled that ended in an exception. */
+  readonly errorsIn: number;
+  /** Requests this side sent that failed: far-side exceptions, timeouts, failures here. */
+  readonly errorsOut: number;
 }
 
 /** The events a connection emits, with their arguments. */

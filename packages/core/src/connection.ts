@@ -146,7 +146,8 @@ export class PipeConnection extends EventEmitter<ConnectionEvents> {
   }
 
   get stats(): ConnectionStats {
-    return { eventsIn: this.#inbound.eventsIn, eventsOut: this.#outbound.eventsOut };
+    const [inbound, outbound] = [this.#inbound, this.#outbound];
+    return { eventsIn: inbound.eventsIn, eventsOut: outbound.eventsOut, errorsIn: inbound.errorsIn, errorsOut: outbound.errorsOut };
   }
 
   /** Requests sent on this connection (or waiting to be) and not yet answered. */

@@ -8,6 +8,8 @@ import dc from 'node:diagnostics_channel';
 export const diagnostics = {
   connect: dc.channel('restpipe:connect'),
   connectFail: dc.channel('restpipe:connect:fail'),
+  /** Server: a TLS connection closed before its Hello opened it, or was refused after the handshake (RefusedMessage). */
+  refused: dc.channel('restpipe:refused'),
   disconnect: dc.channel('restpipe:disconnect'),
   eventSent: dc.channel('restpipe:event:sent'),
   eventReceived: dc.channel('restpipe:event:received'),
@@ -39,6 +41,14 @@ export interface ConnectMessage extends OwnedMessage {
 export interface ConnectFailMessage extends OwnedMessage {
   error: Error;
   address: string;
+  /** The name the refused peer's certificate gave, when the refusal came after it was read. */
+  peer?: string | undefined;
+}
+export interface RefusedMessage extends OwnedMessage {
+  address: string;
+  /** The name its certificate gave; undefined when it named no one. */
+  peer: string | undefined;
+  reason: string;
 }
 export interface DisconnectMessage extends ConnectMessage {
   reason: string;
@@ -47,7 +57,18 @@ export interface TimingMessage extends OwnedMessage {
   peer: string;
   ms: number;
 }
-export interface HandledMessage extends TimingMessage {
+/** What an event was and how big, as the call log (SPEC §13) shows it. */
+export interface EventShape {
+  verb: string;
+  /** The noun's segments joined by `/`. */
+  noun: string;
+  /** The HTTP status its reply maps to. */
+  status: number;
+  /** Body bytes received and sent for it: a streamed body counts its announced size (0 when none was). */
+  bytesIn: number;
+  bytesOut: number;
+}
+export interface HandledMessage extends TimingMessage, EventShape {
   handlerName: string;
   returnCode: number;
   requestId: string;
@@ -58,20 +79,23 @@ export interface EventMessage extends OwnedMessage {
   requestId: string;
 }
 /** Sender side: the reply came back (value or far-side exception). */
-export interface RoundtripMessage extends TimingMessage {
+export interface RoundtripMessage extends TimingMessage, EventShape {
   requestId: string;
   handlerName: string;
   returnCode: number;
-  status: number;
 }
-export interface TimeoutMessage extends EventMessage {
+export interface TimeoutMessage extends EventMessage, EventShape {
   handlerName: string;
+  ms: number;
 }
 /** Sender side: the request failed here (disconnect, cancel, limits), not at the far handler. */
-export interface EventErrorMessage extends EventMessage {
+export interface EventErrorMessage extends EventMessage, EventShape {
   handlerName: string;
   code: string;
   side: 'sender';
+  ms: number;
+  /** The far side answered with this exception: the roundtrip was told of it already. */
+  answered: boolean;
 }
 
 /**

@@ -1,7 +1,8 @@
-import { BodyTooLargeError, CancelledError, EventTimeoutError, ProtocolError, TooManyInFlightError, type EventFrame, type ReplyFrame } from '@restpipe/wire';
+import { BodyTooLargeError, CancelledError, EventTimeoutError, ProtocolError, ReplyKind, TooManyInFlightError, type EventFrame, type ReplyFrame } from '@restpipe/wire';
 import type { ConnectionView } from './connection-types.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { diagnostics, publish } from './diagnostics.js';
+import { diagnostics, publish, type HandledMessage } from './diagnostics.js';
+import { eventBytes, eventShape, replyStatus } from './event-shape.js';
 import { collectHold, exceptionReply, handleEvent, type HandlerEnv, type ReplyFields } from './handle-event.js';
 import { handleOnce } from './durable/handle-once.js';
 import { LazyAbort } from './lazy-abort.js';
@@ -57,6 +58,7 @@ export class InboundEvents {
   #limiterMade: Limiter | undefined;
   #bytes = 0;
   #eventsIn = 0;
+  #errorsIn = 0;
 
   constructor(
     private readonly link: InboundLink,
@@ -88,6 +90,11 @@ export class InboundEvents {
 
   get eventsIn(): number {
     return this.#eventsIn;
+  }
+
+  /** Events whose handler threw, or that found none (exception replies sent). */
+  get errorsIn(): number {
+    return this.#errorsIn;
   }
 
   get #entries(): Map<number, Entry> {
@@ -238,10 +245,13 @@ export class InboundEvents {
       this.link.sendReply(event.id, replayed ? { returnCode, mimeType, data, kind, status, replayed } : { returnCode, mimeType, data, kind, status });
     }
     if (!entry.sender) this.#finish(event.id);
+    if (fields.kind === ReplyKind.EXCEPTION) this.#errorsIn += 1;
     if (diagnostics.handled.hasSubscribers) {
-      const message = {
+      const bytesOut = fields.stream ? (fields.size ?? 0) : fields.data.length;
+      const message: HandledMessage = {
         owner: this.link.owner, peer: this.link.peerName(), ms, handlerName: fields.handlerName,
         returnCode: fields.returnCode, requestId: event.requestId, failed: fields.kind !== 0,
+        ...eventShape(event, replyStatus(fields.kind, fields.status), eventBytes(event), bytesOut),
       };
       // After the flush of the reply (a nextTick runs before microtasks): logs and
       // metrics are not on the sender's clock.

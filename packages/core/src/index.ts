@@ -1,5 +1,6 @@
 export * from '@restpipe/wire';
-export { PipeServer, DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT, type PipeServerOptions, type ClientInfo } from './pipe-server.js';
+export { PipeServer, DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT, type PipeServerOptions } from './pipe-server.js';
+export { MAX_OFFLINE_CLIENTS, type ClientInfo, type OfflineClientInfo } from './client-roster.js';
 export { PipeClient, DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT, MAX_SERVERS, type PipeClientOptions, type ReconnectingInfo, type ServerAddress } from './pipe-client.js';
 export { checkServers, formatAddress } from './server-list.js';
 export { PipeConnection, type Role } from './connection.js';

@@ -12,7 +12,8 @@ import {
   type ReplyFrame,
 } from '@restpipe/wire';
 import type { ConnectionView } from './connection-types.js';
-import { diagnostics, publish } from './diagnostics.js';
+import { diagnostics, publish, type EventErrorMessage, type RoundtripMessage, type TimeoutMessage } from './diagnostics.js';
+import { bodyBytes, eventBytes, eventShape, replyStatus } from './event-shape.js';
 import { handlerMethodName } from './dispatch.js';
 import type { ResolvedPipeOptions } from './options.js';
 import { PendingRequests } from './pending.js';
@@ -54,6 +55,8 @@ interface Outbound {
   /** A body sent as a stream (SPEC §12), from when the event goes out. */
   source: Readable | undefined;
   sender: StreamSender | undefined;
+  /** The far side replied (a far exception then fails it after the roundtrip was told). */
+  answered: boolean;
 }
 
 /**
@@ -68,6 +71,8 @@ export class OutboundRequests {
   /** Requests made while the socket was full, oldest first; they leave it when sent or settled. */
   #waiting: Set<Outbound> | undefined;
   #eventsOut = 0;
+  /** Requests of ours that failed: far-side exceptions, timeouts, and failures here. */
+  #errorsOut = 0;
   #lateReplies = 0;
   /** Cost of the events sent and not yet settled: kept within the peer's maxInboundBytes. */
   #creditUsed = 0;
@@ -93,6 +98,10 @@ export class OutboundRequests {
   /** Replies that matched no request (late, or never ours) and were dropped. */
   get lateReplies(): number {
     return this.#lateReplies;
+  }
+
+  get errorsOut(): number {
+    return this.#errorsOut;
   }
 
   /** Events written to the peer so far. */
@@ -185,7 +194,7 @@ export class OutboundRequests {
     const id = this.#pending.nextId();
     event.id = id;
     const outbound: Outbound = {
-      event, signal, onAbort: undefined, started: performance.now(), queued: false, cost: eventCostBytes(event), source, sender: undefined,
+      event, signal, onAbort: undefined, started: performance.now(), queued: false, cost: eventCostBytes(event), source, sender: undefined, answered: false,
     };
     const response = this.#pending.add(id, event.timeoutMs, outbound);
     if (signal || onCancellable) outbound.onAbort = this.#canceller(outbound);
@@ -248,11 +257,14 @@ export class OutboundRequests {
   }
 
   /** A reply for one of our requests: the caller's response, or the far side's failure thrown. */
-  #answered(reply: ReplyFrame, { event, started }: Outbound): PipeResponse {
+  #answered(reply: ReplyFrame, outbound: Outbound): PipeResponse {
+    const { event, started } = outbound;
+    outbound.answered = true;
     if (diagnostics.roundtrip.hasSubscribers) {
-      const message = {
+      const message: RoundtripMessage = {
         owner: this.link.owner, peer: this.link.peerName(), ms: performance.now() - started, requestId: event.requestId,
-        handlerName: handlerMethodName(event.verb, event.noun), returnCode: reply.returnCode, status: reply.status || 200,
+        handlerName: handlerMethodName(event.verb, event.noun), returnCode: reply.returnCode,
+        ...eventShape(event, replyStatus(reply.kind, reply.status), bodyBytes(reply.data, reply.streamed, reply.size), eventBytes(event)),
       };
       // After the caller's own continuation (a gateway writes its HTTP response there):
       // logs and metrics are not on the caller's clock.
@@ -278,23 +290,29 @@ export class OutboundRequests {
       else outbound.source?.destroy();
     }
     if (signal) signal.removeEventListener('abort', onAbort!);
+    if (error) this.#errorsOut += 1;
     // A timeout has a channel of its own.
     if (error && !(error instanceof EventTimeoutError) && diagnostics.eventError.hasSubscribers) {
       publish(diagnostics.eventError, {
         owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId, handlerName: handlerMethodName(event.verb, event.noun),
-        code: (error as { code?: string }).code ?? 'RP_ERR_UNKNOWN', side: 'sender',
-      });
+        code: (error as { code?: string }).code ?? 'RP_ERR_UNKNOWN', side: 'sender', ms: performance.now() - outbound.started,
+        answered: outbound.answered, ...eventShape(event, (error as { status?: number }).status ?? 500, 0, eventBytes(event)),
+      } satisfies EventErrorMessage);
     }
     this.link.settled();
     // Its cost is free again: a waiting request may fit now.
     if (!outbound.queued && this.#waiting?.size) queueMicrotask(() => this.sendWaiting());
   }
 
-  #timedOut(id: number, { event, queued }: Outbound): Error {
+  #timedOut(id: number, outbound: Outbound): Error {
+    const { event, queued } = outbound;
     if (!queued) this.#sendCancel(id);
-    publish(diagnostics.eventTimeout, {
-      owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId, handlerName: handlerMethodName(event.verb, event.noun),
-    });
+    if (diagnostics.eventTimeout.hasSubscribers) {
+      publish(diagnostics.eventTimeout, {
+        owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId, handlerName: handlerMethodName(event.verb, event.noun),
+        ms: performance.now() - outbound.started, ...eventShape(event, 504, 0, eventBytes(event)),
+      } satisfies TimeoutMessage);
+    }
     return new EventTimeoutError(`no reply from ${this.link.peerName()} within ${event.timeoutMs} ms`);
   }
 

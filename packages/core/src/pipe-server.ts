@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { NAME_PATTERN } from '@restpipe/certs/names';
 import { ConfigError, InvalidArgumentError, PeerUnavailableError, TooManyInFlightError, TlsError, UnknownClientError, type Hello } from '@restpipe/wire';
+import { ClientRoster, type ClientInfo, type OfflineClientInfo } from './client-roster.js';
 import { PipeConnection } from './connection.js';
 import { DefaultHandler } from './default-handler.js';
 import { diagnostics, publish } from './diagnostics.js';
@@ -84,18 +85,6 @@ export interface PipeServerOptions extends PipeOptions, DurableOptions {
   revokedSerials?: Iterable<string> | undefined;
 }
 
-/** A connected client, as `/_rp/clients` lists it. */
-export interface ClientInfo {
-  name: string;
-  address: string;
-  connectedAt: string;
-  inFlight: number;
-  eventsIn: number;
-  eventsOut: number;
-  /** Streams open on the connection, either way (SPEC §12). */
-  streams: number;
-  rttMs: number | null;
-}
 
 /**
  * Accepts mutual-TLS pipe connections and routes requests to clients by their
@@ -117,6 +106,7 @@ export class PipeServer extends EventEmitter {
   readonly #live = new Set<PipeConnection>();
   /** Names that have connected since start: tells "unknown" from "away". */
   readonly #known = new Set<string>();
+  readonly #roster = new ClientRoster();
   readonly #arrivals = new Waiters<string, PipeConnection>();
   #generation = 0;
   #listener: TlsListener | undefined;
@@ -220,17 +210,19 @@ export class PipeServer extends EventEmitter {
     return this.#byName.get(name)?.isOpen ?? false;
   }
 
+  /** The connected clients, as `/_rp/clients` lists them. */
   clients(): ClientInfo[] {
-    return [...this.#byName.values()].map((c) => ({
-      name: c.peer.name,
-      address: c.peer.address,
-      connectedAt: (c.connectedAt ?? new Date()).toISOString(),
-      inFlight: c.inFlight,
-      eventsIn: c.stats.eventsIn,
-      eventsOut: c.stats.eventsOut,
-      streams: c.openStreams,
-      rttMs: c.rttMs ?? null,
-    }));
+    return [...this.#byName.values()].map((c) => this.#roster.info(c));
+  }
+
+  /** Clients seen since start and gone now, newest gone first (at most MAX_OFFLINE_CLIENTS). */
+  offlineClients(): OfflineClientInfo[] {
+    return this.#roster.offlineClients();
+  }
+
+  /** Forgets the offline clients (their names still answer 503, not 404); says how many. */
+  clearOfflineClients(): number {
+    return this.#roster.clearOffline();
   }
 
   /**
@@ -361,7 +353,9 @@ export class PipeServer extends EventEmitter {
     }
     const name = peerNameFromCertificate(transport.peerCertificate);
     if (!name || this.#closing) {
-      this.#logger.warn({ address: transport.remoteAddress }, name ? 'refused: shutting down' : 'refused: certificate names no one');
+      const why = name ? 'refused: shutting down' : 'refused: certificate names no one';
+      this.#logger.warn({ address: transport.remoteAddress }, why);
+      publish(diagnostics.refused, { owner: this, address: transport.remoteAddress, peer: name, reason: why.slice(9) });
       transport.destroy();
       return;
     }
@@ -374,8 +368,11 @@ export class PipeServer extends EventEmitter {
       this.#route?.remote.holdNotice(name, hold);
     });
     this.#live.add(connection);
-    connection.once('close', (reason: string, error: Error | undefined, wasOpen: boolean) =>
-      this.#onClose(connection, reason, error, wasOpen));
+    connection.once('close', (reason: string, error: Error | undefined, wasOpen: boolean) => {
+      // Closed before it opened (no Hello, a bad one, a timeout): refused, under the name its certificate gave.
+      if (!wasOpen) publish(diagnostics.refused, { owner: this, address: transport.remoteAddress, peer: name, reason: error ? `${reason}: ${error.message}` : reason });
+      this.#onClose(connection, reason, error, wasOpen);
+    });
     connection.awaitHello().then(
       (hello) => this.#register(connection, name, hello),
       (error: Error) => this.#logger.warn({ address: transport.remoteAddress, name, err: error.message }, 'hello failed'),
@@ -399,6 +396,7 @@ export class PipeServer extends EventEmitter {
     connection.acceptHello(hello, name);
     this.#byName.set(name, connection);
     this.#known.add(name);
+    this.#roster.online(connection, name, hello.software);
     // Never wait for the old connection: the new one is already in service.
     previous?.goaway(CloseReason.DUPLICATE_IDENTITY, `a newer connection named ${name} replaced this one`);
     // The old one's disconnect is told first, now, so that `disconnect` and onDisconnect of
@@ -431,6 +429,7 @@ export class PipeServer extends EventEmitter {
   #announceDisconnect(connection: PipeConnection, reason: string): void {
     if (this.#announced.has(connection)) return;
     this.#announced.add(connection);
+    this.#roster.offline(connection);
     announceDisconnect(this.#peerOwner, connection.peer, reason);
   }
 

@@ -35,6 +35,8 @@ export interface PeerCertificateFacts {
   /** Upper-case hex, as Node reports it. */
   serialNumber: string | undefined;
   fingerprint256: string | undefined;
+  /** The certificate's notAfter, ISO 8601; undefined when it could not be read. */
+  validTo?: string | undefined;
 }
 
 export interface Transport {
@@ -169,6 +171,13 @@ class TlsTransport implements Transport {
   }
 }
 
+/** `Mar  1 00:00:00 2027 GMT`, as OpenSSL prints it, in ISO 8601. */
+function isoDate(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
+}
+
 function peerFacts(socket: tls.TLSSocket): PeerCertificateFacts {
   const cert = socket.getPeerCertificate();
   const cn = cert?.subject?.CN as string | string[] | undefined;
@@ -177,6 +186,7 @@ function peerFacts(socket: tls.TLSSocket): PeerCertificateFacts {
     commonName: Array.isArray(cn) ? cn[0] : cn,
     serialNumber: cert?.serialNumber,
     fingerprint256: cert?.fingerprint256,
+    validTo: isoDate(cert?.valid_to),
   };
 }
 

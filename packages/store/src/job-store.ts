@@ -13,7 +13,7 @@ import {
   INFO_COLUMNS, insertedJob, insertParams, JOB_COLUMNS, resultParams, toJob, toJobInfo, transitionSql,
   type BodilessRow, type InfoRow, type InsertParams, type JobRow,
 } from './job-rows.js';
-import { JOB_STATUS, type InsertOutcome, type Job, type JobInfo, type JobResult, type JobStatus, type NewJob } from './job-types.js';
+import { JOB_STATUS, JOB_STATUSES, type InsertOutcome, type Job, type JobInfo, type JobResult, type JobStatus, type NewJob } from './job-types.js';
 
 /**
  * Jobs that wait (queued or held), through the partial index on their expiry: the planner
@@ -67,6 +67,7 @@ function prepareAll(db: Database.Database) {
     nextDueAfter: db.prepare(`SELECT min(next_attempt_at) AS at FROM jobs WHERE status = 'queued' AND next_attempt_at > ?`),
     nextExpiry: db.prepare(`SELECT min(expires_at) AS at FROM ${WAITING} WHERE ${WAITING_SQL}`),
     unfinished: db.prepare(`SELECT unfinished FROM job_counts WHERE id = 1`),
+    counts: db.prepare(`SELECT status, count(*) AS n FROM jobs INDEXED BY jobs_status_id GROUP BY status`),
     start: db.prepare(transitionSql([JOB_STATUS.QUEUED], 'attempts = attempts + 1')),
     retry: db.prepare(transitionSql([JOB_STATUS.RUNNING], 'next_attempt_at = @next_attempt_at, attempts = attempts - @unsent')),
     complete: db.prepare(transitionSql([JOB_STATUS.RUNNING], RESULT_SET)),
@@ -180,6 +181,15 @@ export class JobStore {
   }
 
   /** Jobs newest `createdAt` first, optionally of one status. */
+  /** Jobs kept, by status (every status present, 0 for none): one pass over the status index. */
+  counts(): Record<JobStatus, number> {
+    const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
+    for (const row of this.#sql.counts.all() as Array<{ status: JobStatus; n: number }>) {
+      if (row.status in counts) counts[row.status] = row.n;
+    }
+    return counts;
+  }
+
   list(options: ListOptions): JobInfo[] {
     checkLimit(options.limit);
     const rows = options.status === undefined ? this.#sql.list.all(options.limit) : this.#sql.listByStatus.all(options.status, options.limit);

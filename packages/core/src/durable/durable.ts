@@ -175,6 +175,12 @@ export class Durable {
     return isJobId(id) ? this.store.jobs.get(id) : undefined;
   }
 
+  /** Jobs kept, by status (SPEC §13's dashboard). */
+  counts(): Record<JobStatus, number> {
+    this.#checkOpen();
+    return this.store.jobs.counts();
+  }
+
   list(status: JobStatus | undefined, limit: number): JobInfo[] {
     this.#checkOpen();
     return this.store.jobs.list(status === undefined ? { limit } : { status, limit });
