@@ -3,6 +3,9 @@ import {
   diagnostics,
   silentLogger,
   type ClusterMessage,
+  type ConnectFailMessage,
+  type DisconnectMessage,
+  type RefusedMessage,
   type StreamMessage,
   type EventErrorMessage,
   type HandledMessage,
@@ -16,6 +19,8 @@ import {
 } from '@restpipe/core';
 import { PrometheusMetrics } from './prometheus.js';
 import { createStatsdSink, type StatsdSink, type StatsdTarget } from './statsd-sink.js';
+import { CallLog } from './watch/call-log.js';
+import { ClosedLog } from './watch/closed-log.js';
 
 export interface ObserverOptions {
   /** The PipeServer or PipeClient to watch; messages from other pipes are ignored. */
@@ -42,6 +47,10 @@ export function metricSafe(name: string): string {
  */
 export class Observer {
   readonly prometheus: PrometheusMetrics;
+  /** The last 1000 events, and their rates (SPEC §13 `/_rp/events`). */
+  readonly calls = new CallLog();
+  /** The last 1000 closed or refused connections (SPEC §13 `/_rp/connections/closed`). */
+  readonly closed = new ClosedLog();
   readonly #statsd: StatsdSink | null;
   readonly #logger: Logger;
   readonly #options: ObserverOptions;
@@ -53,8 +62,12 @@ export class Observer {
     this.prometheus = new PrometheusMetrics(options.prefix, options.jobsPending);
     this.#statsd = options.statsd === 'off' ? null : createStatsdSink({ ...options.statsd, prefix: options.prefix }, this.#logger);
     this.#on(diagnostics.connect, () => this.#connected());
-    this.#on(diagnostics.connectFail, () => this.#count('connect.fail', 'connectFail'));
-    this.#on(diagnostics.disconnect, () => this.#disconnected());
+    this.#on(diagnostics.connectFail, (m: ConnectFailMessage) => {
+      this.#count('connect.fail', 'connectFail');
+      this.closed.add(m.peer, m.address, m.error.message, true);
+    });
+    this.#on(diagnostics.refused, (m: RefusedMessage) => this.closed.add(m.peer, m.address, m.reason, true));
+    this.#on(diagnostics.disconnect, (m: DisconnectMessage) => this.#disconnected(m));
     this.#on(diagnostics.eventSent, () => this.#count('event.sent', 'eventSent'));
     this.#on(diagnostics.eventReceived, () => this.#count('event.received', 'eventReceived'));
     this.#on(diagnostics.eventTimeout, (m: TimeoutMessage) => this.#timedOut(m));
@@ -101,13 +114,15 @@ export class Observer {
     this.#gaugeConnections();
   }
 
-  #disconnected(): void {
+  #disconnected(m: DisconnectMessage): void {
+    this.closed.add(m.peer, m.address, m.reason, false);
     this.#count('connection.closed', 'connectionClosed');
     this.#gaugeConnections();
   }
 
   #roundtrip(m: RoundtripMessage): void {
     this.#timing('event.roundtrip', m.ms, this.prometheus.roundtrip);
+    this.calls.add('out', m, m.status >= 400);
     this.#logger.info(
       { requestId: m.requestId, peer: m.peer, handler: m.handlerName, durationMs: round(m.ms), returnCode: m.returnCode, status: m.status },
       'event done',
@@ -116,11 +131,14 @@ export class Observer {
 
   #timedOut(m: TimeoutMessage): void {
     this.#count('event.timeout', 'eventTimeout');
+    this.calls.add('out', m, true);
     this.#logger.warn({ requestId: m.requestId, peer: m.peer, handler: m.handlerName }, 'event timed out');
   }
 
   #failedHere(m: EventErrorMessage): void {
     this.#count('event.error', 'eventError');
+    // A far-side exception is in the log already, from its roundtrip.
+    if (!m.answered) this.calls.add('out', m, true);
     this.#logger.warn({ requestId: m.requestId, peer: m.peer, handler: m.handlerName, code: m.code }, 'event failed');
   }
 
@@ -137,6 +155,7 @@ export class Observer {
     this.#statsd?.timing('event.handle', ms);
     if (m.handlerName) this.#statsd?.timing(`event.handle.${metricSafe(m.handlerName)}`, ms);
     this.prometheus.observeHandle(m.handlerName || 'none', m.ms / 1000);
+    this.calls.add('in', m, m.status >= 400);
     if (m.failed) this.#count('event.error', 'eventError');
     this.#logger.info(
       { requestId: m.requestId, peer: m.peer, handler: m.handlerName, durationMs: round(m.ms), returnCode: m.returnCode, failed: m.failed },
