@@ -252,13 +252,16 @@ describe('gateway specifics', () => {
   });
 
   it('health, ready and clients describe the nodes', async () => {
-    expect(await (await fetch(`${client.gateway}/_rp/health`)).json()).toEqual({ status: 'ok', role: 'client', name: 'node-a', connected: true, peers: 1 });
-    expect(await (await fetch(`${server.gateway}/_rp/health`)).json()).toEqual({ status: 'ok', role: 'server', name: 'server', connected: true, peers: 1 });
+    const cert = { notAfter: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), daysLeft: expect.any(Number) };
+    expect(await (await fetch(`${client.gateway}/_rp/health`)).json()).toEqual({ status: 'ok', role: 'client', name: 'node-a', connected: true, peers: 1, cert });
+    expect(await (await fetch(`${server.gateway}/_rp/health`)).json()).toEqual({ status: 'ok', role: 'server', name: 'server', connected: true, peers: 1, cert });
     expect((await fetch(`${server.gateway}/_rp/ready`)).status).toBe(200);
     const clients = (await (await fetch(`${server.gateway}/_rp/clients`)).json()) as Array<Record<string, unknown>>;
     expect(clients).toHaveLength(1);
     expect(clients[0]).toMatchObject({ name: 'node-a', address: '127.0.0.1', inFlight: 0 });
-    expect(Object.keys(clients[0]!).sort()).toEqual(['address', 'connectedAt', 'eventsIn', 'eventsOut', 'inFlight', 'name', 'node', 'rttMs', 'streams']);
+    expect(Object.keys(clients[0]!).sort()).toEqual([
+      'address', 'connectedAt', 'errorsIn', 'errorsOut', 'eventsIn', 'eventsOut', 'inFlight', 'name', 'node', 'notAfter', 'rttMs', 'serial', 'software', 'streams',
+    ]);
     // One node, no cluster: /_rp/cluster still names it (SPEC §11), and says the cluster is off.
     const view = (await (await fetch(`${server.gateway}/_rp/cluster`)).json()) as { node: string; nats: string; cluster: string; nodes: Array<{ clients: number }> };
     expect(view).toMatchObject({ nats: 'disconnected', cluster: 'off' });

@@ -38,6 +38,12 @@ function pipeOptions(config: NodeConfig, tls: TlsMaterial, handler: EventHandler
   };
 }
 
+/** When this node's certificate ends, for `/_rp/health` and the dashboard. */
+function certificateOf(certPem: string | Buffer): { notAfter: string } | undefined {
+  const ms = Date.parse(new X509Certificate(certPem).validTo);
+  return Number.isFinite(ms) ? { notAfter: new Date(ms).toISOString() } : undefined;
+}
+
 /** This node's own name, from its certificate, as peers will see it. */
 function ownName(certPem: string | Buffer): string {
   const cert = new X509Certificate(certPem);
@@ -63,6 +69,7 @@ export function serverNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
   guard.commit(first);
   checkClusterFiles(config);
   let cluster: ClusterNode | undefined;
+  let certificate = certificateOf(tls.cert);
   return {
     pipe: server,
     status: {
@@ -73,6 +80,9 @@ export function serverNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
       ready: () => server.listening,
       ...clusterViews(config, server, () => cluster),
       crl: () => guard.health(),
+      offlineClients: () => server.offlineClients(),
+      clearOfflineClients: () => server.clearOfflineClients(),
+      certificate: () => certificate,
     },
     send: (target, request) => server.request(target ?? '', request),
     broadcast: (request) => server.broadcast(request),
@@ -87,6 +97,7 @@ export function serverNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
       const next = guard.prepare(material);
       const closed = server.reload(next.tls, next.revoked, loadTicketKeys(config));
       guard.commit(next);
+      certificate = certificateOf(material.cert);
       return `reloaded; ${closed} revoked connection(s) closed`;
     },
     drain: async (timeoutMs) => {
@@ -103,6 +114,7 @@ export function clientNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
     servers: config.servers,
     serverName: config.serverName,
   });
+  let certificate = certificateOf(tls.cert);
   return {
     pipe: client,
     status: {
@@ -111,6 +123,7 @@ export function clientNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
       connected: () => client.isConnected,
       peers: () => (client.isConnected ? 1 : 0),
       ready: () => client.isConnected,
+      certificate: () => certificate,
     },
     send: (_target, request) => client.request(request),
     start: async () => {
@@ -119,6 +132,7 @@ export function clientNode(config: NodeConfig, tls: TlsMaterial, handler: EventH
     },
     reload: (material) => {
       client.reload(material);
+      certificate = certificateOf(material.cert);
       return 'reloaded; the next connection uses the new certificate';
     },
     drain: (timeoutMs) => client.drain(timeoutMs),

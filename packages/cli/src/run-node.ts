@@ -1,6 +1,6 @@
-import { ConfigError, DEFAULT_DRAIN_TIMEOUT_MS, StoreError, type Role } from '@restpipe/core';
+import { ConfigError, DEFAULT_DRAIN_TIMEOUT_MS, SOFTWARE, StoreError, type Role } from '@restpipe/core';
 import { createGateway, listenGateway, SigningKeyRing } from '@restpipe/gateway';
-import { Observer } from '@restpipe/metrics';
+import { Observer, RATE_BUCKET_MS } from '@restpipe/metrics';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { resolveConfig, type NodeConfig } from './config.js';
@@ -77,6 +77,8 @@ async function run(config: NodeConfig, { logger, events }: Logs, lifecycle: Life
     metrics: observer.prometheus,
     jobs: () => node.pipe.durable,
     holds: () => node.pipe.durable?.holds,
+    watch: { calls: observer.calls, closed: observer.closed, rates: () => ({ bucketMs: RATE_BUCKET_MS, points: observer.calls.rates.points() }) },
+    software: SOFTWARE,
   });
   const pipeAddress = await node.start();
   const gatewayAddress = await listenGateway(gateway, config.gateway);

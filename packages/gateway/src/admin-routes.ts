@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { ClientInfo } from '@restpipe/core';
+import type { ClientInfo, OfflineClientInfo } from '@restpipe/core';
+import { wantsOffline } from './list-query.js';
+import type { OwnCertificate } from './watch/watch-types.js';
 
 /** What the `/_rp/*` routes report about the node. */
 export interface NodeStatus {
@@ -16,6 +18,12 @@ export interface NodeStatus {
   cluster?(): ClusterStatus;
   /** Server with a CRL that names a nextUpdate: shown in `/_rp/health` as `crl`. */
   crl?(): { nextUpdate: string; expired: boolean } | undefined;
+  /** Server: clients seen before and gone now, newest gone first (SPEC §13). */
+  offlineClients?(): OfflineClientInfo[];
+  /** Server: forgets them; says how many. */
+  clearOfflineClients?(): number;
+  /** The node's own certificate now (reloads change it). */
+  certificate?(): OwnCertificate | undefined;
 }
 
 /** `/_rp/cluster` (SPEC §11). `cluster` is `off` on a node that is in none. */
@@ -42,6 +50,7 @@ export function registerAdminRoutes(app: FastifyInstance, status: NodeStatus, me
       connected: status.connected(),
       peers: status.peers(),
       ...(crl ? { crl } : {}),
+      ...certHealth(status),
       ...clusterHealth(status),
     };
   });
@@ -58,7 +67,11 @@ export function registerAdminRoutes(app: FastifyInstance, status: NodeStatus, me
   }
   if (status.clients) {
     const clients = status.clients.bind(status);
-    app.get('/_rp/clients', async () => clients());
+    app.get('/_rp/clients', async (request) => {
+      const online = await clients();
+      if (!wantsOffline(request.query as Record<string, string | string[]>)) return online;
+      return [...online.map((c) => ({ ...c, online: true })), ...(status.offlineClients?.() ?? [])];
+    });
   }
 }
 
@@ -67,4 +80,15 @@ function clusterHealth(status: NodeStatus): { cluster?: { nats: string; nodes: n
   const view = status.cluster?.();
   if (!view || view.cluster === 'off') return {};
   return { cluster: { nats: view.nats, nodes: view.nodes.length } };
+}
+
+/** `/_rp/health`'s `cert`: when the node's own certificate ends. */
+function certHealth(status: NodeStatus): { cert?: { notAfter: string; daysLeft: number } } {
+  const cert = status.certificate?.();
+  return cert ? { cert: { notAfter: cert.notAfter, daysLeft: daysUntil(cert.notAfter) } } : {};
+}
+
+/** Whole days from now to `iso` (negative once past), rounded down. */
+export function daysUntil(iso: string): number {
+  return Math.floor((Date.parse(iso) - Date.now()) / 86_400_000);
 }

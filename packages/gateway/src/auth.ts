@@ -35,8 +35,12 @@ export interface NonceJournalApi {
 
 /** As the CLI asks of a keys file: an HMAC key shorter than its output is weaker than it. */
 const MIN_SECRET_BYTES = 32;
-/** The one route that needs nothing: a liveness probe must not need a secret. */
-const OPEN_ROUTE = '/_rp/health';
+/**
+ * The routes that need nothing: a liveness probe, and the dashboard's page and assets
+ * (SPEC §13; they hold no data, and the page asks for the key its data routes need).
+ * Matched by the route found, never by the raw URL's text.
+ */
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['/_rp/health', '/_rp/ui', '/_rp/ui/', '/_rp/ui/*']);
 /** What a signer should send (RFC 9421 §5.1 Accept-Signature), without and with a body. */
 const ACCEPT_SIGNATURE = 'sig1=("@method" "@path" "@query");created;nonce;alg="hmac-sha256"';
 const ACCEPT_SIGNATURE_WITH_BODY = 'sig1=("@method" "@path" "@query" "content-digest");created;nonce;alg="hmac-sha256"';
@@ -71,7 +75,7 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   const journalOf = options.nonceJournal ?? (() => undefined);
   const pending = new WeakMap<FastifyRequest, VerifiedSignature>();
   app.addHook('onRequest', (request, reply, done) => {
-    if (request.url === OPEN_ROUTE) return done();
+    if (OPEN_ROUTES.has(request.routeOptions.url ?? '')) return done();
     if (apiKey !== undefined && bearerMatches(request.headers.authorization, apiKey)) {
       setPrincipal(request, API_KEY_PRINCIPAL);
       return done();

@@ -10,6 +10,11 @@ import { registerHoldRoutes, type HoldsApi } from './hold-routes.js';
 import { registerJobRoutes } from './job-routes.js';
 import type { JobsApi } from './jobs-api.js';
 import { requestIdOf } from './request-id.js';
+import { registerStreamRoute } from './watch/stream-route.js';
+import { Ticker } from './watch/ticker.js';
+import { registerUiRoutes } from './watch/ui-routes.js';
+import { registerWatchRoutes } from './watch/watch-routes.js';
+import type { WatchSource } from './watch/watch-types.js';
 
 const noJobs = (): undefined => undefined;
 
@@ -48,6 +53,13 @@ export interface GatewayOptions {
   broadcast?: Broadcast | undefined;
   /** The node's holds (SPEC §9), once open; undefined (or none) with `--data-dir off`. */
   holds?: (() => HoldsApi | undefined) | undefined;
+  /**
+   * The node's call log, closed connections and rates (SPEC §13): with them the gateway serves
+   * `/_rp/events`, `/_rp/connections/closed`, `/_rp/stream` and the dashboard at `/_rp/ui`.
+   */
+  watch?: WatchSource | undefined;
+  /** What the dashboard says this node runs (`restpipe/0.1.0 node/20.x`). */
+  software?: string | undefined;
 }
 
 const UNSUPPORTED_METHODS = ['OPTIONS', 'TRACE'] as const;
@@ -117,8 +129,16 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   registerAdminRoutes(app, options.status, options.metrics);
   registerJobRoutes(app, options.jobs ?? noJobs);
   registerHoldRoutes(app, options.holds ?? noJobs);
+  if (options.watch) registerWatch(app, options, options.watch);
   registerEventRoutes(app, options);
   return app;
+}
+
+function registerWatch(app: FastifyInstance, options: GatewayOptions, watch: WatchSource): void {
+  registerWatchRoutes(app, watch, options.status);
+  const ticker = new Ticker({ status: options.status, watch, jobs: options.jobs ?? noJobs, holds: options.holds ?? noJobs, software: options.software ?? '' });
+  registerStreamRoute(app, ticker);
+  registerUiRoutes(app);
 }
 
 function registerEventRoutes(app: FastifyInstance, options: GatewayOptions): void {

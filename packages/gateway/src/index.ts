@@ -12,3 +12,6 @@ export { principalOf, setPrincipal, LOCAL_PRINCIPAL, API_KEY_PRINCIPAL } from '.
 export { SigningKeyRing } from './auth.js';
 export { BROADCAST_TARGET, broadcastBody, type Broadcast, type BroadcastEntry } from './broadcast.js';
 export { type ClusterStatus } from './admin-routes.js';
+export { type WatchSource, type LogView, type OwnCertificate } from './watch/watch-types.js';
+export { UI_CSP, UI_DIR } from './watch/ui-routes.js';
+export { MAX_WATCHERS } from './watch/stream-route.js';

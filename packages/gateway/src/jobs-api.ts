@@ -6,6 +6,8 @@ export interface JobsApi {
   info(id: string): JobInfo | undefined;
   get(id: string): Job | undefined;
   list(status: JobStatus | undefined, limit: number): JobInfo[];
+  /** Jobs kept, by status. */
+  counts(): Record<JobStatus, number>;
   cancel(id: string): Promise<JobInfo>;
   settled(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobInfo | undefined>;
 }

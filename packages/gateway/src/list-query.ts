@@ -17,3 +17,9 @@ export function listLimitOf(query: Record<string, string | string[]>): number {
   if (!(limit >= 1 && limit <= MAX_LIST_LIMIT)) throw new InvalidRequestError(`limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`);
   return limit;
 }
+
+/** `?offline=1` (or `true`): the offline clients seen before are listed after the connected ones. */
+export function wantsOffline(query: Record<string, string | string[]>): boolean {
+  const value = singleQueryValue(query, 'offline');
+  return value === '1' || value === 'true';
+}
