@@ -45,9 +45,13 @@ async function waitReady(url: string, children: ChildProcess[]): Promise<void> {
   throw new Error(`not ready after ${READY_TIMEOUT_MS} ms; see ${LOGS}/*.log`);
 }
 
+/** Picks the newest pending hold's id out of `GET /_rp/holds` (node is there wherever `npm start` runs; jq may not be). */
+const NEWEST_HOLD = `H=$(curl -s '${SERVER_GATEWAY}/_rp/holds?status=pending&limit=1' | node -pe 'JSON.parse(fs.readFileSync(0))[0].hold')`;
+
 const TOUR = `
 restpipe demo is up: rp-server (pipe ${PIPE}, gateway ${SERVER_GATEWAY})
                      rp-client "client" (gateway ${CLIENT_GATEWAY})
+Dashboards, in a browser: ${SERVER_GATEWAY}/_rp/ui (server) and ${CLIENT_GATEWAY}/_rp/ui (client)
 Logs (JSON lines): ${LOGS}/server.log and ${LOGS}/client.log
 
 Try, from another terminal:
@@ -57,10 +61,13 @@ Try, from another terminal:
   curl -X POST -H 'content-type: application/json' -d '[1,2,3]' ${CLIENT_GATEWAY}/server/sum
   curl ${SERVER_GATEWAY}/client/client/nothing             # 404 UnknownHandlerError envelope
   curl ${SERVER_GATEWAY}/_rp/clients                       # who is connected
-  curl -i -H 'Prefer: respond-async' ${CLIENT_GATEWAY}/server/time   # 202 and a job: Location /_rp/jobs/ID
-  curl ${CLIENT_GATEWAY}/_rp/jobs                          # the jobs, newest first; /_rp/jobs/ID/result for a reply
-  curl -i -X POST ${CLIENT_GATEWAY}/server/deploy//v2     # held for approval: 202 and a job on_hold
-  curl ${SERVER_GATEWAY}/_rp/holds                         # the holds; POST /_rp/holds/ID/approve (or /deny) decides
+An async job, and a call held until someone approves it:
+  curl -i -H 'Prefer: respond-async' ${CLIENT_GATEWAY}/server/time   # 202, Location /_rp/jobs/ID
+  curl ${CLIENT_GATEWAY}/_rp/jobs                          # the jobs, newest first; /_rp/jobs/ID/result: a reply
+  curl -i -X POST ${CLIENT_GATEWAY}/server/deploy//v2      # 202 and a job on_hold, for the server to approve
+  curl ${SERVER_GATEWAY}/_rp/holds                         # the holds, newest first
+  ${NEWEST_HOLD}
+  curl -X POST ${SERVER_GATEWAY}/_rp/holds/$H/approve      # approves the newest pending hold (or /deny)
 Ctrl-C stops both.
 `;
 
