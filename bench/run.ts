@@ -17,10 +17,13 @@
  * and replaces the streams section, which only it writes; it is not part of the full run (it takes about 5 minutes at
  * BENCH_RUNS=3: six 1 GiB transfers a run through restpipe, and the floors').
  * BENCH_RENDER=bench/results/X.json rewrites docs/benchmarks.md from that run's results.
+ * The full run, BENCH_ONLY=jobs, =cluster and =stream, and BENCH_RENDER draw docs/benchmarks.svg again from
+ * bench/results/ (bench/chart-files.ts); `npm run bench:chart` draws it alone.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeChart } from './chart-files.js';
 import { clusterBench } from './cluster.js';
 import { clusterPrint, clusterSection, clusterSectionOf, spliceClusterSection } from './cluster-report.js';
 import { fullPath, type LoadResult } from './full-path.js';
@@ -40,6 +43,9 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1000);
 const ONLY = process.env['BENCH_ONLY'];
 const RENDER = process.env['BENCH_RENDER'];
+
+/** docs/benchmarks.svg, which writeChart draws from the newest results of each part. */
+const CHART_IMAGE = '![restpipe against bare Fastify, ssh -R, NATS and raw node:tls: ratios side by side](benchmarks.svg)';
 
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
@@ -104,6 +110,7 @@ async function main(): Promise<void> {
   if (RENDER) {
     // Rewrites docs/benchmarks.md from a results file, without running anything.
     writeFileSync(join(ROOT, 'docs/benchmarks.md'), keepHolds(render(JSON.parse(readFileSync(RENDER, 'utf8')) as BenchResult)));
+    writeChart();
     return;
   }
   const certDir = join(tmpdir(), `restpipe-bench-certs-${CLIENTS}`);
@@ -127,7 +134,7 @@ async function main(): Promise<void> {
   writeFileSync(file, JSON.stringify(result, null, 2));
   const markdown = keepHolds(render(result));
   writeFileSync(join(ROOT, 'docs/benchmarks.md'), markdown);
-  process.stdout.write(`${markdown}\nresults: ${file}\n`);
+  process.stdout.write(`${markdown}\nresults: ${file}\nchart: ${writeChart()}\n`);
 }
 
 interface BenchResult {
@@ -153,6 +160,8 @@ function render(result: BenchResult): string {
     `Written by \`npm run bench\` on ${result.started}: ${m['cpu']}, ${m['cores']} cores, ${m['memoryGiB']} GiB, Node ${m['node']}, ${m['platform']}.`,
     `Every comparison ran side by side in this one run, scenarios alternating; figures are medians of ${runs} runs of ${seconds} s.`,
     'Loopback only; absolute numbers depend on the machine, the ratios are the point.',
+    '',
+    CHART_IMAGE,
     '',
     '## Targets',
     '',
@@ -224,7 +233,7 @@ async function onlyJobs(certDir: string): Promise<void> {
     + `${m['cpu']}, ${m['cores']} cores, Node ${m['node']}; medians of ${RUNS} runs of ${SECONDS} s.`;
   const docs = join(ROOT, 'docs/benchmarks.md');
   writeFileSync(docs, spliceJobsSection(readFileSync(docs, 'utf8'), jobsSection(jobs, when)));
-  process.stdout.write(`${jobsPrint(jobs)}\nresults: ${file}\n`);
+  process.stdout.write(`${jobsPrint(jobs)}\nresults: ${file}\nchart: ${writeChart()}\n`);
 }
 
 /** BENCH_ONLY=holds: prints the tables and the target line, records the run, and replaces the holds section of docs/benchmarks.md. */
@@ -256,7 +265,7 @@ async function onlyCluster(certDir: string): Promise<void> {
     + `1-minute load average ${cluster.loadAvg.before.toFixed(2)} before, ${cluster.loadAvg.after.toFixed(2)} after.`;
   const docs = join(ROOT, 'docs/benchmarks.md');
   writeFileSync(docs, spliceClusterSection(readFileSync(docs, 'utf8'), clusterSection(cluster, when, Number(m['cores']))));
-  process.stdout.write(`${clusterPrint(cluster, Number(m['cores']))}\nresults: ${file}\n`);
+  process.stdout.write(`${clusterPrint(cluster, Number(m['cores']))}\nresults: ${file}\nchart: ${writeChart()}\n`);
 }
 
 /** BENCH_ONLY=stream: prints the tables and the target lines, records the run, and replaces the streams section of docs/benchmarks.md. */
@@ -272,7 +281,7 @@ async function onlyStream(certDir: string): Promise<void> {
     + `1-minute load average ${stream.loadAvg.before.toFixed(2)} before, ${stream.loadAvg.after.toFixed(2)} after.`;
   const docs = join(ROOT, 'docs/benchmarks.md');
   writeFileSync(docs, spliceStreamSection(readFileSync(docs, 'utf8'), streamSection(stream, when)));
-  process.stdout.write(`${streamPrint(stream)}\nresults: ${file}\n`);
+  process.stdout.write(`${streamPrint(stream)}\nresults: ${file}\nchart: ${writeChart()}\n`);
 }
 
 /** `markdown` with the holds, cluster and streams sections docs/benchmarks.md has now, which only BENCH_ONLY=holds, =cluster and =stream write. */
