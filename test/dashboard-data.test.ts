@@ -3,6 +3,7 @@
  * offline clients, and the live stream, from real rp-server and rp-client processes.
  */
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueCertificate } from '@restpipe/certs';
@@ -41,6 +42,18 @@ async function firstTick(url: string, headers: Record<string, string>): Promise<
   return JSON.parse(message.slice(message.indexOf('data: ') + 6));
 }
 
+/** A GET with its target sent exactly as given; resolves with the whole answer's text. */
+function rawGet(base: string, target: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.end(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
 describe('dashboard data (SPEC §13)', () => {
   const certs = new CertDir(['node-a', 'node-b']);
   let pair: NodePair;
@@ -77,16 +90,21 @@ describe('dashboard data (SPEC §13)', () => {
     const done = out.find((e: any) => e.requestId === 'dash-ok-1');
     expect(done).toMatchObject({ direction: 'out', peer: 'server', verb: 'get', noun: 'cat', handler: 'get_cat', status: 200, returnCode: 0, bytesOut: 0 });
     expect(done.bytesIn).toBeGreaterThan(0);
-    expect(Object.keys(done).sort()).toEqual(['at', 'bytesIn', 'bytesOut', 'direction', 'durationMs', 'handler', 'noun', 'peer', 'requestId', 'returnCode', 'status', 'verb']);
+    expect(Object.keys(done).sort()).toEqual(['at', 'bytesIn', 'bytesOut', 'direction', 'durationMs', 'error', 'handler', 'noun', 'peer', 'requestId', 'returnCode', 'status', 'verb']);
     expect(new Date(done.at).toISOString()).toBe(done.at);
-    expect(out.find((e: any) => e.requestId === 'dash-boom-1')).toMatchObject({ direction: 'out', status: 500, returnCode: 251 });
+    expect(done.error).toBeNull();
+    expect(out.find((e: any) => e.requestId === 'dash-boom-1')).toMatchObject({ direction: 'out', status: 500, returnCode: 251, error: expect.any(String) });
     // Handled here: the server's echo, body in and out.
     expect(out.find((e: any) => e.requestId === 'dash-post-1')).toMatchObject({ direction: 'in', peer: 'server', verb: 'post', noun: 'echo', status: 200, bytesIn: 12, bytesOut: 12 });
     // Newest first.
     const times = out.map((e: any) => Date.parse(e.at));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
     const handled = (await json(`${pair.server.gateway}/_rp/events`)).body;
-    expect(handled.find((e: any) => e.requestId === 'dash-boom-1')).toMatchObject({ direction: 'in', peer: 'node-a', handler: 'get_boom', status: 500, returnCode: 251 });
+    const failed = handled.find((e: any) => e.requestId === 'dash-boom-1');
+    expect(failed).toMatchObject({ direction: 'in', peer: 'node-a', handler: 'get_boom', status: 500, returnCode: 251 });
+    // The handler's own message, on both sides.
+    expect(failed.error.length).toBeGreaterThan(0);
+    expect(out.find((e: any) => e.requestId === 'dash-boom-1').error).toContain(failed.error);
   });
 
   it('gives 400 for a limit out of range, and 401 without the key', async () => {
@@ -104,7 +122,7 @@ describe('dashboard data (SPEC §13)', () => {
     expect(client).toMatchObject({ name: 'node-a', address: expect.stringContaining('127.0.0.1'), software: expect.stringMatching(/^restpipe\//) });
     expect(client.serial).toMatch(/^[0-9A-F]+$/);
     expect(Date.parse(client.notAfter)).toBeGreaterThan(Date.now());
-    expect(client.errorsOut).toBeGreaterThanOrEqual(0);
+    expect(client.errorsOut).toBe(0); // the server's own requests to node-a all succeeded
     expect(client.errorsIn).toBeGreaterThanOrEqual(1); // the client's get_boom failed on the server
     const b = await startNode('client', certs, 'node-b', ['--server', `127.0.0.1:${pair.pipePort}`, '--server-name', 'localhost', '--heartbeat-ms', '300']);
     await waitFor(async () => (await json(`${pair.server.gateway}/_rp/clients`)).body.length === 2, 'node-b to connect');
@@ -161,9 +179,12 @@ describe('dashboard data (SPEC §13)', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(await page.text()).toContain('<html');
-    // A path that climbs out of the page's directory reaches nothing.
-    const climb = await fetch(`${pair.server.gateway}/_rp/ui/../events`);
-    expect(climb.status).not.toBe(200);
+    // A path that climbs out of the page's directory reaches nothing (sent raw: fetch would resolve the dots itself).
+    for (const target of ['/_rp/ui/../events', '/_rp/ui/..%2f..%2fevents', '/_rp/ui/%2e%2e/%2e%2e/_rp/events', '/_rp/ui/../../package.json']) {
+      const answer = await rawGet(pair.server.gateway, target);
+      expect(answer).not.toMatch(/^HTTP\/1\.1 200/);
+      expect(answer).not.toContain('dash-boom-1');
+    }
     const health = await fetch(`${pair.client.gateway}/_rp/health`).then((r) => r.json());
     expect(health.cert.daysLeft).toBeGreaterThan(0);
   });

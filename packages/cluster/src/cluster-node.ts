@@ -271,7 +271,7 @@ export class ClusterNode implements RemotePeers {
       this.#onBeat(state);
     });
     on(SYNC, () => this.#say.state([...this.#local.values()], this.#presence.seenNames()));
-    on(CLIENTS, (msg) => answerClients(msg, this.#self, this.#options.server.clients()));
+    on(CLIENTS, (msg) => answerClients(msg, this.#self, this.#options.server.clients(), this.#link.connection?.info?.max_payload));
     on(BROADCAST, (msg) => {
       answerBroadcast(this.#options.server, msg, this.#self, this.#side).catch(() => countCluster(this.#options.server, 'dropped'));
     });

@@ -59,13 +59,23 @@ export async function gatherClients(owner: object, nc: NatsConnection, self: str
   return clients;
 }
 
-export function answerClients(msg: Msg, self: string, clients: ClientInfo[]): void {
+/**
+ * This node's clients for another's `/_rp/clients`. Past `maxPayload`, only the fields SPEC §4
+ * names go (about half the bytes: twice the clients fit); past that too, the node is left out.
+ */
+export function answerClients(msg: Msg, self: string, clients: ClientInfo[], maxPayload = Infinity): void {
   if (fromSelf(msg, self) || !msg.reply) return;
   try {
-    msg.respond(Buffer.from(JSON.stringify({ node: self, clients })));
+    let body = Buffer.from(JSON.stringify({ node: self, clients }));
+    if (body.length > maxPayload) body = Buffer.from(JSON.stringify({ node: self, clients: clients.map(compact) }));
+    msg.respond(body);
   } catch {
     // Too many clients for max_payload, or the connection closed: this node is left out of the list.
   }
+}
+
+function compact({ name, address, connectedAt, inFlight, eventsIn, eventsOut, streams, rttMs }: ClientInfo): Partial<ClientInfo> {
+  return { name, address, connectedAt, inFlight, eventsIn, eventsOut, streams, rttMs };
 }
 
 /**

@@ -46,7 +46,9 @@ export class ClientRoster {
   constructor(private readonly maxOffline = MAX_OFFLINE_CLIENTS) {}
 
   online(connection: PipeConnection, name: string, software: string): void {
-    this.#software.set(connection, software.slice(0, MAX_SOFTWARE_CHARS).replace(UNPRINTABLE, '?'));
+    // A copy of its own, through a Buffer: a slice would keep a megabyte Hello string alive.
+    const cut = software.length > MAX_SOFTWARE_CHARS ? Buffer.from(software.slice(0, MAX_SOFTWARE_CHARS), 'utf8').toString('utf8') : software;
+    this.#software.set(connection, cut.replace(UNPRINTABLE, '?'));
     this.#offline.delete(name);
   }
 

@@ -67,6 +67,8 @@ export interface EventShape {
   /** Body bytes received and sent for it: a streamed body counts its announced size (0 when none was). */
   bytesIn: number;
   bytesOut: number;
+  /** A failure's message (the far side's, or this side's); absent for a success. */
+  error?: string | undefined;
 }
 export interface HandledMessage extends TimingMessage, EventShape {
   handlerName: string;

@@ -1,4 +1,5 @@
 import { ReplyKind, type EventFrame } from '@restpipe/wire';
+import { handlerMethodName } from './dispatch.js';
 import type { EventShape } from './diagnostics.js';
 
 /** A body's bytes: its data, or a streamed one's announced size. */
@@ -6,9 +7,19 @@ export function bodyBytes(data: Uint8Array, streamed: boolean | undefined, size:
   return streamed ? (size ?? 0) : data.length;
 }
 
-/** The call log's view of an event (SPEC §13): `bytesIn`/`bytesOut` as the side that reports it saw them. */
+/**
+ * The call log's view of an event (SPEC §13): `bytesIn`/`bytesOut` as the side that reports it
+ * saw them. An event that collects (or withdraws) a hold's outcome (SPEC §9) says so as its verb:
+ * its `get` (`delete`) on the wire is no handler's.
+ */
 export function eventShape(event: EventFrame, status: number, bytesIn: number, bytesOut: number): EventShape {
-  return { verb: event.verb, noun: event.noun.join('/'), status, bytesIn, bytesOut };
+  const verb = event.hold ? (event.verb === 'delete' ? 'withdraw' : 'collect') : event.verb;
+  return { verb, noun: event.noun.join('/'), status, bytesIn, bytesOut };
+}
+
+/** The handler an event of ours calls on the far side; none for a hold's collect or withdraw. */
+export function farHandlerName(event: EventFrame): string {
+  return event.hold ? '' : handlerMethodName(event.verb, event.noun);
 }
 
 /** An event's own body, as its sender sent it. */

@@ -66,6 +66,8 @@ export interface ReplyFields {
   stream?: Readable;
   /** The streamed body's length, when the handler said. */
   size?: number | undefined;
+  /** What failed, for the call log (SPEC §13): the error's message, when this is a failure. */
+  error?: string | undefined;
 }
 
 /**
@@ -193,7 +195,12 @@ function valueReply(result: unknown, env: HandlerEnv, handlerName: string): Repl
 }
 
 function failed(error: unknown, env: HandlerEnv, handlerName: string): ReplyFields {
-  return { ...exceptionReply(error, env.exposeTracebacks), handlerName };
+  return { ...exceptionReply(error, env.exposeTracebacks), handlerName, error: messageOf(error) };
+}
+
+/** A thrown value's message, as the call log shows it. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 type Fields = Omit<ReplyFields, 'handlerName'>;

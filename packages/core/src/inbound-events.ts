@@ -1,4 +1,4 @@
-import { BodyTooLargeError, CancelledError, EventTimeoutError, ProtocolError, ReplyKind, TooManyInFlightError, type EventFrame, type ReplyFrame } from '@restpipe/wire';
+import { BodyTooLargeError, CancelledError, EventTimeoutError, ProtocolError, TooManyInFlightError, type EventFrame, type ReplyFrame } from '@restpipe/wire';
 import type { ConnectionView } from './connection-types.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { diagnostics, publish, type HandledMessage } from './diagnostics.js';
@@ -237,21 +237,24 @@ export class InboundEvents {
   #answer(event: EventFrame, entry: Entry, fields: ReplyFields, started: number): void {
     const ms = performance.now() - started;
     const answering = !entry.silenced && this.link.sending();
+    // What the sender got: the handler's status, 504 for a reply never sent (its deadline passed), 503 for a stream refused.
+    let status = answering ? replyStatus(fields.kind, fields.status) : 504;
     if (fields.stream) {
-      if (answering) this.#streamReply(event, entry, fields);
-      else fields.stream.destroy();
+      if (!answering) fields.stream.destroy();
+      else if (!this.#streamReply(event, entry, fields)) status = 503;
     } else if (answering) {
       const { returnCode, mimeType, data, kind, status, replayed } = fields;
       this.link.sendReply(event.id, replayed ? { returnCode, mimeType, data, kind, status, replayed } : { returnCode, mimeType, data, kind, status });
     }
     if (!entry.sender) this.#finish(event.id);
-    if (fields.kind === ReplyKind.EXCEPTION) this.#errorsIn += 1;
+    if (status >= 400) this.#errorsIn += 1;
     if (diagnostics.handled.hasSubscribers) {
       const bytesOut = fields.stream ? (fields.size ?? 0) : fields.data.length;
       const message: HandledMessage = {
         owner: this.link.owner, peer: this.link.peerName(), ms, handlerName: fields.handlerName,
         returnCode: fields.returnCode, requestId: event.requestId, failed: fields.kind !== 0,
-        ...eventShape(event, replyStatus(fields.kind, fields.status), eventBytes(event), bytesOut),
+        ...eventShape(event, status, eventBytes(event), status === 503 ? 0 : bytesOut),
+        error: status === 504 ? 'the reply came after its deadline: not sent' : status === 503 ? 'too many streams sent (--max-streams)' : fields.error,
       };
       // After the flush of the reply (a nextTick runs before microtasks): logs and
       // metrics are not on the sender's clock.
@@ -263,13 +266,14 @@ export class InboundEvents {
    * A handler's stream as the reply body (SPEC §12): the Reply says it follows, and the
    * event stays open (its signal, its deadline moving with the data) until it ends.
    */
-  #streamReply({ id, requestId }: EventFrame, entry: Entry, fields: ReplyFields): void {
+  /** False when refused (too many streams sent): the peer got 503 instead. */
+  #streamReply({ id, requestId }: EventFrame, entry: Entry, fields: ReplyFields): boolean {
     const streams = this.link.streams();
     if (streams.sending >= this.options.maxStreams) {
       // A peer that takes streams and never reads them must not hold this node's sources (files, sockets) without end.
       fields.stream!.destroy();
       this.link.sendReply(id, exceptionReply(new TooManyInFlightError(`${this.options.maxStreams} streams already sent on this connection (--max-streams)`), false));
-      return;
+      return false;
     }
     const { returnCode, mimeType, kind, status } = fields;
     const reply: Omit<ReplyFrame, 'id'> = { returnCode, mimeType, data: fields.data, kind, status, streamed: true };
@@ -284,6 +288,7 @@ export class InboundEvents {
       if (error) entry.abort.abort(error);
       this.#finish(id);
     });
+    return true;
   }
 
   #finish(id: number): void {

@@ -13,8 +13,8 @@ import {
 } from '@restpipe/wire';
 import type { ConnectionView } from './connection-types.js';
 import { diagnostics, publish, type EventErrorMessage, type RoundtripMessage, type TimeoutMessage } from './diagnostics.js';
-import { bodyBytes, eventBytes, eventShape, replyStatus } from './event-shape.js';
-import { handlerMethodName } from './dispatch.js';
+import { bodyBytes, eventBytes, eventShape, farHandlerName, replyStatus } from './event-shape.js';
+import { messageOf } from './handle-event.js';
 import type { ResolvedPipeOptions } from './options.js';
 import { PendingRequests } from './pending.js';
 import { nextRequestId } from './request-id.js';
@@ -57,6 +57,8 @@ interface Outbound {
   sender: StreamSender | undefined;
   /** The far side replied (a far exception then fails it after the roundtrip was told). */
   answered: boolean;
+  /** Its timeout was published (by the deadline, or by its stream's idle timer). */
+  timedOut: boolean;
 }
 
 /**
@@ -194,7 +196,7 @@ export class OutboundRequests {
     const id = this.#pending.nextId();
     event.id = id;
     const outbound: Outbound = {
-      event, signal, onAbort: undefined, started: performance.now(), queued: false, cost: eventCostBytes(event), source, sender: undefined, answered: false,
+      event, signal, onAbort: undefined, started: performance.now(), queued: false, cost: eventCostBytes(event), source, sender: undefined, answered: false, timedOut: false,
     };
     const response = this.#pending.add(id, event.timeoutMs, outbound);
     if (signal || onCancellable) outbound.onAbort = this.#canceller(outbound);
@@ -258,18 +260,22 @@ export class OutboundRequests {
 
   /** A reply for one of our requests: the caller's response, or the far side's failure thrown. */
   #answered(reply: ReplyFrame, outbound: Outbound): PipeResponse {
-    const { event, started } = outbound;
     outbound.answered = true;
-    if (diagnostics.roundtrip.hasSubscribers) {
-      const message: RoundtripMessage = {
-        owner: this.link.owner, peer: this.link.peerName(), ms: performance.now() - started, requestId: event.requestId,
-        handlerName: handlerMethodName(event.verb, event.noun), returnCode: reply.returnCode,
-        ...eventShape(event, replyStatus(reply.kind, reply.status), bodyBytes(reply.data, reply.streamed, reply.size), eventBytes(event)),
-      };
-      // After the caller's own continuation (a gateway writes its HTTP response there):
-      // logs and metrics are not on the caller's clock.
-      queueMicrotask(() => publish(diagnostics.roundtrip, message));
+    let status = replyStatus(reply.kind, reply.status);
+    let failure: string | undefined;
+    try {
+      return this.#responseOf(reply, outbound.event);
+    } catch (error) {
+      // What the caller gets: a far exception's own status, or 502 for a reply that broke the rules.
+      status = (error as { status?: number }).status ?? 502;
+      failure = messageOf(error);
+      throw error;
+    } finally {
+      if (diagnostics.roundtrip.hasSubscribers) this.#publishRoundtrip(reply, outbound, status, failure);
     }
+  }
+
+  #responseOf(reply: ReplyFrame, event: EventFrame): PipeResponse {
     if (!reply.streamed) return responseFromReply(reply, this.link.takesHolds());
     const stream = this.#replyStream(reply, event);
     try {
@@ -278,6 +284,17 @@ export class OutboundRequests {
       stream.destroy();
       throw error;
     }
+  }
+
+  #publishRoundtrip(reply: ReplyFrame, { event, started }: Outbound, status: number, error: string | undefined): void {
+    const message: RoundtripMessage = {
+      owner: this.link.owner, peer: this.link.peerName(), ms: performance.now() - started, requestId: event.requestId,
+      handlerName: farHandlerName(event), returnCode: reply.returnCode,
+      ...eventShape(event, status, bodyBytes(reply.data, reply.streamed, reply.size), eventBytes(event)), error,
+    };
+    // After the caller's own continuation (a gateway writes its HTTP response there):
+    // logs and metrics are not on the caller's clock.
+    queueMicrotask(() => publish(diagnostics.roundtrip, message));
   }
 
   #settled(outbound: Outbound, error: unknown): void {
@@ -291,12 +308,13 @@ export class OutboundRequests {
     }
     if (signal) signal.removeEventListener('abort', onAbort!);
     if (error) this.#errorsOut += 1;
-    // A timeout has a channel of its own.
+    // A timeout has a channel of its own; a streamed body that stopped moving times out here, not in #timedOut.
+    if (error instanceof EventTimeoutError && !outbound.timedOut) this.#publishTimeout(outbound);
     if (error && !(error instanceof EventTimeoutError) && diagnostics.eventError.hasSubscribers) {
       publish(diagnostics.eventError, {
-        owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId, handlerName: handlerMethodName(event.verb, event.noun),
+        owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId, handlerName: farHandlerName(event),
         code: (error as { code?: string }).code ?? 'RP_ERR_UNKNOWN', side: 'sender', ms: performance.now() - outbound.started,
-        answered: outbound.answered, ...eventShape(event, (error as { status?: number }).status ?? 500, 0, eventBytes(event)),
+        answered: outbound.answered, ...eventShape(event, (error as { status?: number }).status ?? 500, 0, eventBytes(event)), error: messageOf(error),
       } satisfies EventErrorMessage);
     }
     this.link.settled();
@@ -304,15 +322,20 @@ export class OutboundRequests {
     if (!outbound.queued && this.#waiting?.size) queueMicrotask(() => this.sendWaiting());
   }
 
+  #publishTimeout(outbound: Outbound): void {
+    outbound.timedOut = true;
+    const { event } = outbound;
+    if (!diagnostics.eventTimeout.hasSubscribers) return;
+    publish(diagnostics.eventTimeout, {
+      owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId, handlerName: farHandlerName(event),
+      ms: performance.now() - outbound.started, ...eventShape(event, 504, 0, eventBytes(event)), error: `no reply within ${event.timeoutMs} ms`,
+    } satisfies TimeoutMessage);
+  }
+
   #timedOut(id: number, outbound: Outbound): Error {
     const { event, queued } = outbound;
     if (!queued) this.#sendCancel(id);
-    if (diagnostics.eventTimeout.hasSubscribers) {
-      publish(diagnostics.eventTimeout, {
-        owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId, handlerName: handlerMethodName(event.verb, event.noun),
-        ms: performance.now() - outbound.started, ...eventShape(event, 504, 0, eventBytes(event)),
-      } satisfies TimeoutMessage);
-    }
+    this.#publishTimeout(outbound);
     return new EventTimeoutError(`no reply from ${this.link.peerName()} within ${event.timeoutMs} ms`);
   }
 

@@ -332,9 +332,10 @@ export class PipeServer extends EventEmitter {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
-  #onRefused({ error, remoteAddress }: TlsRefusal): void {
+  /** `peer`: the name its certificate gave, when the refusal came after the handshake. */
+  #onRefused({ error, remoteAddress }: TlsRefusal, peer?: string): void {
     this.#logger.warn({ address: remoteAddress, code: (error as { code?: string }).code, err: error.message }, 'pipe connection refused');
-    publish(diagnostics.connectFail, { owner: this, error, address: remoteAddress });
+    publish(diagnostics.connectFail, { owner: this, error, address: remoteAddress, peer });
     this.emit('refused', error, remoteAddress);
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
@@ -347,7 +348,7 @@ export class PipeServer extends EventEmitter {
   #onTransport(transport: Transport): void {
     if (this.#isRevoked(transport.peerCertificate)) {
       const how = transport.resumed ? 'resumed session' : 'full handshake';
-      this.#onRefused({ error: new TlsError(`certificate revoked (checked on accept, ${how})`), remoteAddress: transport.remoteAddress });
+      this.#onRefused({ error: new TlsError(`certificate revoked (checked on accept, ${how})`), remoteAddress: transport.remoteAddress }, peerNameFromCertificate(transport.peerCertificate));
       transport.destroy();
       return;
     }
@@ -396,12 +397,13 @@ export class PipeServer extends EventEmitter {
     connection.acceptHello(hello, name);
     this.#byName.set(name, connection);
     this.#known.add(name);
-    this.#roster.online(connection, name, hello.software);
     // Never wait for the old connection: the new one is already in service.
     previous?.goaway(CloseReason.DUPLICATE_IDENTITY, `a newer connection named ${name} replaced this one`);
     // The old one's disconnect is told first, now, so that `disconnect` and onDisconnect of
     // a name never come after the `connect` and onConnect that replaced it.
     if (previous) this.#announceDisconnect(previous, CloseReason.DUPLICATE_IDENTITY);
+    // After the old one went offline: the name is online, and only online.
+    this.#roster.online(connection, name, hello.software);
     const peer = connection.peer;
     this.#logger.info({ peer: name, address: peer.address, generation: connection.generation, replaced: !!previous }, 'client connected');
     announceConnect(this.#peerOwner, peer);

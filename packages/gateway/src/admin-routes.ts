@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ClientInfo, OfflineClientInfo } from '@restpipe/core';
 import { wantsOffline } from './list-query.js';
+import { clientList } from './watch/client-list.js';
 import type { OwnCertificate } from './watch/watch-types.js';
 
 /** What the `/_rp/*` routes report about the node. */
@@ -70,7 +71,7 @@ export function registerAdminRoutes(app: FastifyInstance, status: NodeStatus, me
     app.get('/_rp/clients', async (request) => {
       const online = await clients();
       if (!wantsOffline(request.query as Record<string, string | string[]>)) return online;
-      return [...online.map((c) => ({ ...c, online: true })), ...(status.offlineClients?.() ?? [])];
+      return clientList(online, status.offlineClients?.() ?? [], clusterNodeOf(status));
     });
   }
 }
@@ -91,4 +92,10 @@ function certHealth(status: NodeStatus): { cert?: { notAfter: string; daysLeft: 
 /** Whole days from now to `iso` (negative once past), rounded down. */
 export function daysUntil(iso: string): number {
   return Math.floor((Date.parse(iso) - Date.now()) / 86_400_000);
+}
+
+/** This node's id in its cluster; undefined out of one. */
+export function clusterNodeOf(status: NodeStatus): string | undefined {
+  const view = status.cluster?.();
+  return view && view.cluster !== 'off' ? view.node : undefined;
 }

@@ -136,7 +136,8 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
 
 function registerWatch(app: FastifyInstance, options: GatewayOptions, watch: WatchSource): void {
   registerWatchRoutes(app, watch, options.status);
-  const ticker = new Ticker({ status: options.status, watch, jobs: options.jobs ?? noJobs, holds: options.holds ?? noJobs, software: options.software ?? '' });
+  const sources = { status: options.status, watch, jobs: options.jobs ?? noJobs, holds: options.holds ?? noJobs, software: options.software ?? '' };
+  const ticker = new Ticker(sources, (error) => app.log.error({ err: (error as Error)?.message }, 'dashboard tick failed'));
   registerStreamRoute(app, ticker);
   registerUiRoutes(app);
 }

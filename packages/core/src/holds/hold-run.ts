@@ -5,7 +5,7 @@
  * deadline, or when the node closes. Never throws: a hook's failure is logged (and for
  * `authResponse`, denies).
  */
-import { ClosedError, EventTimeoutError, type EventFrame } from '@restpipe/wire';
+import { ClosedError, EventTimeoutError, type EventFrame, type ReplyKind } from '@restpipe/wire';
 import type { Hold, JobResult } from '@restpipe/store';
 import type { EventContext, HoldView } from '../api-types.js';
 import { InboundContext, type InboundEnv } from '../event-context.js';
@@ -13,9 +13,14 @@ import type { EventHandler } from '../event-handler.js';
 import { resultOfReply } from '../durable/job-request.js';
 import { exceptionReply, handleApproved, type HandlerEnv } from '../handle-event.js';
 import { LazyAbort } from '../lazy-abort.js';
+import { diagnostics, publish, type HandledMessage } from '../diagnostics.js';
+import { handlerMethodName } from '../dispatch.js';
+import { replyStatus } from '../event-shape.js';
 import type { Logger } from '../logger.js';
 
 export interface HoldRunHost {
+  /** The node's PipeServer or PipeClient: an approved run is published as an event handled by it. */
+  readonly owner: object;
   readonly handler: EventHandler;
   readonly logger: Logger;
   readonly exposeTracebacks: boolean;
@@ -92,11 +97,24 @@ export class HoldRun {
     });
     try {
       const env: HandlerEnv = { ...this.#host.envFor(hold.peer), handler: this.#host.handler, exposeTracebacks: this.#host.exposeTracebacks };
+      const started = performance.now();
       const run = Promise.resolve(handleApproved(eventOf(hold), env, abort)).then(resultOfReply);
-      return await Promise.race([run, deadline]);
+      const result = await Promise.race([run, deadline]);
+      this.#handled(hold, result, performance.now() - started);
+      return result;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The approved handler ran here: logs, metrics and the call log hear of it as of any event handled. */
+  #handled(hold: Hold, result: JobResult, ms: number): void {
+    if (!diagnostics.handled.hasSubscribers) return;
+    publish(diagnostics.handled, {
+      owner: this.#host.owner, peer: hold.peer, ms, handlerName: handlerMethodName(hold.verb, hold.noun), returnCode: result.returnCode,
+      requestId: hold.requestId, failed: result.kind !== 0, verb: hold.verb, noun: hold.noun.join('/'), status: replyStatus(result.kind as ReplyKind, result.status),
+      bytesIn: hold.body.length, bytesOut: result.body.length, ...(result.kind === 0 ? {} : { error: envelopeMessage(result.body) }),
+    } satisfies HandledMessage);
   }
 
   /** The node closes: every running handler's signal fires. */
@@ -109,6 +127,16 @@ export class HoldRun {
 /** A failure, as the sender's job will end with it. */
 export function resultOf(error: Error, exposeTracebacks: boolean): JobResult {
   return resultOfReply(exceptionReply(error, exposeTracebacks));
+}
+
+/** A failure's message, from the envelope it ended with. */
+function envelopeMessage(body: Uint8Array): string | undefined {
+  try {
+    const message = (JSON.parse(Buffer.from(body).toString('utf8')) as { exception?: { message?: unknown } }).exception?.message;
+    return typeof message === 'string' ? message : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The event as it was held: the same bytes the digest was made of. */

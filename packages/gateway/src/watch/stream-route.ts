@@ -29,10 +29,12 @@ export function registerStreamRoute(app: FastifyInstance, ticker: Ticker): void 
     let blocked = false;
     let ticks = 0;
     const unsubscribe = ticker.subscribe((data) => {
-      if (blocked) return;
+      if (blocked || res.writableEnded) return false;
       ticks += 1;
       const ping = ticks % PING_EVERY_TICKS === 0 ? ': ping\n\n' : '';
+      // Written whole even when the socket is full; the next ones wait for its drain.
       blocked = !res.write(`${ping}event: tick\ndata: ${data}\n\n`);
+      return true;
     });
     res.on('drain', () => (blocked = false));
     const end = (): void => {

@@ -1,6 +1,8 @@
 import type { HoldsApi } from '../hold-routes.js';
 import type { JobsApi } from '../jobs-api.js';
-import type { NodeStatus } from '../admin-routes.js';
+import { jobView, type ClientInfo } from '@restpipe/core';
+import { clusterNodeOf, type NodeStatus } from '../admin-routes.js';
+import { clientList } from './client-list.js';
 import { nodeHealth } from './node-health.js';
 import type { WatchSource } from './watch-types.js';
 
@@ -19,16 +21,17 @@ export interface TickSources {
 }
 
 interface Subscriber {
-  send(data: string): void;
+  /** Writes a tick; false when the page could not take it now (its socket is full). */
+  send(data: string): boolean;
   eventSeq: number;
   closedSeq: number;
   fresh: boolean;
 }
 
 /**
- * One snapshot a second for every open `/_rp/stream`, made once and shared; each page
- * gets the events and closed connections it has not seen. The timer runs only while
- * someone watches, so an idle node pays nothing for its dashboard.
+ * One snapshot a second for every open `/_rp/stream`, made and serialised once and shared;
+ * each page gets the events and closed connections it has not taken yet. The timer runs
+ * only while someone watches, so an idle node pays nothing for its dashboard.
  */
 export class Ticker {
   readonly #subscribers = new Set<Subscriber>();
@@ -36,18 +39,18 @@ export class Ticker {
   #timer: NodeJS.Timeout | undefined;
   #running = false;
 
-  constructor(private readonly sources: TickSources) {}
+  constructor(private readonly sources: TickSources, private readonly onError: (error: unknown) => void = () => undefined) {}
 
   get watching(): number {
     return this.#subscribers.size;
   }
 
   /** `send` gets a tick's JSON at once and then every second, until the returned function is called. */
-  subscribe(send: (data: string) => void): () => void {
+  subscribe(send: (data: string) => boolean): () => void {
     const subscriber: Subscriber = { send, eventSeq: 0, closedSeq: 0, fresh: true };
     this.#subscribers.add(subscriber);
     this.#timer ??= setInterval(() => void this.#tick(), TICK_MS);
-    void this.#snapshot().then((shared) => this.#deliver(subscriber, shared), () => undefined);
+    this.#snapshot().then((shared) => this.#deliver(subscriber, shared)).catch(this.onError);
     return () => {
       this.#subscribers.delete(subscriber);
       if (this.#subscribers.size === 0) this.stop();
@@ -65,26 +68,31 @@ export class Ticker {
     this.#running = true;
     try {
       const shared = await this.#snapshot();
-      for (const subscriber of this.#subscribers) if (!subscriber.fresh) this.#deliver(subscriber, shared);
+      for (const subscriber of this.#subscribers) this.#deliver(subscriber, shared);
+    } catch (error) {
+      this.onError(error);
     } finally {
       this.#running = false;
     }
   }
 
-  #deliver(subscriber: Subscriber, shared: Record<string, unknown>): void {
+  /** `shared`: the snapshot's JSON without its closing brace. */
+  #deliver(subscriber: Subscriber, shared: string): void {
     if (!this.#subscribers.has(subscriber)) return;
     const { calls, closed } = this.sources.watch;
+    const [eventSeq, closedSeq] = [calls.lastSeq, closed.lastSeq];
     const events = calls.since(subscriber.eventSeq, subscriber.fresh ? FIRST_EVENTS : undefined);
     const closedNow = closed.since(subscriber.closedSeq, subscriber.fresh ? FIRST_CLOSED : undefined);
-    subscriber.eventSeq = calls.lastSeq;
-    subscriber.closedSeq = closed.lastSeq;
+    // What a page could not take now, it gets on a later tick (from the rings, while they hold it).
+    if (!subscriber.send(`${shared},"events":${JSON.stringify(events)},"closed":${JSON.stringify(closedNow)}}`)) return;
+    subscriber.eventSeq = eventSeq;
+    subscriber.closedSeq = closedSeq;
     subscriber.fresh = false;
-    subscriber.send(JSON.stringify({ ...shared, events, closed: closedNow }));
   }
 
-  async #snapshot(): Promise<Record<string, unknown>> {
+  async #snapshot(): Promise<string> {
     const { status, watch, software } = this.sources;
-    return {
+    const snapshot = {
       at: new Date().toISOString(),
       node: nodeHealth(status, software, this.#startedAt),
       clients: await clientsOf(status),
@@ -92,13 +100,15 @@ export class Ticker {
       jobs: this.#jobs(),
       holds: this.#holds(),
     };
+    return JSON.stringify(snapshot).slice(0, -1);
   }
 
   #jobs(): object {
     const jobs = this.sources.jobs();
     if (!jobs) return { enabled: false, counts: {}, list: [] };
     try {
-      return { enabled: true, counts: jobs.counts(), list: jobs.list(undefined, LIST_ROWS) };
+      // Each status counted up to 10000 (the store's cap): the page shows "10000+".
+      return { enabled: true, counts: jobs.counts(), countCap: 10_000, list: jobs.list(undefined, LIST_ROWS).map(jobView) };
     } catch (error) {
       return { enabled: true, counts: {}, list: [], error: (error as Error).message };
     }
@@ -120,11 +130,11 @@ export class Ticker {
 /** A server's clients, online (every node's) then offline; null on a client node. */
 async function clientsOf(status: NodeStatus): Promise<object[] | null> {
   if (!status.clients) return null;
-  let online: object[];
+  let online: ClientInfo[];
   try {
-    online = (await status.clients()).map((c) => ({ ...c, online: true }));
+    online = await status.clients();
   } catch {
     online = [];
   }
-  return [...online, ...(status.offlineClients?.() ?? [])];
+  return clientList(online, status.offlineClients?.() ?? [], clusterNodeOf(status));
 }

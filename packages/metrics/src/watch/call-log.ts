@@ -1,4 +1,5 @@
 import type { EventShape } from '@restpipe/core';
+import { flatText } from './flat-text.js';
 import { Rates } from './rates.js';
 import { Ring } from './ring.js';
 
@@ -16,6 +17,8 @@ export interface CallEntry {
   durationMs: number;
   bytesIn: number;
   bytesOut: number;
+  /** A failure's message (cut to 256 characters); null for a success. */
+  error: string | null;
 }
 
 /** What an event's diagnostics message gives the log; `returnCode` is absent for a failure here. */
@@ -28,6 +31,8 @@ export interface CallFacts extends EventShape {
 }
 
 export const CALL_LOG_SIZE = 1000;
+/** A noun, verb, handler or request id longer than this (a hostile peer's) is kept cut. */
+export const MAX_CALL_TEXT = 256;
 
 /** Kept as it came, with the time: the ISO string and rounding are made only when someone reads. */
 interface Record {
@@ -55,6 +60,8 @@ export class CallLog {
 
   add(direction: 'in' | 'out', facts: CallFacts, failed: boolean): void {
     const atMs = this.now();
+    // A peer picks the noun (and, in a frame, the verb): 1000 of 4 MB each must not stay in memory.
+    if (tooLong(facts)) facts = cut(facts);
     this.#ring.add({ atMs, direction, facts, failed });
     this.rates.add(facts.ms, failed, atMs);
   }
@@ -68,6 +75,20 @@ export class CallLog {
   since(seq: number, limit?: number): Array<CallEntry & { seq: number }> {
     return this.#ring.since(seq, limit).map(({ seq: n, item }) => ({ ...entryOf(item), seq: n }));
   }
+}
+
+function tooLong({ noun, verb, handlerName, requestId, error }: CallFacts): boolean {
+  return noun.length > MAX_CALL_TEXT || verb.length > MAX_CALL_TEXT || handlerName.length > MAX_CALL_TEXT
+    || requestId.length > MAX_CALL_TEXT || (error !== undefined && error.length > MAX_CALL_TEXT);
+}
+
+/** Its texts cut, each a copy of its own (see flatText). */
+function cut(facts: CallFacts): CallFacts {
+  const { noun, verb, handlerName, requestId, error } = facts;
+  return {
+    ...facts, noun: flatText(noun, MAX_CALL_TEXT), verb: flatText(verb, MAX_CALL_TEXT), handlerName: flatText(handlerName, MAX_CALL_TEXT),
+    requestId: flatText(requestId, MAX_CALL_TEXT), error: error === undefined ? undefined : flatText(error, MAX_CALL_TEXT),
+  };
 }
 
 function entryOf({ atMs, direction, facts }: Record): CallEntry {
@@ -84,5 +105,6 @@ function entryOf({ atMs, direction, facts }: Record): CallEntry {
     durationMs: Math.round(facts.ms * 1000) / 1000,
     bytesIn: facts.bytesIn,
     bytesOut: facts.bytesOut,
+    error: facts.error ?? null,
   };
 }

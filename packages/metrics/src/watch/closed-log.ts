@@ -1,3 +1,4 @@
+import { flatText } from './flat-text.js';
 import { Ring } from './ring.js';
 
 /** One entry of `/_rp/connections/closed` (SPEC §13). */
@@ -23,8 +24,7 @@ export class ClosedLog {
   }
 
   add(peer: string | null | undefined, address: string, reason: string, refused: boolean): void {
-    const text = reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}…` : reason;
-    this.#ring.add({ at: new Date().toISOString(), peer: peer || null, address, reason: text, refused });
+    this.#ring.add({ at: new Date().toISOString(), peer: peer ? flatText(peer, MAX_REASON_CHARS) : null, address, reason: flatText(reason, MAX_REASON_CHARS), refused });
   }
 
   newest(limit = CLOSED_LOG_SIZE): ClosedEntry[] {

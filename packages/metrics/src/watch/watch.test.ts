@@ -49,7 +49,7 @@ describe('CallLog and ClosedLog', () => {
     log.add('out', { peer: 'p', requestId: 'r', handlerName: 'get_x', ms: 1.23456, verb: 'get', noun: 'x/y', status: 504, bytesIn: 0, bytesOut: 3 }, true);
     expect(log.newest(1)).toEqual([{
       at: '2026-12-01T00:00:00.000Z', direction: 'out', peer: 'p', requestId: 'r', verb: 'get', noun: 'x/y', handler: 'get_x',
-      status: 504, returnCode: null, durationMs: 1.235, bytesIn: 0, bytesOut: 3,
+      status: 504, returnCode: null, durationMs: 1.235, bytesIn: 0, bytesOut: 3, error: null,
     }]);
     expect(log.since(0)[0]!.seq).toBe(1);
     const closed = new ClosedLog();
