@@ -16,6 +16,7 @@
  * RSS of both nodes, 64 KiB and 1 MiB echo; BENCH_STREAM_BYTES, 1 GiB) likewise writes bench/results/<time>-stream.json
  * and replaces the streams section, which only it writes; it is not part of the full run (it takes about 5 minutes at
  * BENCH_RUNS=3: six 1 GiB transfers a run through restpipe, and the floors').
+ * BENCH_ONLY=watch prints what the call log's ring costs per event beside the log line, and the dashboard page's size.
  * BENCH_RENDER=bench/results/X.json rewrites docs/benchmarks.md from that run's results.
  * The full run, BENCH_ONLY=jobs, =cluster and =stream, and BENCH_RENDER draw docs/benchmarks.svg again from
  * bench/results/ (bench/chart-files.ts); `npm run bench:chart` draws it alone.
@@ -37,6 +38,7 @@ import { scale, SETTLE_MS, type ScaleResult } from './scale.js';
 import { sshVersion } from './ssh.js';
 import { streamBench } from './stream.js';
 import { spliceStreamSection, streamPrint, streamSection, streamSectionOf } from './stream-report.js';
+import { watchBench, watchPrint, type WatchResult } from './watch.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
@@ -126,8 +128,10 @@ async function main(): Promise<void> {
   const scaled = await scale(certDir, CLIENTS, Math.min(RUNS, 2), SECONDS);
   process.stderr.write('bench: durable jobs\n');
   const jobs = await jobsBench(certDir, RUNS, SECONDS);
+  process.stderr.write('bench: the call log\'s cost\n');
+  const watch = watchBench();
   const checks = targets(full, pipe, scaled);
-  const result = { started: started.toISOString(), machine: machine(), runs: RUNS, seconds: SECONDS, full, pipe, scale: scaled, targets: checks, jobs };
+  const result = { started: started.toISOString(), machine: machine(), runs: RUNS, seconds: SECONDS, full, pipe, scale: scaled, targets: checks, jobs, watch };
 
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const file = join(ROOT, 'bench/results', `${started.toISOString().replace(/[:.]/g, '-')}.json`);
@@ -148,6 +152,8 @@ interface BenchResult {
   targets: Target[];
   /** Absent from runs before the jobs part existed. */
   jobs?: JobsResult;
+  /** Absent from runs before the dashboard (SPEC §13) existed. */
+  watch?: WatchResult;
 }
 
 /** docs/benchmarks.md for one run's results. */
@@ -207,6 +213,7 @@ function render(result: BenchResult): string {
     `ssh -R: a Fastify process answering the routes, reached through \`ssh -R\` (${sshVersion() || 'OpenSSH'}, default ciphers) to a private \`sshd\` on loopback; the load goes to the port sshd opens (skipped without openssh-server).`,
     '',
     ...(result.jobs ? jobsSection(result.jobs, 'In this same run.') : []),
+    ...(result.watch ? ['', '## The dashboard\'s cost (SPEC §13)', '', 'In this same run (`BENCH_ONLY=watch` for these figures alone):', '', '```', watchPrint(result.watch), '```'] : []),
   ].join('\n');
 }
 
@@ -218,7 +225,8 @@ async function only(part: string, certDir: string): Promise<void> {
   if (part === 'holds') return onlyHolds(certDir);
   if (part === 'cluster') return onlyCluster(certDir);
   if (part === 'stream') return onlyStream(certDir);
-  throw new Error(`BENCH_ONLY must be full, pipe, scale, jobs, holds, cluster or stream, not ${part}`);
+  if (part === 'watch') return void process.stdout.write(`${watchPrint(watchBench())}\n`);
+  throw new Error(`BENCH_ONLY must be full, pipe, scale, jobs, holds, cluster, stream or watch, not ${part}`);
 }
 
 /** BENCH_ONLY=jobs: prints the tables, records the run, and replaces the jobs section of docs/benchmarks.md. */
