@@ -257,7 +257,16 @@ describe.runIf(hasChromium())('SPEC §13 the dashboard, in a real chromium', () 
     expect(rowText).toContain(XSS_QUERY);
     // The reason is the handler's own message, made of what the peer sent.
     expect(await row.locator('td.reason').first().textContent()).toBe(`server holds guarded/run: ${XSS_ARG} ${JSON.stringify({ q: XSS_QUERY })}`);
-    for (const w of [onServer, onClient]) await w.page.locator(`#calls tr[data-request-id="${failId}"]`).waitFor({ timeout: LIVE_TIMEOUT_MS });
+    // The handler's message, made of the path's arg and the query, is the error cell's text and title.
+    for (const w of [onServer, onClient]) {
+      const error = w.page.locator(`#calls tr[data-request-id="${failId}"] td.error`);
+      await error.waitFor({ timeout: LIVE_TIMEOUT_MS });
+      for (const text of [await error.textContent(), await error.getAttribute('title')]) {
+        expect(text).toContain(XSS_ERROR);
+        expect(text).toContain(JSON.stringify({ q: XSS_ARG }));
+      }
+      expect(await error.evaluate((cell) => cell.childElementCount)).toBe(0);
+    }
     const rawRow = onServer.page.locator('#clients tr[data-client="node-x"][data-online="true"]');
     await rawRow.waitFor({ timeout: LIVE_TIMEOUT_MS });
     expect(await rawRow.textContent()).toContain(XSS_SOFTWARE);

@@ -13,24 +13,34 @@ const MINUTE_MS = 60000;
 
 const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
 
-/** The smallest of 1, 2, 2.5, 5 x 10^n at or above `v`: round gridlines. */
-function niceMax(v) {
-  if (!(v > 0)) return 1;
-  const exp = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * exp >= v * 0.999999) return m * exp;
-  return 10 * exp;
+/** About this many gridlines above zero; the step decides how many there really are. */
+const TICKS = 5;
+
+/**
+ * Round gridlines: a step of 1, 2 or 5 x 10^n (the smallest at or above max/TICKS), the top
+ * the first multiple of it at or above `max`. 18.8 gives 0, 5, ... 20; 58 gives 0, 20, 40, 60.
+ */
+function niceTicks(max) {
+  const v = max > 0 ? max : 1;
+  const exp = 10 ** Math.floor(Math.log10(v / TICKS));
+  const step = [1, 2, 5, 10].map((m) => m * exp).find((s) => s * TICKS >= v * 0.999999) ?? 10 * exp;
+  const count = Math.max(1, Math.ceil(v / step - 1e-9));
+  const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  // Each tick from its index, not by adding steps: 0.1 + 0.2 would not be 0.3.
+  const ticks = Array.from({ length: count + 1 }, (_, i) => Number((i * step).toFixed(digits)));
+  return { top: ticks[count], ticks, digits };
 }
 
 const label = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(v < 1 ? 2 : 1));
 
 function scales(W, times, series) {
   const values = series.flatMap((s) => s.values.filter(isNum));
-  const top = niceMax(Math.max(0, ...values));
+  const { top, ticks, digits } = niceTicks(Math.max(0, ...values));
   const t1 = times.length ? times[times.length - 1] : Date.now();
   const t0 = times.length > 1 ? times[0] : t1 - 5 * MINUTE_MS;
   const span = Math.max(t1 - t0, 1);
   return {
-    W, top, t0, t1,
+    W, top, ticks, digits, t0, t1,
     x: (t) => M.left + ((t - t0) / span) * (W - M.left - M.right),
     y: (v) => H - M.bottom - (v / top) * (H - M.top - M.bottom),
   };
@@ -39,10 +49,9 @@ function scales(W, times, series) {
 function axes(s, yTitle) {
   const { W } = s;
   const parts = [];
-  for (let i = 0; i <= 4; i += 1) {
-    const v = (s.top * i) / 4;
+  for (const v of s.ticks) {
     parts.push(svg('line', { class: 'gridline', x1: M.left, x2: W - M.right, y1: s.y(v), y2: s.y(v) }));
-    parts.push(svg('text', { class: 'tick', x: M.left - 6, y: s.y(v) + 4, 'text-anchor': 'end' }, label(v)));
+    parts.push(svg('text', { class: 'tick', x: M.left - 6, y: s.y(v) + 4, 'text-anchor': 'end' }, v.toFixed(s.digits)));
   }
   for (let k = 0; s.t1 - k * MINUTE_MS >= s.t0 - 1; k += 1) {
     const x = s.x(s.t1 - k * MINUTE_MS);

@@ -18,6 +18,9 @@ function timeText(iso, pick) {
 /** Local `YYYY-MM-DD HH:MM:SS`; anything unparsable is shown as it came. */
 export const dateTime = (iso) => timeText(iso, (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hms(d)}`);
 
+/** Local `HH:MM:SS` for a time today, the whole date and time otherwise: for narrow columns. */
+export const when = (iso) => timeText(iso, (d) => (d.toDateString() === new Date().toDateString() ? hms(d) : dateTime(d.getTime())));
+
 /** Local `HH:MM:SS.mmm`, for the call log. */
 export const clock = (iso) => timeText(iso, (d) => `${hms(d)}.${pad(d.getMilliseconds(), 3)}`);
 
@@ -52,6 +55,16 @@ export function brief(value, max = 160) {
   if (value === null || value === undefined) return NONE;
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   return text.length > max ? `${text.slice(0, max - 1)}\u2026` : text;
+}
+
+/**
+ * A long id cut for a narrow column: its first `keep` characters and an ellipsis (`from: 'end'`:
+ * an ellipsis and its last ones, the random part of a ULID). The cell's title keeps all of it.
+ */
+export function shortId(value, keep = 8, from = 'start') {
+  const text = str(value);
+  if (text.length <= keep + 1) return text;
+  return from === 'end' ? `\u2026${text.slice(-keep)}` : `${text.slice(0, keep)}\u2026`;
 }
 
 /** `2xx`, `4xx`, ... or '' for a missing status. */

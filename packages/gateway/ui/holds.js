@@ -4,36 +4,40 @@
  */
 import { authFetch, forgetKey } from './auth.js';
 import { byId, differ, el, td, note, setText, timeCell } from './dom.js';
-import { brief, dateTime, str } from './format.js';
+import { NONE, brief, dateTime, str, when } from './format.js';
 
 const holdsChanged = differ();
 let onUnauthorized = () => undefined;
 
-function decided(h) {
-  if (!h.decidedAt && !h.decidedBy) return '\u2014';
+/** Who decided, when and why; `null` while nobody has. */
+function decided(h, format) {
+  if (!h.decidedAt && !h.decidedBy) return null;
   const why = h.decisionReason ? `: ${h.decisionReason}` : '';
-  return `${str(h.decidedBy)} at ${dateTime(h.decidedAt)}${why}`;
+  return `${str(h.decidedBy)} at ${format(h.decidedAt)}${why}`;
 }
 
+/** The buttons come first: on a narrow screen the decision is what must not scroll out of sight. */
 function holdRow(h) {
   const pending = h.status === 'pending';
+  const args = brief(h.args, 4000);
+  const query = brief(h.query, 4000);
   return el('tr', { 'data-hold': str(h.hold), class: pending ? 'pending' : null },
-    td(str(h.hold), 'id'),
-    td(str(h.status), `status st-${str(h.status)}`),
-    td(str(h.peer)),
-    td(str(h.verb)),
-    td(str(h.noun)),
-    td(brief(h.args), 'brief', brief(h.args, 4000)),
-    td(brief(h.query), 'brief', brief(h.query, 4000)),
-    td(str(h.reason), 'reason'),
-    timeCell(h.createdAt),
-    timeCell(h.expiresAt),
-    td(decided(h), 'reason'),
-    el('td', { class: 'actions' }, pending && [
+    el('td', { class: 'actions' }, pending ? [
       el('button', { type: 'button', class: 'approve' }, 'Approve'),
       ' ',
       el('button', { type: 'button', class: 'deny' }, 'Deny'),
-    ]));
+    ] : NONE),
+    td(str(h.status), `status st-${str(h.status)}`),
+    td(str(h.hold), 'id'),
+    td(str(h.peer)),
+    td(str(h.verb)),
+    td(str(h.noun)),
+    td(brief(h.args), 'brief', args),
+    td(brief(h.query), 'brief', query),
+    td(str(h.reason), 'reason', str(h.reason)),
+    timeCell(h.createdAt, when),
+    timeCell(h.expiresAt, when),
+    td(decided(h, when) ?? NONE, 'decided', decided(h, dateTime)));
 }
 
 export function renderHolds(holds) {

@@ -11,6 +11,25 @@ const BACKOFF_MS = [1000, 2000, 4000, 8000, 10000];
 /** Ticks come every second: this long with no byte at all means the link is dead. */
 const SILENCE_MS = 10000;
 const MAX_RETRY_AFTER_MS = 60000;
+/**
+ * A tab hidden this long lets go of its stream until it is shown again: a browser keeps at
+ * most 6 HTTP/1.1 connections to one gateway, and tabs left open in the background must not
+ * take them all from the one being looked at.
+ */
+const HIDDEN_MS = 30000;
+
+/** Resolves once the page is visible (at once when it is). */
+function visible() {
+  if (!document.hidden) return Promise.resolve();
+  return new Promise((resolve) => {
+    const shown = () => {
+      if (document.hidden) return;
+      document.removeEventListener('visibilitychange', shown);
+      resolve();
+    };
+    document.addEventListener('visibilitychange', shown);
+  });
+}
 
 function refusedMessage(kind, reason) {
   if (kind === 'bearer') return 'That key was refused.';
@@ -96,6 +115,11 @@ export function startStream({ onTick, onState }) {
 
   async function loop() {
     for (;;) {
+      if (document.hidden) {
+        onState('paused');
+        await visible();
+        failures = 0;
+      }
       onState(everLive || failures > 0 ? 'reconnecting' : 'connecting');
       const outcome = await connectOnce();
       if (typeof outcome === 'object') {
@@ -121,6 +145,12 @@ export function startStream({ onTick, onState }) {
 
   // Back online: try now rather than at the end of the backoff.
   window.addEventListener('online', () => wake?.());
+  let hiddenTimer = null;
+  document.addEventListener('visibilitychange', () => {
+    clearTimeout(hiddenTimer);
+    if (document.hidden) hiddenTimer = setTimeout(() => controller?.abort(), HIDDEN_MS);
+    else wake?.();
+  });
   void loop();
 
   /** Drops the connection and reconnects at once (after a 401 elsewhere, say). */

@@ -1,6 +1,6 @@
 /** The clients, closed connections and jobs tables, redrawn only when their data changed. */
 import { byId, differ, el, td, note, setText, timeCell } from './dom.js';
-import { brief, dateTime, num, str } from './format.js';
+import { NONE, brief, dateTime, num, shortId, str, when } from './format.js';
 import { SeqLog } from './seqlog.js';
 
 const CERT_WARN_DAYS = 30;
@@ -9,21 +9,25 @@ const JOB_STATUSES = ['queued', 'running', 'on_hold', 'succeeded', 'failed', 'ex
 
 const pair = (a, b) => `${num(a)} / ${num(b)}`;
 
+/** What a glance needs first (state to errors), then what identifies it (address to cert). */
 function clientRow(c) {
   const online = c.online !== false;
   const left = (Date.parse(c.notAfter) - Date.now()) / DAY_MS;
+  const state = online
+    ? td('online', 'ok')
+    : el('td', { class: 'muted', title: typeof c.lastSeen === 'string' ? `offline since ${c.lastSeen}` : null }, `offline since ${when(c.lastSeen)}`);
   return el('tr', { 'data-client': str(c.name), 'data-online': String(online), class: online ? null : 'offline' },
-    td(online ? 'online' : `offline since ${dateTime(c.lastSeen)}`, online ? 'ok' : 'muted'),
+    state,
     td(str(c.name)),
     td(str(c.node)),
-    td(str(c.address)),
-    td(str(c.software)),
-    td(str(c.serial), 'id'),
-    td(dateTime(c.notAfter), left < CERT_WARN_DAYS ? 'warn time' : 'time', c.notAfter),
     td(num(c.rttMs), 'n'),
     td(num(c.inFlight), 'n'),
     td(pair(c.eventsIn, c.eventsOut), 'n'),
-    td(pair(c.errorsIn, c.errorsOut), c.errorsIn || c.errorsOut ? 'n bad' : 'n'));
+    td(pair(c.errorsIn, c.errorsOut), c.errorsIn || c.errorsOut ? 'n bad' : 'n'),
+    td(str(c.address)),
+    td(str(c.software)),
+    td(shortId(c.serial), 'id', c.serial == null ? null : str(c.serial)),
+    td(dateTime(c.notAfter), left < CERT_WARN_DAYS ? 'warn time' : 'time', c.notAfter));
 }
 
 const clientsChanged = differ();
@@ -52,11 +56,11 @@ export function renderClosed() {
   if (closed.version === closedShown) return;
   closedShown = closed.version;
   const rows = closed.entries.slice(0, CLOSED_SHOWN).map((c) => el('tr', { class: c.refused ? 'refused' : null },
-    timeCell(c.at),
+    timeCell(c.at, when),
+    td(c.refused ? 'yes' : 'no', c.refused ? 'refused bad' : 'refused'),
     td(str(c.peer)),
     td(str(c.address)),
-    td(str(c.reason), 'reason'),
-    td(c.refused ? 'yes' : 'no', c.refused ? 'bad' : null)));
+    td(str(c.reason), 'reason', str(c.reason))));
   byId('closed').replaceChildren(...rows);
   setText(byId('closed-count'), `${rows.length} of ${closed.entries.length} kept`);
 }
@@ -73,10 +77,10 @@ function jobRow(j) {
     td(str(j.verb)),
     td(str(j.noun)),
     td(num(j.attempts), 'n'),
-    timeCell(j.createdAt),
-    timeCell(j.updatedAt),
-    td(str(j.hold), 'id'),
-    td(brief(j.result, 80), 'brief', j.result == null ? null : brief(j.result, 2000)));
+    td(j.hold ? shortId(j.hold, 8, 'end') : NONE, 'id', j.hold ? str(j.hold) : null),
+    td(brief(j.result, 80), 'brief', j.result == null ? null : brief(j.result, 2000)),
+    timeCell(j.createdAt, when),
+    timeCell(j.updatedAt, when));
 }
 
 export function renderJobs(jobs) {
