@@ -167,6 +167,7 @@ describe('dashboard data (SPEC §13)', () => {
   it('streams ticks with health, clients, rates and new events; the page is open, its data is not', async () => {
     const tick = await firstTick(`${pair.server.gateway}/_rp/stream`, auth);
     expect(tick.node).toMatchObject({ role: 'server', name: 'server', software: expect.stringMatching(/^restpipe\//) });
+    expect(tick.node.instance).toMatch(/^[0-9a-f-]{36}$/);
     expect(tick.node.cert.daysLeft).toBeGreaterThan(0);
     expect(Array.isArray(tick.node.warnings)).toBe(true);
     expect(tick.clients.map((c: any) => c.name)).toContain('node-a');

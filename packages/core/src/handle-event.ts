@@ -23,7 +23,7 @@ import type { LazyAbort } from './lazy-abort.js';
 import type { IdempotencyGate } from './durable/idempotency-gate.js';
 import type { HoldPort } from './holds/hold-port.js';
 import { isHoldRequest, type HoldRequest } from './holds/hold-request.js';
-import { checkReplyBytes, checkReplyOptions, checkStreamSize, isReturnCode } from './wire-values.js';
+import { checkFieldsSize, checkReplyBytes, checkReplyOptions, checkStreamSize, isReturnCode } from './wire-values.js';
 
 export interface HandlerEnv extends InboundEnv {
   readonly handler: EventHandler;
@@ -151,6 +151,8 @@ function run(ctx: InboundContext, event: EventFrame, env: HandlerEnv, stream?: I
 function contextOf(event: EventFrame, env: HandlerEnv, abort: LazyAbort): InboundContext {
   if (!isVerb(event.verb)) throw new InvalidPathError(`unknown verb ${JSON.stringify(event.verb)}`);
   validateNoun(event.noun);
+  // The limit a sender keeps to (request.ts); a peer that does not gets 400, and its args never reach a handler, a hold or a log.
+  checkFieldsSize(event);
   return new InboundContext(env, event, event.verb, abort);
 }
 

@@ -26,7 +26,7 @@ function part(name, draw) {
 
 function onTick(tick) {
   if (!tick || typeof tick !== 'object') return;
-  const identity = tick.node ? `${tick.node.name}|${tick.node.pid}` : null;
+  const identity = tick.node ? `${tick.node.name}|${tick.node.pid}|${tick.node.instance ?? ''}` : null;
   if (identity !== nodeIdentity) {
     if (nodeIdentity !== null) {
       calls.clear();

@@ -7,6 +7,8 @@ export const CERT_WARN_DAYS = 30;
 const CRL_WARN_MS = 24 * 3600_000;
 
 export interface NodeHealth {
+  /** Differs for each start of the process, so a page tells a restart from the same life (a pid may be 1 every time). */
+  instance: string;
   role: 'server' | 'client';
   name: string;
   software: string;
@@ -21,13 +23,14 @@ export interface NodeHealth {
 }
 
 /** The dashboard's node card: `/_rp/health` and what should worry an operator. */
-export function nodeHealth(status: NodeStatus, software: string, startedAt: number): NodeHealth {
+export function nodeHealth(status: NodeStatus, software: string, startedAt: number, instance: string): NodeHealth {
   const own = status.certificate?.();
   const cert = own ? { notAfter: own.notAfter, daysLeft: daysUntil(own.notAfter) } : null;
   const crl = status.crl?.() ?? null;
   const cluster = status.cluster?.();
   const inCluster = cluster && cluster.cluster !== 'off' ? cluster : null;
   return {
+    instance,
     role: status.role,
     name: status.name,
     software,

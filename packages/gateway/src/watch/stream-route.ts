@@ -6,6 +6,8 @@ import type { Ticker } from './ticker.js';
 export const MAX_WATCHERS = 32;
 /** A comment line now and then, so that proxies keep an idle stream open. */
 const PING_EVERY_TICKS = 15;
+/** A page whose socket stays full this long is cut off. */
+export const STUCK_READER_MS = 30_000;
 
 /**
  * `/_rp/stream` (SPEC §13): server-sent events, one `tick` a second. A page that reads
@@ -26,17 +28,24 @@ export function registerStreamRoute(app: FastifyInstance, ticker: Ticker): void 
       'x-accel-buffering': 'no',
       'x-request-id': request.id,
     });
-    let blocked = false;
+    let blockedSince = 0;
     let ticks = 0;
-    const unsubscribe = ticker.subscribe((data) => {
-      if (blocked || res.writableEnded) return false;
-      ticks += 1;
-      const ping = ticks % PING_EVERY_TICKS === 0 ? ': ping\n\n' : '';
-      // Written whole even when the socket is full; the next ones wait for its drain.
-      blocked = !res.write(`${ping}event: tick\ndata: ${data}\n\n`);
-      return true;
+    const unsubscribe = ticker.subscribe({
+      ready: () => {
+        if (res.writableEnded) return false;
+        if (blockedSince === 0) return true;
+        // A page that has read nothing for this long holds a slot other pages may need: let it go.
+        if (Date.now() - blockedSince > STUCK_READER_MS) res.destroy();
+        return false;
+      },
+      send: (data) => {
+        ticks += 1;
+        const ping = ticks % PING_EVERY_TICKS === 0 ? ': ping\n\n' : '';
+        // Written whole even when the socket is full; the next ones wait for its drain.
+        if (!res.write(`${ping}event: tick\ndata: ${data}\n\n`)) blockedSince = Date.now();
+      },
     });
-    res.on('drain', () => (blocked = false));
+    res.on('drain', () => (blockedSince = 0));
     const end = (): void => {
       unsubscribe();
       open.delete(end);

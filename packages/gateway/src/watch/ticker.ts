@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { HoldsApi } from '../hold-routes.js';
 import type { JobsApi } from '../jobs-api.js';
 import { jobView, type ClientInfo } from '@restpipe/core';
 import { clusterNodeOf, type NodeStatus } from '../admin-routes.js';
 import { clientList } from './client-list.js';
+import { holdSummary } from './hold-summary.js';
 import { nodeHealth } from './node-health.js';
 import type { WatchSource } from './watch-types.js';
 
@@ -20,9 +22,14 @@ export interface TickSources {
   software: string;
 }
 
+/** A page watching: `ready` says whether it can take a tick now (its socket is not full). */
+export interface Watcher {
+  ready(): boolean;
+  send(data: string): void;
+}
+
 interface Subscriber {
-  /** Writes a tick; false when the page could not take it now (its socket is full). */
-  send(data: string): boolean;
+  watcher: Watcher;
   eventSeq: number;
   closedSeq: number;
   fresh: boolean;
@@ -36,6 +43,7 @@ interface Subscriber {
 export class Ticker {
   readonly #subscribers = new Set<Subscriber>();
   readonly #startedAt = Date.now();
+  readonly #instance = randomUUID();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
 
@@ -46,8 +54,8 @@ export class Ticker {
   }
 
   /** `send` gets a tick's JSON at once and then every second, until the returned function is called. */
-  subscribe(send: (data: string) => boolean): () => void {
-    const subscriber: Subscriber = { send, eventSeq: 0, closedSeq: 0, fresh: true };
+  subscribe(watcher: Watcher): () => void {
+    const subscriber: Subscriber = { watcher, eventSeq: 0, closedSeq: 0, fresh: true };
     this.#subscribers.add(subscriber);
     this.#timer ??= setInterval(() => void this.#tick(), TICK_MS);
     this.#snapshot().then((shared) => this.#deliver(subscriber, shared)).catch(this.onError);
@@ -78,13 +86,13 @@ export class Ticker {
 
   /** `shared`: the snapshot's JSON without its closing brace. */
   #deliver(subscriber: Subscriber, shared: string): void {
-    if (!this.#subscribers.has(subscriber)) return;
+    // A page that cannot take it now costs nothing: it gets what it missed (from the rings, while they hold it) later.
+    if (!this.#subscribers.has(subscriber) || !subscriber.watcher.ready()) return;
     const { calls, closed } = this.sources.watch;
     const [eventSeq, closedSeq] = [calls.lastSeq, closed.lastSeq];
     const events = calls.since(subscriber.eventSeq, subscriber.fresh ? FIRST_EVENTS : undefined);
     const closedNow = closed.since(subscriber.closedSeq, subscriber.fresh ? FIRST_CLOSED : undefined);
-    // What a page could not take now, it gets on a later tick (from the rings, while they hold it).
-    if (!subscriber.send(`${shared},"events":${JSON.stringify(events)},"closed":${JSON.stringify(closedNow)}}`)) return;
+    subscriber.watcher.send(`${shared},"events":${JSON.stringify(events)},"closed":${JSON.stringify(closedNow)}}`);
     subscriber.eventSeq = eventSeq;
     subscriber.closedSeq = closedSeq;
     subscriber.fresh = false;
@@ -94,7 +102,7 @@ export class Ticker {
     const { status, watch, software } = this.sources;
     const snapshot = {
       at: new Date().toISOString(),
-      node: nodeHealth(status, software, this.#startedAt),
+      node: nodeHealth(status, software, this.#startedAt, this.#instance),
       clients: await clientsOf(status),
       rates: watch.rates(),
       jobs: this.#jobs(),
@@ -120,7 +128,7 @@ export class Ticker {
     try {
       const pending = holds.list('pending', LIST_ROWS);
       const rest = pending.length < LIST_ROWS ? holds.list(undefined, LIST_ROWS).filter((h) => h.status !== 'pending') : [];
-      return { enabled: true, list: [...pending, ...rest].slice(0, LIST_ROWS) };
+      return { enabled: true, list: [...pending, ...rest].slice(0, LIST_ROWS).map(holdSummary) };
     } catch (error) {
       return { enabled: true, list: [], error: (error as Error).message };
     }

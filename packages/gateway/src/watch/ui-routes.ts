@@ -29,8 +29,12 @@ export function registerUiRoutes(app: FastifyInstance): void {
     lastModified: false,
     setHeaders: secure,
   });
-  app.get('/_rp/ui', (_request, reply) => {
-    secure(reply);
-    return reply.sendFile('index.html');
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/_rp/ui',
+    handler: (_request, reply) => {
+      secure(reply);
+      return reply.sendFile('index.html');
+    },
   });
 }
