@@ -202,7 +202,12 @@ function failed(error: unknown, env: HandlerEnv, handlerName: string): ReplyFiel
 
 /** A thrown value's message, as the call log shows it. */
 export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    // A thrown value that throws when looked at (a Proxy, a broken toString).
+    return 'a value that could not be printed was thrown';
+  }
 }
 
 type Fields = Omit<ReplyFields, 'handlerName'>;
