@@ -81,17 +81,18 @@ describe('what a hostile peer can make a node hold', () => {
   it('bytes in args count against --max-inbound-bytes, not only the body', async () => {
     const pipes = suite.fixture();
     const handler = new Handler();
-    const server = await pipes.server({ handler, maxInboundBytes: 1 * MiB, heartbeatMs: 60_000 });
+    const server = await pipes.server({ handler, maxInboundBytes: 48 * KiB, heartbeatMs: 60_000 });
     const peer = await RawPeer.connect(server.port, suite.pki.client('args'), suite.pki.ca.certPem);
     peer.hello();
     await waitFor(() => server.isConnected('args'), 'args to register');
-    const arg = 'a'.repeat(512 * KiB);
+    // Within the 32 KiB a sender may put in an event's fields (a receiver refuses more).
+    const arg = 'a'.repeat(24 * KiB);
     for (let id = 1; id <= 12; id++) {
       peer.send({ kind: 'event', event: { id, verb: 'get', noun: ['hold'], args: [arg], query: [], mimeType: '', data: Buffer.alloc(0), timeoutMs: 30_000, requestId: `a${id}` } });
     }
     await waitFor(() => handler.running >= 1, 'the first events to run');
     await new Promise((r) => setTimeout(r, 200));
-    // 1 MiB over 512 KiB frames: two fit, a third crosses the limit and stops reading.
+    // 48 KiB over 24 KiB frames: two fit, a third crosses the limit and stops reading.
     expect(handler.maxRunning).toBeLessThanOrEqual(3);
     await waitFor(() => peer.frames.filter((f) => f.kind === 'reply').length === 12, 'all 12 replies, as handlers finish', 15_000);
     peer.destroy();

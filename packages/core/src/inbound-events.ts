@@ -1,4 +1,4 @@
-import { BodyTooLargeError, CancelledError, EventTimeoutError, ProtocolError, TooManyInFlightError, type EventFrame, type ReplyFrame } from '@restpipe/wire';
+import { BodyTooLargeError, CancelledError, EventTimeoutError, ProtocolError, ReplyKind, TooManyInFlightError, type EventFrame, type ReplyFrame } from '@restpipe/wire';
 import type { ConnectionView } from './connection-types.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { diagnostics, publish, type HandledMessage } from './diagnostics.js';
@@ -33,7 +33,8 @@ export interface InboundLink extends ConnectionView {
 interface Entry {
   abort: LazyAbort;
   /** Cancelled by the peer or the connection, or past its deadline: no reply is sent. */
-  silenced: boolean;
+  /** No reply will be sent, and why. */
+  silenced: false | 'deadline' | 'cancel' | 'closed';
   /** Deadline, in performance.now() ms. */
   at: number;
   timeoutMs: number;
@@ -51,6 +52,13 @@ interface Entry {
  * deadline from its arrival, aborted by Cancel, deadline or disconnect. Their
  * bodies are counted in bytes: at `maxInboundBytes` the link is told it is full.
  */
+/** A reply not sent, as the call log shows it: the status its sender got instead (499: it went away first). */
+const UNSENT = {
+  deadline: { status: 504, error: 'the reply came after its deadline: not sent' },
+  cancel: { status: 499, error: 'the sender cancelled the event: not sent' },
+  closed: { status: 502, error: 'the connection closed first: not sent' },
+} as const;
+
 export class InboundEvents {
   // Made on first use: an idle connection keeps as little as it can (1,000s of them per server).
   #table: Map<number, Entry> | undefined;
@@ -185,7 +193,7 @@ export class InboundEvents {
   onCancel(id: number): void {
     const entry = this.#table?.get(id);
     if (!entry) return;
-    entry.silenced = true;
+    entry.silenced = 'cancel';
     const error = new CancelledError('the sender cancelled the event');
     entry.abort.abort(error);
     entry.sender?.abort(error);
@@ -195,7 +203,7 @@ export class InboundEvents {
   abortAll(error: Error): void {
     this.#timer?.stop();
     for (const entry of this.#table?.values() ?? []) {
-      entry.silenced = true;
+      entry.silenced = 'closed';
       entry.abort.abort(error);
     }
   }
@@ -206,7 +214,7 @@ export class InboundEvents {
     for (const entry of this.#entries.values()) {
       if (entry.silenced) continue;
       if (entry.at <= now) {
-        entry.silenced = true;
+        entry.silenced = 'deadline';
         const error = new EventTimeoutError(`deadline of ${entry.timeoutMs} ms passed`);
         entry.abort.abort(error);
         entry.sender?.abort(error);
@@ -237,8 +245,9 @@ export class InboundEvents {
   #answer(event: EventFrame, entry: Entry, fields: ReplyFields, started: number): void {
     const ms = performance.now() - started;
     const answering = !entry.silenced && this.link.sending();
-    // What the sender got: the handler's status, 504 for a reply never sent (its deadline passed), 503 for a stream refused.
-    let status = answering ? replyStatus(fields.kind, fields.status) : 504;
+    // What the sender got: the handler's status, or why no reply went (see UNSENT), or 503 for a stream refused.
+    const unsent = answering ? undefined : UNSENT[entry.silenced || 'closed'];
+    let status = unsent?.status ?? replyStatus(fields.kind, fields.status);
     if (fields.stream) {
       if (!answering) fields.stream.destroy();
       else if (!this.#streamReply(event, entry, fields)) status = 503;
@@ -247,14 +256,15 @@ export class InboundEvents {
       this.link.sendReply(event.id, replayed ? { returnCode, mimeType, data, kind, status, replayed } : { returnCode, mimeType, data, kind, status });
     }
     if (!entry.sender) this.#finish(event.id);
-    if (status >= 400) this.#errorsIn += 1;
+    if (status >= 400 && status !== UNSENT.cancel.status) this.#errorsIn += 1;
     if (diagnostics.handled.hasSubscribers) {
       const bytesOut = fields.stream ? (fields.size ?? 0) : fields.data.length;
       const message: HandledMessage = {
         owner: this.link.owner, peer: this.link.peerName(), ms, handlerName: fields.handlerName,
-        returnCode: fields.returnCode, requestId: event.requestId, failed: fields.kind !== 0,
+        // A held reply is no failure, and a collected outcome was counted where its handler ran (HoldRun).
+        returnCode: fields.returnCode, requestId: event.requestId, failed: fields.kind === ReplyKind.EXCEPTION && !event.hold,
         ...eventShape(event, status, eventBytes(event), status === 503 ? 0 : bytesOut),
-        error: status === 504 ? 'the reply came after its deadline: not sent' : status === 503 ? 'too many streams sent (--max-streams)' : fields.error,
+        error: unsent?.error ?? (status === 503 && fields.stream ? 'too many streams sent (--max-streams)' : fields.error),
       };
       // After the flush of the reply (a nextTick runs before microtasks): logs and
       // metrics are not on the sender's clock.

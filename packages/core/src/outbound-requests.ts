@@ -309,7 +309,7 @@ export class OutboundRequests {
     if (signal) signal.removeEventListener('abort', onAbort!);
     if (error) this.#errorsOut += 1;
     // A timeout has a channel of its own; a streamed body that stopped moving times out here, not in #timedOut.
-    if (error instanceof EventTimeoutError && !outbound.timedOut) this.#publishTimeout(outbound);
+    if (error instanceof EventTimeoutError && !outbound.timedOut) this.#publishTimeout(outbound, error.message);
     if (error && !(error instanceof EventTimeoutError) && diagnostics.eventError.hasSubscribers) {
       publish(diagnostics.eventError, {
         owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId, handlerName: farHandlerName(event),
@@ -322,13 +322,13 @@ export class OutboundRequests {
     if (!outbound.queued && this.#waiting?.size) queueMicrotask(() => this.sendWaiting());
   }
 
-  #publishTimeout(outbound: Outbound): void {
+  #publishTimeout(outbound: Outbound, why = `no reply within ${outbound.event.timeoutMs} ms`): void {
     outbound.timedOut = true;
     const { event } = outbound;
     if (!diagnostics.eventTimeout.hasSubscribers) return;
     publish(diagnostics.eventTimeout, {
       owner: this.link.owner, peer: this.link.peerName(), requestId: event.requestId, handlerName: farHandlerName(event),
-      ms: performance.now() - outbound.started, ...eventShape(event, 504, 0, eventBytes(event)), error: `no reply within ${event.timeoutMs} ms`,
+      ms: performance.now() - outbound.started, ...eventShape(event, 504, 0, eventBytes(event)), error: why,
     } satisfies TimeoutMessage);
   }
 

@@ -32,7 +32,8 @@ function holdRow(h) {
     td(str(h.peer)),
     td(str(h.verb)),
     td(str(h.noun)),
-    td(brief(h.args), 'brief', args),
+    // Cut for the tick: say so beside Approve, and where the whole hold is.
+    td(h.truncated ? `${brief(h.args)} (cut: GET /_rp/holds/${str(h.hold)} has it all)` : brief(h.args), h.truncated ? 'brief cut' : 'brief', args),
     td(brief(h.query), 'brief', query),
     td(str(h.reason), 'reason', str(h.reason)),
     timeCell(h.createdAt, when),

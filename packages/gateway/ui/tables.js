@@ -88,7 +88,7 @@ export function renderJobs(jobs) {
   const counts = jobs?.counts && typeof jobs.counts === 'object' ? jobs.counts : {};
   const statuses = [...JOB_STATUSES, ...Object.keys(counts).filter((s) => !JOB_STATUSES.includes(s))];
   byId('job-counts').replaceChildren(...statuses.map((s) => el('li', { 'data-status': s, class: counts[s] ? 'some' : null },
-    el('span', { class: 'count' }, num(counts[s] ?? 0)), ' ', s.replace('_', ' '))));
+    el('span', { class: 'count' }, jobs?.countCap && counts[s] >= jobs.countCap ? `${num(jobs.countCap)}+` : num(counts[s] ?? 0)), ' ', s.replace('_', ' '))));
   const enabled = jobs?.enabled !== false;
   note('jobs-note', !enabled ? 'Durable jobs are off on this node.' : jobs?.error ? `Jobs could not be read: ${jobs.error}` : '');
   const list = Array.isArray(jobs?.list) ? jobs.list.filter((j) => j && typeof j === 'object') : [];

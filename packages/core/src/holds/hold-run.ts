@@ -14,7 +14,6 @@ import { resultOfReply } from '../durable/job-request.js';
 import { exceptionReply, handleApproved, type HandlerEnv } from '../handle-event.js';
 import { LazyAbort } from '../lazy-abort.js';
 import { diagnostics, publish, type HandledMessage } from '../diagnostics.js';
-import { handlerMethodName } from '../dispatch.js';
 import { replyStatus } from '../event-shape.js';
 import type { Logger } from '../logger.js';
 
@@ -98,9 +97,14 @@ export class HoldRun {
     try {
       const env: HandlerEnv = { ...this.#host.envFor(hold.peer), handler: this.#host.handler, exposeTracebacks: this.#host.exposeTracebacks };
       const started = performance.now();
-      const run = Promise.resolve(handleApproved(eventOf(hold), env, abort)).then(resultOfReply);
+      // The name only of a method that exists (as handleEvent reports it): a peer's made-up noun never becomes a metric's.
+      let handlerName = '';
+      const run = Promise.resolve(handleApproved(eventOf(hold), env, abort)).then((fields) => {
+        handlerName = fields.handlerName;
+        return resultOfReply(fields);
+      });
       const result = await Promise.race([run, deadline]);
-      this.#handled(hold, result, performance.now() - started);
+      this.#handled(hold, result, performance.now() - started, handlerName);
       return result;
     } finally {
       clearTimeout(timer);
@@ -108,10 +112,10 @@ export class HoldRun {
   }
 
   /** The approved handler ran here: logs, metrics and the call log hear of it as of any event handled. */
-  #handled(hold: Hold, result: JobResult, ms: number): void {
+  #handled(hold: Hold, result: JobResult, ms: number, handlerName: string): void {
     if (!diagnostics.handled.hasSubscribers) return;
     publish(diagnostics.handled, {
-      owner: this.#host.owner, peer: hold.peer, ms, handlerName: handlerMethodName(hold.verb, hold.noun), returnCode: result.returnCode,
+      owner: this.#host.owner, peer: hold.peer, ms, handlerName, returnCode: result.returnCode,
       requestId: hold.requestId, failed: result.kind !== 0, verb: hold.verb, noun: hold.noun.join('/'), status: replyStatus(result.kind as ReplyKind, result.status),
       bytesIn: hold.body.length, bytesOut: result.body.length, ...(result.kind === 0 ? {} : { error: envelopeMessage(result.body) }),
     } satisfies HandledMessage);

@@ -17,8 +17,16 @@ it('cuts what a peer made large, and says so', () => {
   const big = 'x'.repeat(1 << 20);
   const summary = holdSummary({ ...hold, args: Array.from({ length: 100 }, () => big), query: { q: [big, big] }, reason: big }) as Record<string, any>;
   expect(summary['truncated']).toBe(true);
-  expect(JSON.stringify(summary).length).toBeLessThan(16 * 1024);
-  expect(summary['args']).toHaveLength(16);
+  expect(JSON.stringify(summary).length).toBeLessThan(6 * 1024);
+  expect(summary['args'].length).toBeGreaterThan(0);
   expect(summary['args'][0]).toHaveLength(257);
   expect(summary['query'].q[0]).toHaveLength(257);
+});
+
+it('keeps within its budget when JSON escaping makes short text long', () => {
+  const escaped = '\x01'.repeat(256);
+  const query = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`k${i}`, Array.from({ length: 14 }, () => escaped)]));
+  const summary = holdSummary({ ...hold, query }) as Record<string, any>;
+  expect(summary['truncated']).toBe(true);
+  expect(JSON.stringify(summary).length).toBeLessThan(6 * 1024);
 });

@@ -8,6 +8,8 @@ import { holdSummary } from './hold-summary.js';
 import { nodeHealth } from './node-health.js';
 import type { WatchSource } from './watch-types.js';
 
+/** As the store's JobStore counts (gateway does not depend on the store). */
+export const JOB_COUNT_CAP = 10_000;
 export const TICK_MS = 1000;
 /** A page that (re)connects gets this much history at once. */
 const FIRST_EVENTS = 200;
@@ -58,7 +60,8 @@ export class Ticker {
     const subscriber: Subscriber = { watcher, eventSeq: 0, closedSeq: 0, fresh: true };
     this.#subscribers.add(subscriber);
     this.#timer ??= setInterval(() => void this.#tick(), TICK_MS);
-    this.#snapshot().then((shared) => this.#deliver(subscriber, shared)).catch(this.onError);
+    // Its first tick, unless the timer's came first (this one may be older).
+    this.#snapshot().then((shared) => subscriber.fresh && this.#deliver(subscriber, shared)).catch(this.onError);
     return () => {
       this.#subscribers.delete(subscriber);
       if (this.#subscribers.size === 0) this.stop();
@@ -115,8 +118,8 @@ export class Ticker {
     const jobs = this.sources.jobs();
     if (!jobs) return { enabled: false, counts: {}, list: [] };
     try {
-      // Each status counted up to 10000 (the store's cap): the page shows "10000+".
-      return { enabled: true, counts: jobs.counts(), countCap: 10_000, list: jobs.list(undefined, LIST_ROWS).map(jobView) };
+      // Each status counted up to the store's cap: the page shows "10000+".
+      return { enabled: true, counts: jobs.counts(), countCap: JOB_COUNT_CAP, list: jobs.list(undefined, LIST_ROWS).map(jobView) };
     } catch (error) {
       return { enabled: true, counts: {}, list: [], error: (error as Error).message };
     }
