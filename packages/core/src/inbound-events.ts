@@ -248,9 +248,10 @@ export class InboundEvents {
     // What the sender got: the handler's status, or why no reply went (see UNSENT), or 503 for a stream refused.
     const unsent = answering ? undefined : UNSENT[entry.silenced || 'closed'];
     let status = unsent?.status ?? replyStatus(fields.kind, fields.status);
+    let streamRefused = false;
     if (fields.stream) {
       if (!answering) fields.stream.destroy();
-      else if (!this.#streamReply(event, entry, fields)) status = 503;
+      else if (!this.#streamReply(event, entry, fields)) [status, streamRefused] = [503, true];
     } else if (answering) {
       const { returnCode, mimeType, data, kind, status, replayed } = fields;
       this.link.sendReply(event.id, replayed ? { returnCode, mimeType, data, kind, status, replayed } : { returnCode, mimeType, data, kind, status });
@@ -263,8 +264,8 @@ export class InboundEvents {
         owner: this.link.owner, peer: this.link.peerName(), ms, handlerName: fields.handlerName,
         // A held reply is no failure, and a collected outcome was counted where its handler ran (HoldRun).
         returnCode: fields.returnCode, requestId: event.requestId, failed: fields.kind === ReplyKind.EXCEPTION && !event.hold,
-        ...eventShape(event, status, eventBytes(event), status === 503 ? 0 : bytesOut),
-        error: unsent?.error ?? (status === 503 && fields.stream ? 'too many streams sent (--max-streams)' : fields.error),
+        ...eventShape(event, status, eventBytes(event), streamRefused ? 0 : bytesOut),
+        error: unsent?.error ?? (streamRefused ? 'too many streams sent (--max-streams)' : fields.error),
       };
       // After the flush of the reply (a nextTick runs before microtasks): logs and
       // metrics are not on the sender's clock.
