@@ -85,12 +85,18 @@ function clusterHealth(status: NodeStatus): { cluster?: { nats: string; nodes: n
 
 /** `/_rp/health`'s `cert`: when the node's own certificate ends. */
 function certHealth(status: NodeStatus): { cert?: { notAfter: string; daysLeft: number } } {
+  const cert = certificateHealth(status);
+  return cert ? { cert } : {};
+}
+
+/** The node's own certificate now: when it ends, and in how many whole days. */
+export function certificateHealth(status: NodeStatus): { notAfter: string; daysLeft: number } | undefined {
   const cert = status.certificate?.();
-  return cert ? { cert: { notAfter: cert.notAfter, daysLeft: daysUntil(cert.notAfter) } } : {};
+  return cert && { notAfter: cert.notAfter, daysLeft: daysUntil(cert.notAfter) };
 }
 
 /** Whole days from now to `iso` (negative once past), rounded down. */
-export function daysUntil(iso: string): number {
+function daysUntil(iso: string): number {
   return Math.floor((Date.parse(iso) - Date.now()) / 86_400_000);
 }
 

@@ -1,5 +1,4 @@
-import type { NodeStatus } from '../admin-routes.js';
-import { daysUntil } from '../admin-routes.js';
+import { certificateHealth, type NodeStatus } from '../admin-routes.js';
 
 /** A certificate that ends within this many days is a warning on the page. */
 export const CERT_WARN_DAYS = 30;
@@ -24,8 +23,7 @@ export interface NodeHealth {
 
 /** The dashboard's node card: `/_rp/health` and what should worry an operator. */
 export function nodeHealth(status: NodeStatus, software: string, startedAt: number, instance: string): NodeHealth {
-  const own = status.certificate?.();
-  const cert = own ? { notAfter: own.notAfter, daysLeft: daysUntil(own.notAfter) } : null;
+  const cert = certificateHealth(status) ?? null;
   const crl = status.crl?.() ?? null;
   const cluster = status.cluster?.();
   const inCluster = cluster && cluster.cluster !== 'off' ? cluster : null;
